@@ -1,0 +1,1 @@
+"""YOLO damage detection (see the detection issue)."""

@@ -1,0 +1,1 @@
+"""Mission planning (area → routes → sorties → MAVLink items → files) and, later, flying them."""

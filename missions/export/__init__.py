@@ -1,0 +1,1 @@
+"""Plan exporters: QGroundControl .plan, Mission Planner .waypoints, KML, GeoJSON."""

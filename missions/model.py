@@ -1,0 +1,106 @@
+"""The Plan: what `survey plan` produces and every exporter reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from shapely.geometry import LineString, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from missions.camera import Camera
+from missions.drone import DroneProfile
+from missions.items import FenceZone, MissionItem, RallyPoint
+from survey.frame import LocalFrame
+
+
+class Mode(str, Enum):
+    """What the plan does: cover an area with photos, or patrol points and lines of interest."""
+
+    SURVEY = "survey"
+    PATROL = "patrol"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A planned photo point in the local frame, with the heading of the line it is taken on."""
+
+    x_m: float
+    y_m: float
+    heading_deg: float  # clockwise from north
+
+    def footprint(self, camera: Camera, altitude_m: float) -> Polygon:
+        """Nadir ground footprint (local metres), long image side across the track."""
+        import math
+
+        across_m, along_m = camera.footprint_m(altitude_m)
+        h = math.radians(self.heading_deg)
+        ax, ay = math.sin(h), math.cos(h)  # along-track unit vector (east, north)
+        cx, cy = ay, -ax  # across-track unit vector
+        pts = [
+            (self.x_m + sa * along_m / 2 * ax + sc * across_m / 2 * cx,
+             self.y_m + sa * along_m / 2 * ay + sc * across_m / 2 * cy)
+            for sa, sc in ((1, 1), (1, -1), (-1, -1), (-1, 1))
+        ]
+        return Polygon(pts)
+
+
+@dataclass(frozen=True)
+class Sortie:
+    """One battery's flight: take-off at home, its share of the route, return to launch."""
+
+    number: int  # 1-based
+    items: tuple[MissionItem, ...]  # mission after home (seq 1..n)
+    route: LineString  # horizontal path in the local frame, home → … → home
+    photos: tuple[Photo, ...]
+    lines: int  # sweep lines (survey) or points/lines of interest (patrol) flown
+    distance_m: float
+    time_s: float  # including climb, descent and turns
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A complete plan; geometry in ``frame`` (local metres) unless a name says degrees."""
+
+    mode: Mode
+    frame: LocalFrame
+    home_lat_deg: float
+    home_lon_deg: float
+    altitude_m: float
+    camera: Camera
+    drone: DroneProfile
+    front_overlap: float  # 0..1
+    side_overlap: float  # 0..1
+    spacing_m: float  # between sweep lines
+    trigger_m: float  # camera trigger distance along a line
+    sorties: tuple[Sortie, ...]
+    fence: tuple[FenceZone, ...]
+    rally: tuple[RallyPoint, ...]
+    area: BaseGeometry  # the survey area (local), or the patrol's operation area
+    keepout: BaseGeometry  # buffered no-fly zones and too-tall obstacles (local)
+    covered: BaseGeometry  # the part of the area the plan covers (local)
+    unreachable: BaseGeometry  # the part beyond range or endurance (local)
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def home_xy(self) -> tuple[float, float]:
+        """Home in the local frame."""
+        x, y = self.frame.to_local(self.home_lon_deg, self.home_lat_deg)
+        return float(x), float(y)
+
+    @property
+    def gsd_cm(self) -> float:
+        """Ground sample distance at the plan's altitude."""
+        return self.camera.gsd_cm(self.altitude_m)
+
+    @property
+    def distance_m(self) -> float:
+        return sum(s.distance_m for s in self.sorties)
+
+    @property
+    def time_s(self) -> float:
+        return sum(s.time_s for s in self.sorties)
+
+    @property
+    def photo_count(self) -> int:
+        return sum(len(s.photos) for s in self.sorties)

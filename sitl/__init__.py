@@ -1,0 +1,1 @@
+"""Things to fly against: ArduPilot SITL launcher, built-in MAVLink copter, lossy-link proxy."""

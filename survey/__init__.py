@@ -1,0 +1,1 @@
+"""Shared pieces of the drone disaster-survey pipeline: errors, the local metric frame, the CLI."""
