@@ -61,9 +61,10 @@ def waypoint(lat_deg: float, lon_deg: float, alt_m: float) -> MissionItem:
     return MissionItem(Cmd.NAV_WAYPOINT, lat_deg=lat_deg, lon_deg=lon_deg, alt_m=alt_m)
 
 
-def takeoff(alt_m: float) -> MissionItem:
-    """Take off vertically to ``alt_m`` above home (ArduCopter ignores the position)."""
-    return MissionItem(Cmd.NAV_TAKEOFF, alt_m=alt_m)
+def takeoff(lat_deg: float, lon_deg: float, alt_m: float) -> MissionItem:
+    """Take off vertically to ``alt_m`` above home; the position (home, as QGroundControl
+    writes it) is for display: ArduCopter climbs where it stands."""
+    return MissionItem(Cmd.NAV_TAKEOFF, lat_deg=lat_deg, lon_deg=lon_deg, alt_m=alt_m)
 
 
 def trigger_distance(distance_m: float) -> MissionItem:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -14,7 +14,7 @@ from missions.items import FenceZone, MissionItem, RallyPoint
 from survey.frame import LocalFrame
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """What the plan does: cover an area with photos, or patrol points and lines of interest."""
 
     SURVEY = "survey"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder, then rename."""
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder, then rename."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -1,0 +1,275 @@
+"""Coverage route over free space: cells, their sweeps, their order, and the paths between.
+
+1. Decompose the free space into boustrophedon cells for a global sweep angle.
+2. Sweep each cell on the global line grid, or at its own angle when that is cheaper in flight
+   time (fewer turns, shorter lines).
+3. Order the cells (nearest neighbour, then 2-opt on whole cells with their direction), choose
+   each cell's entry corner by dynamic programming, and connect consecutive lines with the
+   shortest obstacle-free paths.
+The global angle is chosen among a few candidates by the total flight time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import affinity
+from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
+
+from missions.decompose import decompose, polygons_of
+from missions.drone import DroneProfile
+from missions.sweep import CellSweep, candidate_angles, grid_lines
+from missions.visibility import Router
+
+XY = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class CoverageRoute:
+    """Sweep lines in flight order and the obstacle-free connector after each line.
+
+    ``connectors[i]`` runs from the end of ``lines[i]`` to the start of ``lines[i + 1]`` (both
+    ends included); there is one fewer connector than lines.
+    """
+
+    angle_deg: float
+    lines: tuple[tuple[XY, XY], ...]
+    connectors: tuple[tuple[XY, ...], ...]
+    cells: int
+
+    @property
+    def line_length_m(self) -> float:
+        return sum(math.dist(a, b) for a, b in self.lines)
+
+    @property
+    def connector_length_m(self) -> float:
+        return sum(Router.length(list(c)) for c in self.connectors)
+
+
+def _cell_cost_s(sweep: CellSweep, drone: DroneProfile) -> float:
+    return drone.leg_time_s(sweep.length_m, turns=2 * len(sweep.lines))
+
+
+def _best_sweep(cell, angle_deg: float, origin_y: float, spacing_m: float,
+                drone: DroneProfile) -> CellSweep:
+    """The cell's sweep on the global grid, or at its own angle if that flies faster."""
+    best = grid_lines(cell, angle_deg, spacing_m, origin_y_m=origin_y)
+    if len(best.lines) < 3:
+        return best
+    best_cost = _cell_cost_s(best, drone)
+    for ang in {angle_deg, *candidate_angles(cell, limit=3)}:
+        own = grid_lines(cell, ang, spacing_m)
+        if not own.monotone or not own.lines:
+            continue
+        cost = _cell_cost_s(own, drone)
+        if cost < best_cost - 1e-6:
+            best, best_cost = own, cost
+    return best
+
+
+def _ends(sweeps: list[CellSweep]) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit points of each cell's four variants: arrays (n, 4, 2)."""
+    n = len(sweeps)
+    entry = np.empty((n, 4, 2))
+    exit_ = np.empty((n, 4, 2))
+    for c, s in enumerate(sweeps):
+        for v in range(4):
+            var = s.variant(bool(v & 1), bool(v & 2))
+            entry[c, v] = var.lines[0][0]
+            exit_[c, v] = var.lines[-1][1]
+    return entry, exit_
+
+
+def _order_cells(sweeps: list[CellSweep], home: XY) -> list[tuple[int, int]]:
+    """Cell order and variant: nearest neighbour, 2-opt, then DP over entry variants."""
+    n = len(sweeps)
+    entry, exit_ = _ends(sweeps)
+    # Nearest neighbour over (cell, variant).
+    left = np.ones(n, dtype=bool)
+    pos = np.asarray(home, dtype=float)
+    order: list[int] = []
+    for _ in range(n):
+        d = np.hypot(*(entry - pos).transpose(2, 0, 1))  # (n, 4)
+        d[~left] = np.inf
+        c, v = np.unravel_index(int(np.argmin(d)), d.shape)
+        order.append(int(c))
+        left[c] = False
+        pos = exit_[c, v]
+    # 2-opt on cells using each cell's best-so-far traversal as a directed segment.
+    seq = _dp_variants(order, entry, exit_, home)
+    a = np.array([entry[c, v] for c, v in seq])  # entries in order
+    b = np.array([exit_[c, v] for c, v in seq])  # exits in order
+    h = np.asarray(home, dtype=float)
+    for _ in range(3):
+        improved = False
+        m = len(seq)
+        for i in range(m):
+            prev_exit = h if i == 0 else b[i - 1]
+            js = np.arange(i, m)
+            nxt_entry = np.vstack([a[i + 1:], h[None, :]])  # entry after j (home at the end)
+            old = np.hypot(*(a[i] - prev_exit)) + np.hypot(*(nxt_entry - b[js]).T)
+            new = np.hypot(*(b[js] - prev_exit).T) + np.hypot(*(nxt_entry - a[i]).T)
+            k = int(np.argmin(new - old))
+            if new[k] - old[k] < -1e-6:
+                j = int(js[k])
+                seg = seq[i:j + 1][::-1]
+                seq[i:j + 1] = [(c, _reverse_variant(sweeps[c], v)) for c, v in seg]
+                a[i:j + 1], b[i:j + 1] = b[i:j + 1][::-1].copy(), a[i:j + 1][::-1].copy()
+                improved = True
+        if not improved:
+            break
+    return _dp_variants([c for c, _ in seq], entry, exit_, home)
+
+
+def _reverse_variant(sweep: CellSweep, v: int) -> int:
+    """The variant that flies the same lines backwards (entry and exit swapped)."""
+    rev, flip = bool(v & 1), bool(v & 2)
+    # Backwards: line order reversed; the last line (now first) is flown the other way.
+    last_flipped = (len(sweep.lines) - 1) % 2 == 1
+    return int(not rev) | (int(flip ^ (not last_flipped)) << 1)
+
+
+def _dp_variants(order: list[int], entry: np.ndarray, exit_: np.ndarray,
+                 home: XY) -> list[tuple[int, int]]:
+    """For a fixed cell order, the variants that minimise the straight transit length."""
+    h = np.asarray(home, dtype=float)
+    n = len(order)
+    if n == 0:
+        return []
+    cost = np.hypot(*(entry[order[0]] - h).T)  # (4,)
+    back = np.zeros((n, 4), dtype=int)
+    for k in range(1, n):
+        d = np.hypot(*(entry[order[k]][None, :, :] - exit_[order[k - 1]][:, None, :])
+                     .transpose(2, 0, 1))  # (4 prev, 4 next)
+        tot = cost[:, None] + d
+        back[k] = np.argmin(tot, axis=0)
+        cost = tot[back[k], np.arange(4)]
+    cost = cost + np.hypot(*(exit_[order[-1]] - h).T)
+    v = int(np.argmin(cost))
+    out = [v]
+    for k in range(n - 1, 0, -1):
+        v = int(back[k][v])
+        out.append(v)
+    return list(zip(order, out[::-1], strict=True))
+
+
+def _connect(lines: list[tuple[XY, XY]], router: Router) -> list[tuple[XY, ...]]:
+    """Straight connectors where clear, shortest obstacle-free paths elsewhere."""
+    if len(lines) < 2:
+        return []
+    starts = np.array([ln[0] for ln in lines[1:]])
+    ends = np.array([ln[1] for ln in lines[:-1]])
+    segs = shapely.linestrings(np.stack([ends, starts], axis=1))
+    same = np.all(np.isclose(ends, starts), axis=1)
+    blocked = router.blocked(segs) & ~same
+    out: list[tuple[XY, ...]] = []
+    for i, (end, start) in enumerate(zip(ends, starts, strict=True)):
+        e, s = (float(end[0]), float(end[1])), (float(start[0]), float(start[1]))
+        out.append(tuple(router.path(e, s)) if blocked[i] else (e, s))
+    return out
+
+
+def _row_major(sweeps: list[CellSweep], angle_deg: float) -> list[tuple[XY, XY]]:
+    """All lines ordered row by row across the whole space, alternating direction: one long
+    boustrophedon that detours round obstacles instead of splitting into cells."""
+    c, s = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
+    rows: dict[float, list[tuple[float, XY, XY]]] = {}
+    for sw in sweeps:
+        for a, b in sw.lines:
+            xa, ya = a[0] * c + a[1] * s, -a[0] * s + a[1] * c
+            xb = b[0] * c + b[1] * s
+            if xa > xb:
+                a, b, xa = b, a, xb
+            rows.setdefault(round(ya, 3), []).append((xa, a, b))
+    out: list[tuple[XY, XY]] = []
+    for k, y in enumerate(sorted(rows)):
+        segs = sorted(rows[y], key=lambda t: t[0])
+        if k % 2:
+            segs = [(x, b, a) for x, a, b in segs[::-1]]
+        out.extend((a, b) for _, a, b in segs)
+    return out
+
+
+def route_for_angle(free: BaseGeometry, angle_deg: float, *, spacing_m: float, home: XY,
+                    router: Router, drone: DroneProfile) -> CoverageRoute:
+    """The coverage route of ``free`` for global sweep angle ``angle_deg``: the faster of the
+    cell-by-cell order (cells swept at their best angles) and the row-by-row order."""
+    cells = decompose(free, angle_deg)
+    origin_y = affinity.rotate(free, -angle_deg, origin=(0, 0)).bounds[1]
+    grid = [grid_lines(c, angle_deg, spacing_m, origin_y_m=origin_y) for c in cells]
+    grid = [g for g in grid if g.lines]
+    sweeps = [_best_sweep(c, angle_deg, origin_y, spacing_m, drone) for c in cells]
+    sweeps = [s for s in sweeps if s.lines]
+    by_cell: list[tuple[XY, XY]] = []
+    for c, v in _order_cells(sweeps, home):
+        by_cell.extend(sweeps[c].variant(bool(v & 1), bool(v & 2)).lines)
+    best: CoverageRoute | None = None
+    for lines in (by_cell, _row_major(grid, angle_deg)):
+        for ordered in (lines, [(b, a) for a, b in lines[::-1]]):
+            r = CoverageRoute(angle_deg, tuple(ordered), tuple(_connect(ordered, router)),
+                              len(sweeps))
+            if best is None or route_time_s(r, home, router, drone) < route_time_s(
+                    best, home, router, drone):
+                best = r
+    assert best is not None
+    return best
+
+
+def route_time_s(route: CoverageRoute, home: XY, router: Router, drone: DroneProfile) -> float:
+    """Flight time of a route flown in one go from and back to home (ranking angles only)."""
+    if not route.lines:
+        return 0.0
+    dist = (route.line_length_m + route.connector_length_m
+            + router.distance(home, route.lines[0][0]) + router.distance(route.lines[-1][1], home))
+    turns = 2 * len(route.lines) + sum(len(c) - 2 for c in route.connectors)
+    return drone.leg_time_s(dist, turns=turns)
+
+
+def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Router,
+                   drone: DroneProfile, angles: list[float] | None = None) -> CoverageRoute:
+    """The fastest coverage route of ``free`` among candidate global sweep angles.
+
+    Parameters
+    ----------
+    free
+        Space to cover, local metres (the area minus the keep-out zones).
+    spacing_m
+        Distance between sweep lines.
+    home
+        Launch point; the route starts and ends nearest to it.
+    angles
+        Global sweep angles to try (degrees CCW from east); default: the free space's
+        minimum-width direction and its longest hull edges.
+    """
+    polys = polygons_of(free)
+    if not polys:
+        return CoverageRoute(0.0, (), (), 0)
+    if angles is None:
+        biggest = max(polys, key=lambda p: p.area)
+        complexity = int(shapely.get_num_coordinates(free))
+        angles = candidate_angles(biggest, limit=4 if complexity < 4000 else 1)
+    best: CoverageRoute | None = None
+    best_t = math.inf
+    for ang in angles:
+        r = route_for_angle(free, ang, spacing_m=spacing_m, home=home, router=router, drone=drone)
+        t = route_time_s(r, home, router, drone)
+        if t < best_t:
+            best, best_t = r, t
+    assert best is not None
+    return best
+
+
+def route_geometry(route: CoverageRoute) -> LineString:
+    """The lines and connectors as one polyline (without the home legs)."""
+    pts: list[XY] = []
+    for i, (a, b) in enumerate(route.lines):
+        if not pts or pts[-1] != a:
+            pts.append(a)
+        pts.append(b)
+        if i < len(route.connectors):
+            pts.extend(route.connectors[i][1:-1])
+    return LineString(pts)

@@ -1,0 +1,102 @@
+"""All of a plan's files in one folder, written all-or-nothing.
+
+``sortie_NN.plan`` (QGroundControl) and ``sortie_NN.waypoints`` (Mission Planner) per sortie,
+``fence.waypoints``, ``rally.waypoints``, ``plan.kml``, ``plan.geojson`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from missions.export.geojson import write_geojson
+from missions.export.kml import write_kml
+from missions.export.qgc import write_qgc_plan
+from missions.export.waypoints import write_fence_waypoints, write_rally_waypoints, write_waypoints
+from missions.model import Plan
+from survey.files import atomic_write_text, staged_dir
+
+# Per-sortie files of an earlier plan in the same folder: removed so none is flown by mistake.
+_SORTIE_FILE = re.compile(r"sortie_\d+\.(plan|waypoints)")
+
+
+def write_plan_files(plan: Plan, outdir: str | os.PathLike[str]) -> list[Path]:
+    """Write every export of ``plan`` into ``outdir``.
+
+    The files are written to a staging folder and moved in only when all succeeded, so a
+    failure leaves ``outdir`` as it was. Afterwards, ``sortie_NN.plan``/``.waypoints`` files
+    of an earlier plan with more sorties are removed; other files in ``outdir`` are kept.
+
+    Parameters
+    ----------
+    plan
+        The plan to export.
+    outdir
+        Output folder, created if missing.
+
+    Returns
+    -------
+    list of Path
+        The files written, in ``outdir``.
+
+    Raises
+    ------
+    ValueError
+        Two sorties share a number (their files would overwrite each other).
+    """
+    numbers = [s.number for s in plan.sorties]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"sortie numbers are not unique: {numbers}")
+    outdir = Path(outdir)
+    home = (plan.home_lat_deg, plan.home_lon_deg, 0.0)
+    names: list[str] = []
+    with staged_dir(outdir) as tmp:
+        for sortie in plan.sorties:
+            stem = f"sortie_{sortie.number:02d}"
+            write_qgc_plan(plan, sortie, tmp / f"{stem}.plan")
+            write_waypoints(home, sortie.items, tmp / f"{stem}.waypoints")
+            names += [f"{stem}.plan", f"{stem}.waypoints"]
+        write_fence_waypoints(home, plan.fence, tmp / "fence.waypoints")
+        write_rally_waypoints(home, plan.rally, tmp / "rally.waypoints")
+        write_kml(plan, tmp / "plan.kml")
+        write_geojson(plan, tmp / "plan.geojson")
+        text = json.dumps(_summary(plan), indent=2, ensure_ascii=False, allow_nan=False)
+        atomic_write_text(tmp / "summary.json", text + "\n")
+        names += ["fence.waypoints", "rally.waypoints", "plan.kml", "plan.geojson",
+                  "summary.json"]
+    for old in outdir.iterdir():
+        if _SORTIE_FILE.fullmatch(old.name) and old.name not in names and old.is_file():
+            old.unlink()
+    return [outdir / name for name in names]
+
+
+def _summary(plan: Plan) -> dict[str, Any]:
+    """What ``summary.json`` holds: the plan's settings and numbers, per sortie and in total."""
+    sorties = [
+        {"number": s.number, "distance_m": s.distance_m, "time_s": s.time_s,
+         "photos": len(s.photos), "lines": s.lines, "items": len(s.items)}
+        for s in plan.sorties
+    ]
+    return {
+        "mode": plan.mode.value,
+        "altitude_m": plan.altitude_m,
+        "gsd_cm": plan.gsd_cm,
+        "spacing_m": plan.spacing_m,
+        "trigger_m": plan.trigger_m,
+        "overlaps": {"front": plan.front_overlap, "side": plan.side_overlap},
+        "camera": plan.camera.name,
+        "home": {"lat_deg": plan.home_lat_deg, "lon_deg": plan.home_lon_deg},
+        "sorties": sorties,
+        "totals": {"sorties": len(plan.sorties), "distance_m": plan.distance_m,
+                   "time_s": plan.time_s, "photos": plan.photo_count,
+                   "lines": sum(s.lines for s in plan.sorties)},
+        "area_m2": float(plan.area.area),
+        "covered_m2": float(plan.covered.area),
+        "unreachable_m2": float(plan.unreachable.area),
+        "fence_zones": len(plan.fence),
+        "rally_points": len(plan.rally),
+        "notes": list(plan.notes),
+    }

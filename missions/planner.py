@@ -1,0 +1,372 @@
+"""`survey plan`'s library entry: inputs → Plan (sorties of MAVLink items, fence, rally)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import shapely
+from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
+
+from missions import items as mi
+from missions.camera import Camera
+from missions.coverage import coverage_route
+from missions.decompose import polygons_of
+from missions.drone import DroneProfile
+from missions.inputs import Poi, Zone
+from missions.model import Mode, Photo, Plan, Sortie
+from missions.patrol import order_tasks
+from missions.sorties import SortieRoute, Task, split_sorties
+from missions.visibility import Router
+from survey.errors import InputError, PlanningError
+from survey.frame import LocalFrame
+
+XY = tuple[float, float]
+
+# A polygonal buffer with quad_segs=2 cuts corners by cos(22.5°); growing the distance by
+# 1/cos(22.5°) makes the polygon contain the true round buffer.
+_QUAD_SEGS = 2
+_BUFFER_GROWTH = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
+_FENCE_VERTEX_BUDGET = 250  # ArduPilot stores fences in limited EEPROM; stay well inside it
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """Everything `survey plan` needs; lon/lat geometry, as read from the files."""
+
+    area: BaseGeometry  # Polygon | MultiPolygon (lon/lat); for patrol, may be empty
+    camera: Camera
+    zones: Sequence[Zone] = ()
+    pois: Sequence[Poi] = ()
+    home_latlon: tuple[float, float] | None = None
+    altitude_m: float | None = None
+    gsd_cm: float | None = None
+    front_overlap: float = 0.75
+    side_overlap: float = 0.65
+    drone: DroneProfile = field(default_factory=DroneProfile)
+    margin_m: float = 10.0  # horizontal clearance from no-fly zones and tall obstacles
+    vertical_clearance_m: float = 20.0  # an obstacle this far below the altitude is overflown
+    max_altitude_m: float = 150.0
+    allow_altitude: bool = False
+    refly: bool = True
+    hold_s: float = 2.0  # hover at a patrol point for its photo
+    area_source: str = "area"
+    zones_source: str = "--obstacles"
+    pois_source: str = "--patrol"
+
+    @property
+    def mode(self) -> Mode:
+        return Mode.PATROL if self.pois else Mode.SURVEY
+
+
+def resolve_altitude(req: PlanRequest) -> float:
+    """The flight altitude above ground from ``--altitude`` or ``--gsd``, checked against the
+    ceiling.
+
+    Raises
+    ------
+    InputError
+        Both or neither given where one is needed, not positive, or above the ceiling without
+        ``allow_altitude``.
+    """
+    if req.altitude_m is not None and req.gsd_cm is not None:
+        raise InputError("--altitude", "give --altitude or --gsd, not both")
+    if req.gsd_cm is not None:
+        if not req.gsd_cm > 0:
+            raise InputError("--gsd", f"GSD must be positive, got {req.gsd_cm}")
+        alt = req.camera.altitude_for_gsd_m(req.gsd_cm)
+        source = "--gsd"
+    else:
+        alt = 80.0 if req.altitude_m is None else req.altitude_m
+        source = "--altitude"
+    if not alt > 0:
+        raise InputError(source, f"altitude must be positive, got {alt:g} m")
+    if alt > req.max_altitude_m and not req.allow_altitude:
+        raise InputError(source, f"{alt:.1f} m above ground exceeds the {req.max_altitude_m:g} m "
+                         "ceiling; pass --allow-altitude if you hold a permit for it")
+    return alt
+
+
+def _check_overlaps(req: PlanRequest) -> None:
+    for name, v in (("front", req.front_overlap), ("side", req.side_overlap)):
+        if not 0.0 <= v <= 0.95:
+            raise InputError("--overlap", f"{name} overlap {v * 100:g} % is outside 0–95 %")
+
+
+def _default_home(area: BaseGeometry, keepout: BaseGeometry) -> XY:
+    """The point of the area's edge nearest its centroid, moved out of any keep-out zone."""
+    c = area.centroid
+    edge = nearest_points(area.boundary, c)[0]
+    if keepout.is_empty or not keepout.buffer(1.0).contains(edge):
+        return (edge.x, edge.y)
+    free_edge = area.boundary.difference(keepout.buffer(1.0))
+    if free_edge.is_empty:
+        raise PlanningError("the whole edge of the area lies in no-fly zones; give --home")
+    p = nearest_points(free_edge, c)[0]
+    return (p.x, p.y)
+
+
+def _keepout(zones: Sequence[Zone], frame: LocalFrame, altitude_m: float,
+             req: PlanRequest) -> tuple[list[tuple[Zone, Polygon]], BaseGeometry, list[str]]:
+    """Zones the route must keep ``margin_m`` away from (local), their union grown by the
+    margin, and notes on obstacles that are overflown."""
+    blocking: list[tuple[Zone, Polygon]] = []
+    notes: list[str] = []
+    overflown = 0
+    for z in zones:
+        if z.height_m is not None and z.height_m <= altitude_m - req.vertical_clearance_m:
+            overflown += 1
+            continue
+        blocking.append((z, frame.geom_to_local(z.geometry)))
+    if overflown:
+        top = altitude_m - req.vertical_clearance_m
+        notes.append(f"{overflown} obstacle(s) lower than {top:.0f} m are overflown with "
+                     f"≥ {req.vertical_clearance_m:g} m clearance")
+    grown = [g.buffer(req.margin_m * _BUFFER_GROWTH, quad_segs=_QUAD_SEGS) for _, g in blocking]
+    keepout = shapely.union_all(grown) if grown else Polygon()
+    return blocking, keepout, notes
+
+
+def _fence(operation: BaseGeometry, blocking: list[tuple[Zone, Polygon]], frame: LocalFrame,
+           margin_m: float, notes: list[str]) -> tuple[Polygon, tuple[mi.FenceZone, ...]]:
+    """The inclusion fence (convex, around the operation area) and one exclusion fence per
+    blocking zone, grown by half the margin so the planned route never breaches it."""
+    inclusion = operation.convex_hull.buffer(max(2 * margin_m, 30.0), quad_segs=1).convex_hull
+    zones = [_fence_zone(True, inclusion, frame)]
+    budget = _FENCE_VERTEX_BUDGET - len(zones[0].vertices)
+    ranked = sorted(blocking, key=lambda zg: (zg[0].height_m is not None, -zg[1].area))
+    skipped = 0
+    for _, g in ranked:
+        poly = g.buffer(margin_m / 2, quad_segs=1).simplify(margin_m / 8)
+        for p in polygons_of(poly):
+            fz = _fence_zone(False, p, frame)
+            if len(fz.vertices) > budget:
+                skipped += 1
+                continue
+            budget -= len(fz.vertices)
+            zones.append(fz)
+    if skipped:
+        notes.append(f"{skipped} exclusion fence polygon(s) left out: the autopilot's fence "
+                     "storage is limited; the route avoids them all the same")
+    return inclusion, tuple(zones)
+
+
+def _fence_zone(inclusion: bool, poly: Polygon, frame: LocalFrame) -> mi.FenceZone:
+    geo = frame.geom_to_geo(Polygon(poly.exterior))
+    coords = list(geo.exterior.coords)[:-1]
+    return mi.FenceZone(inclusion, tuple((lat, lon) for lon, lat in coords))
+
+
+def _rally(free: BaseGeometry, home: XY, frame: LocalFrame,
+           altitude_m: float) -> tuple[mi.RallyPoint, ...]:
+    """Up to four rally points: the free space's points farthest north, east, south and west,
+    so that RTL from any corner of the area has a near place to go."""
+    pts: list[XY] = []
+    polys = polygons_of(free)
+    if not polys:
+        return ()
+    coords = shapely.get_coordinates(shapely.union_all([p.exterior for p in polys]))
+    for k in (coords[:, 1].argmax(), coords[:, 0].argmax(), coords[:, 1].argmin(),
+              coords[:, 0].argmin()):
+        p = (float(coords[k, 0]), float(coords[k, 1]))
+        if all(math.dist(p, q) > 50.0 for q in [home, *pts]):
+            pts.append(p)
+    out = []
+    for x, y in pts:
+        lon, lat = frame.to_geo(x, y)
+        out.append(mi.RallyPoint(float(lat), float(lon), altitude_m))
+    return tuple(out)
+
+
+def _reach(home: XY, drone: DroneProfile, altitude_m: float) -> float:
+    """Farthest distance from home a sortie can reach and come back from in a straight line."""
+    spare = drone.budget_s - drone.vertical_time_s(altitude_m) - 2 * drone.turn_s
+    return max(0.0, min(drone.max_range_m, spare * drone.cruise_speed_m_s / 2.0))
+
+
+def _photos(task: Task, trigger_m: float) -> list[Photo]:
+    """Photo points along a task: every ``trigger_m`` from its start (distance triggering), or
+    one at a point task."""
+    if not task.trigger or len(task.points) == 1:
+        return [Photo(task.points[0][0], task.points[0][1], 0.0)]
+    out: list[Photo] = []
+    carry = 0.0  # distance flown since the last photo
+    first = True
+    for (x0, y0), (x1, y1) in zip(task.points, task.points[1:], strict=False):
+        seg = math.dist((x0, y0), (x1, y1))
+        if seg < 1e-9:
+            continue
+        hdg = math.degrees(math.atan2(x1 - x0, y1 - y0)) % 360.0
+        s = 0.0 if first else trigger_m - carry
+        first = False
+        while s <= seg + 1e-9:
+            f = s / seg
+            out.append(Photo(x0 + f * (x1 - x0), y0 + f * (y1 - y0), hdg))
+            s += trigger_m
+        carry = seg - (s - trigger_m)
+    return out
+
+
+def _items(route: SortieRoute, home: XY, frame: LocalFrame, altitude_m: float,
+           req: PlanRequest, trigger_m: float) -> tuple[mi.MissionItem, ...]:
+    """MAVLink items for one sortie: take-off, speed, the path with camera control, RTL."""
+
+    def wp(p: XY, hold_s: float = 0.0) -> mi.MissionItem:
+        lon, lat = frame.to_geo(p[0], p[1])
+        item = mi.waypoint(float(lat), float(lon), altitude_m)
+        return mi.MissionItem(item.command, item.frame, hold_s, lat_deg=item.lat_deg,
+                              lon_deg=item.lon_deg, alt_m=altitude_m)
+
+    home_lon, home_lat = frame.to_geo(*home)
+    out = [mi.takeoff(float(home_lat), float(home_lon), altitude_m),
+           mi.MissionItem(mi.Cmd.DO_CHANGE_SPEED, param1=1.0,
+                          param2=req.drone.cruise_speed_m_s, param3=-1.0)]
+    path = list(route.path)
+    k = 1  # index in path of the next point not yet emitted
+    for task in route.tasks:
+        start = path.index(task.points[0], k)
+        out.extend(wp(p) for p in path[k:start])  # transit to the task
+        if task.trigger and len(task.points) > 1:
+            out.append(wp(task.points[0]))
+            out.append(mi.trigger_distance(trigger_m))
+            out.extend(wp(p) for p in task.points[1:])
+            out.append(mi.trigger_distance(0.0))
+        else:
+            out.append(wp(task.points[0], req.hold_s))
+            out.append(mi.take_photo())
+        k = start + len(task.points)
+    out.extend(wp(p) for p in path[k:-1])  # the way home round obstacles
+    out.append(wp(home))
+    out.append(mi.return_to_launch())
+    return tuple(out)
+
+
+def make_plan(req: PlanRequest) -> Plan:
+    """Plan a survey (or, with ``pois``, a patrol) as battery-sized sorties.
+
+    Raises
+    ------
+    InputError
+        Bad options (overlap, altitude, home inside a zone, a point of interest in a zone).
+    PlanningError
+        Valid inputs with no plan: the area is fully blocked or out of reach.
+    """
+    _check_overlaps(req)
+    altitude_m = resolve_altitude(req)
+    extent = req.area if not req.area.is_empty else shapely.union_all(
+        [p.geometry for p in req.pois])
+    frame = LocalFrame.around(extent)
+    area = frame.geom_to_local(req.area) if not req.area.is_empty else Polygon()
+    blocking, keepout, notes = _keepout(req.zones, frame, altitude_m, req)
+
+    if req.home_latlon is not None:
+        lat, lon = req.home_latlon
+        hx, hy = frame.to_local(lon, lat)
+        home = (float(hx), float(hy))
+        for z, g in blocking:
+            if g.buffer(req.margin_m).contains(Point(home)):
+                raise InputError("--home", f"home {lat:.6f},{lon:.6f} is inside no-fly zone "
+                                 f"{z.name!r} (or within {req.margin_m:g} m of it)")
+    elif not area.is_empty:
+        home = _default_home(area, keepout)
+    else:
+        c = shapely.union_all([frame.geom_to_local(p.geometry) for p in req.pois]).centroid
+        home = (c.x, c.y)
+    home_lon, home_lat = frame.to_geo(*home)
+
+    across_m, along_m = req.camera.footprint_m(altitude_m)
+    spacing_m = across_m * (1.0 - req.side_overlap)
+    trigger_m = along_m * (1.0 - req.front_overlap)
+    reach = Point(home).buffer(_reach(home, req.drone, altitude_m), quad_segs=32)
+
+    if req.mode is Mode.SURVEY:
+        operation = shapely.union_all([area, Point(home)])
+        inclusion, fence = _fence(operation, blocking, frame, req.margin_m, notes)
+        router = Router(keepout, inclusion)
+        free_all = area.difference(keepout)
+        if free_all.is_empty or free_all.area < 1.0:
+            raise PlanningError(f"{req.area_source}: the area is fully blocked by no-fly zones")
+        free = free_all.intersection(reach)
+        unreachable = free_all.difference(reach)
+        if free.is_empty or free.area < 1.0:
+            raise PlanningError(f"{req.area_source}: all of the area lies beyond the drone's "
+                                f"reach ({reach.exterior.distance(Point(home)):.0f} m from home)")
+        route = coverage_route(free, spacing_m=spacing_m, home=home, router=router,
+                               drone=req.drone)
+        tasks = [Task((a, b)) for a, b in route.lines]
+        notes.append(f"sweep angle {(90.0 - route.angle_deg) % 180.0:.0f}° from north, "
+                     f"{route.cells} cells")
+    else:
+        operation = shapely.union_all([area, Point(home),
+                                       *[frame.geom_to_local(p.geometry) for p in req.pois]])
+        inclusion, fence = _fence(operation, blocking, frame, req.margin_m, notes)
+        router = Router(keepout, inclusion)
+        tasks = _patrol_tasks(req, frame, keepout, blocking, notes)
+        tasks = order_tasks(tasks, home, router)
+        free = Polygon()
+        unreachable = Polygon()
+
+    split = split_sorties(tasks, home=home, router=router, drone=req.drone,
+                          altitude_m=altitude_m, refly=req.refly and req.mode is Mode.SURVEY,
+                          hold_s=req.hold_s)
+    if not split.sorties:
+        raise PlanningError("nothing to fly: every task lies beyond the drone's reach")
+    if split.dropped:
+        lost = shapely.union_all([LineString(t.points).buffer(spacing_m / 2, cap_style="flat")
+                                  if len(t.points) > 1 else Point(t.points[0]).buffer(1.0)
+                                  for t in split.dropped])
+        unreachable = shapely.union_all([unreachable, lost.intersection(free)
+                                         if not free.is_empty else lost])
+        notes.append(f"{len(split.dropped)} task(s) cannot be reached within the battery budget")
+
+    sorties = []
+    for n, sr in enumerate(split.sorties, start=1):
+        photos = [p for t in sr.tasks for p in _photos(t, trigger_m)]
+        sorties.append(Sortie(
+            number=n,
+            items=_items(sr, home, frame, altitude_m, req, trigger_m),
+            route=LineString(sr.path),
+            photos=tuple(photos),
+            lines=len(sr.tasks),
+            distance_m=sr.distance_m,
+            time_s=sr.time_s,
+        ))
+    covered = free.difference(unreachable) if not free.is_empty else Polygon()
+    return Plan(
+        mode=req.mode, frame=frame, home_lat_deg=float(home_lat), home_lon_deg=float(home_lon),
+        altitude_m=altitude_m, camera=req.camera, drone=req.drone,
+        front_overlap=req.front_overlap, side_overlap=req.side_overlap,
+        spacing_m=spacing_m, trigger_m=trigger_m, sorties=tuple(sorties), fence=fence,
+        rally=_rally(free if not free.is_empty else operation, home, frame, altitude_m),
+        area=area if not area.is_empty else operation, keepout=keepout, covered=covered,
+        unreachable=unreachable, notes=tuple(notes),
+    )
+
+
+def _patrol_tasks(req: PlanRequest, frame: LocalFrame, keepout: BaseGeometry,
+                  blocking: list[tuple[Zone, Polygon]], notes: list[str]) -> list[Task]:
+    """Points and lines of interest as tasks; lines are cut where they cross a keep-out zone."""
+    tasks: list[Task] = []
+    for poi in req.pois:
+        g = frame.geom_to_local(poi.geometry)
+        if isinstance(g, Point):
+            for z, zg in blocking:
+                if zg.buffer(req.margin_m).contains(g):
+                    raise InputError(req.pois_source, f"point of interest {poi.name!r} lies in "
+                                     f"no-fly zone {z.name!r}")
+            tasks.append(Task(((g.x, g.y),), trigger=False, name=poi.name))
+            continue
+        kept = g.difference(keepout) if not keepout.is_empty else g
+        parts = [p for p in getattr(kept, "geoms", [kept])
+                 if isinstance(p, LineString) and p.length > 1.0]
+        if not parts:
+            raise InputError(req.pois_source, f"line of interest {poi.name!r} lies entirely in "
+                             "no-fly zones")
+        if kept.length < g.length - 0.5:
+            notes.append(f"{g.length - kept.length:.0f} m of {poi.name!r} lie in no-fly zones "
+                         "and are skipped")
+        tasks.extend(Task(tuple(p.coords), trigger=True, name=poi.name) for p in parts)
+    return tasks

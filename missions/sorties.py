@@ -1,0 +1,166 @@
+"""Cutting a route into battery-sized sorties.
+
+A route is a list of tasks (sweep lines, or patrol points and lines) flown in order. Each sortie
+takes off at home, flies the obstacle-free path to its first task, as many tasks as fit in the
+battery budget including the way back home, and returns. At each cut the next sortie re-flies
+the last task (QGC #4254) so that photos overlap across the cut. A task too long for any
+sortie is shortened to what fits; what can never be reached is reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from shapely.geometry import LineString
+from shapely.ops import substring
+
+from missions.drone import DroneProfile
+from missions.visibility import Router
+
+XY = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Task:
+    """Something to fly: a polyline with the camera triggering by distance, or a single point
+    where the vehicle holds and takes one photo."""
+
+    points: tuple[XY, ...]
+    trigger: bool = True  # distance triggering along the polyline
+    name: str = ""
+
+    @property
+    def length_m(self) -> float:
+        return sum(math.dist(p, q) for p, q in zip(self.points, self.points[1:], strict=False))
+
+    def cut(self, length_m: float) -> tuple[Task, Task]:
+        """The first ``length_m`` of the task and the rest."""
+        line = LineString(self.points)
+        head = substring(line, 0.0, length_m)
+        tail = substring(line, length_m, line.length)
+        return (Task(tuple(head.coords), self.trigger, self.name),
+                Task(tuple(tail.coords), self.trigger, self.name))
+
+
+@dataclass(frozen=True)
+class SortieRoute:
+    """A sortie's horizontal path (home … home) and the tasks it flies, in order."""
+
+    path: tuple[XY, ...]
+    tasks: tuple[Task, ...]
+    refly: bool  # starts by re-flying the previous sortie's last task
+    time_s: float
+
+    @property
+    def distance_m(self) -> float:
+        return Router.length(list(self.path))
+
+
+def path_time_s(points: list[XY] | np.ndarray, drone: DroneProfile, altitude_m: float,
+                *, holds: int = 0, hold_s: float = 0.0) -> float:
+    """Flight time of a sortie path: climb, horizontal legs with turns, descent, holds."""
+    xy = np.asarray(points, dtype=float)
+    if len(xy) < 2:
+        return drone.vertical_time_s(altitude_m)
+    d = np.diff(xy, axis=0)
+    seg = np.hypot(d[:, 0], d[:, 1])
+    d = d[seg > 1e-9]
+    heading = np.arctan2(d[:, 1], d[:, 0])
+    change = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi)
+    turns = int(np.count_nonzero(change > math.radians(30.0)))
+    return (drone.vertical_time_s(altitude_m) + drone.leg_time_s(float(seg.sum()), turns)
+            + holds * hold_s)
+
+
+@dataclass(frozen=True)
+class SortieSplit:
+    sorties: tuple[SortieRoute, ...]
+    dropped: tuple[Task, ...]  # tasks (or parts) no sortie can reach within the budget
+
+
+def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DroneProfile,
+                  altitude_m: float, refly: bool = True, hold_s: float = 2.0) -> SortieSplit:
+    """Cut ``tasks`` (in flight order) into sorties that each fit ``drone.budget_s``.
+
+    Raises
+    ------
+    PlanningError
+        From the router, when a task cannot be reached round the obstacles at all.
+    """
+    budget = drone.budget_s
+    todo = list(tasks)
+    sorties: list[SortieRoute] = []
+    dropped: list[Task] = []
+    carry: Task | None = None  # the task to re-fly at the start of the next sortie
+
+    def fits(path: list[XY], holds: int) -> bool:
+        return path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s) <= budget
+
+    def flown(path: list[XY], task: Task) -> list[XY]:
+        leg = router.path(path[-1], task.points[0])
+        return path + leg[1:] + list(task.points[1:])
+
+    while todo:
+        path: list[XY] = [home]
+        done: list[Task] = []
+        holds = 0
+        started_with_refly = carry is not None
+        queue = ([carry] if carry is not None else []) + todo
+        consumed = 0  # how many of ``todo`` this sortie completes
+        for k, task in enumerate(queue):
+            trial = flown(path, task)
+            back = router.path(trial[-1], home)
+            h = holds + (0 if task.trigger else 1)
+            if fits(trial + back[1:], h):
+                path, holds = trial, h
+                done.append(task)
+                if not (started_with_refly and k == 0):
+                    consumed += 1
+                continue
+            break
+        new_done = len(done) - (1 if started_with_refly and done else 0)
+        if new_done == 0:
+            if started_with_refly:
+                carry = None  # re-flying leaves no room: start clean
+                continue
+            # The first task alone does not fit: fly the part that fits, leave the rest.
+            head, tail = _longest_fitting_part(todo[0], home, router, drone, altitude_m,
+                                               hold_s)
+            if head is None:
+                dropped.append(todo.pop(0))
+                continue
+            todo[0] = tail
+            path, done = flown([home], head), [head]
+            holds = 0 if head.trigger else 1
+            consumed = 0
+        back = router.path(path[-1], home)
+        full = path + back[1:]
+        sorties.append(SortieRoute(tuple(full), tuple(done), started_with_refly and bool(done),
+                                   path_time_s(full, drone, altitude_m, holds=holds,
+                                               hold_s=hold_s)))
+        todo = todo[consumed:]
+        carry = done[-1] if (refly and todo and done and done[-1].trigger) else None
+    return SortieSplit(tuple(sorties), tuple(dropped))
+
+
+def _longest_fitting_part(task: Task, home: XY, router: Router, drone: DroneProfile,
+                          altitude_m: float, hold_s: float) -> tuple[Task | None, Task]:
+    """Binary search for the longest head of ``task`` that one sortie can fly."""
+    if not task.trigger or task.length_m < 1.0:
+        return None, task
+    lo, hi = 0.0, task.length_m
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        head, _ = task.cut(mid)
+        out = router.path(home, head.points[0])
+        back = router.path(head.points[-1], home)
+        path = out + list(head.points[1:]) + back[1:]
+        if path_time_s(path, drone, altitude_m) <= drone.budget_s:
+            lo = mid
+        else:
+            hi = mid
+    if lo < 1.0:
+        return None, task
+    return task.cut(lo)

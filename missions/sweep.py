@@ -1,0 +1,130 @@
+"""Sweep lines over one boustrophedon cell, and the choice of the sweep angle."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import affinity
+from shapely.geometry import LineString, Polygon
+
+XY = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class CellSweep:
+    """The sweep lines of one cell, in flight order, each as (start, end) in local metres."""
+
+    angle_deg: float
+    lines: tuple[tuple[XY, XY], ...]
+    monotone: bool = True  # every sweep line met the cell in one interval
+
+    @property
+    def length_m(self) -> float:
+        """Length of the lines plus the straight connectors between them."""
+        total = 0.0
+        prev: XY | None = None
+        for a, b in self.lines:
+            if prev is not None:
+                total += math.dist(prev, a)
+            total += math.dist(a, b)
+            prev = b
+        return total
+
+    def variant(self, reverse_order: bool, flip_first: bool) -> CellSweep:
+        """The same lines flown from the other end and/or starting the other way.
+
+        Boustrophedon alternates direction line by line; ``flip_first`` flips them all.
+        """
+        lines = list(self.lines[::-1] if reverse_order else self.lines)
+        if flip_first:
+            lines = [(b, a) for a, b in lines]
+        return CellSweep(self.angle_deg, tuple(lines), self.monotone)
+
+
+def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
+               origin_y_m: float | None = None) -> CellSweep:
+    """Boustrophedon lines over ``cell`` at ``angle_deg`` (CCW from east), ``spacing_m`` apart.
+
+    With ``origin_y_m`` the lines lie on the global grid y = origin + (k + ½)·spacing (in the
+    frame rotated by ``-angle_deg``), so neighbouring cells' lines line up; without it the cell
+    gets its own ``ceil(height / spacing)`` lines, evenly spread, each edge within half a spacing.
+
+    >>> sq = Polygon([(0, 0), (100, 0), (100, 60), (0, 60)])
+    >>> s = grid_lines(sq, 0.0, 20.0)
+    >>> [round(a[1], 1) for a, _ in s.lines]
+    [10.0, 30.0, 50.0]
+    >>> s.lines[0][0][0] < s.lines[0][1][0], s.lines[1][0][0] > s.lines[1][1][0]
+    (True, True)
+    """
+    rot = affinity.rotate(cell, -angle_deg, origin=(0, 0), use_radians=False)
+    minx, miny, maxx, maxy = rot.bounds
+    if origin_y_m is None:
+        n = max(1, math.ceil((maxy - miny) / spacing_m - 1e-9))
+        step = (maxy - miny) / n
+        ys = miny + (np.arange(n) + 0.5) * step
+    else:
+        k0 = math.ceil((miny - origin_y_m) / spacing_m - 0.5)
+        k1 = math.floor((maxy - origin_y_m) / spacing_m - 0.5)
+        ys = origin_y_m + (np.arange(k0, k1 + 1) + 0.5) * spacing_m
+    if len(ys) == 0:
+        return CellSweep(angle_deg, ())
+    rays = shapely.linestrings(
+        np.stack([np.column_stack([np.full_like(ys, minx - 1), ys]),
+                  np.column_stack([np.full_like(ys, maxx + 1), ys])], axis=1)
+    )
+    cuts = shapely.intersection(rays, rot)
+    c, s = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
+    lines: list[tuple[XY, XY]] = []
+    monotone = True
+    for cut in cuts:
+        parts = [cut] if isinstance(cut, LineString) else list(getattr(cut, "geoms", []))
+        segs = sorted(
+            (p for p in parts if isinstance(p, LineString) and p.length > 1e-6),
+            key=lambda p: p.bounds[0],
+        )
+        monotone &= len(segs) <= 1
+        for p in segs:
+            (x0, y0), (x1, y1) = p.coords[0], p.coords[-1]
+            if x0 > x1:
+                x0, y0, x1, y1 = x1, y1, x0, y0
+            a = (x0 * c - y0 * s, x0 * s + y0 * c)
+            b = (x1 * c - y1 * s, x1 * s + y1 * c)
+            lines.append((a, b))
+    # Alternate directions: every second line is flown backwards.
+    flown = [ln if i % 2 == 0 else (ln[1], ln[0]) for i, ln in enumerate(lines)]
+    return CellSweep(angle_deg, tuple(flown), monotone)
+
+
+def candidate_angles(poly: Polygon, *, limit: int = 4) -> list[float]:
+    """Sweep angles worth trying for ``poly``: along its longest hull edges, and across its
+    minimum width (the direction that needs the fewest lines).
+
+    >>> candidate_angles(Polygon([(0, 0), (100, 0), (100, 10), (0, 10)]))[0]
+    0.0
+    """
+    hull = poly.convex_hull
+    if not isinstance(hull, Polygon):
+        return [0.0]
+    xy = np.asarray(hull.exterior.coords)
+    d = np.diff(xy, axis=0)
+    lengths = np.hypot(d[:, 0], d[:, 1])
+    angles = np.degrees(np.arctan2(d[:, 1], d[:, 0])) % 180.0
+    # Minimum width is attained with lines parallel to some hull edge (rotating calipers).
+    widths = []
+    for ang in angles:
+        r = math.radians(ang)
+        proj = -xy[:, 0] * math.sin(r) + xy[:, 1] * math.cos(r)
+        widths.append(proj.max() - proj.min())
+    order_width = np.argsort(widths, kind="stable")
+    order_len = np.argsort(-lengths, kind="stable")
+    out: list[float] = []
+    for idx in [*order_width[:2], *order_len[:limit]]:
+        a = round(float(angles[idx]), 6) % 180.0
+        if all(abs((a - b + 90) % 180 - 90) > 1.0 for b in out):
+            out.append(a)
+        if len(out) >= limit:
+            break
+    return out

@@ -1,0 +1,1 @@
+"""The `survey` command line (typer + rich): thin shells over the library packages."""

@@ -1,0 +1,36 @@
+"""`survey`: plan, fly and analyse disaster-survey drone flights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+
+from survey.cli import plan as plan_cmd
+
+app = typer.Typer(
+    name="survey",
+    help="Drone disaster survey: plan obstacle-aware flights, fly them over MAVLink, find the "
+    "damage in the photos and map it for HQ.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What every command shares: where to print results and errors."""
+
+    out: Console
+    err: Console
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Drone disaster survey pipeline."""
+    ctx.obj = AppContext(out=Console(), err=Console(stderr=True))
+
+
+app.command("plan", no_args_is_help=True)(plan_cmd.plan)

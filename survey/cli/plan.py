@@ -1,0 +1,156 @@
+"""`survey plan`: area + no-fly zones → obstacle-aware sorties and mission files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from missions.camera import CATALOG, DEFAULT_CAMERA
+from missions.model import Plan
+from survey.cli.errors import cli_errors
+from survey.cli.options import Altitude, Gsd, OutDir, Overlap
+from survey.errors import InputError
+
+_CAMERAS = ", ".join(
+    f"{c.name} ({c.sensor_w_mm:g}×{c.sensor_h_mm:g} mm, {c.focal_mm:g} mm, "
+    f"{c.image_w_px}×{c.image_h_px})" for c in CATALOG.values()
+)
+
+EPILOG = (
+    "Example: survey plan examples/joso/area.geojson --obstacles examples/joso/zones.geojson "
+    "--camera mavic3e --gsd 2.0 --overlap 80/70 -o out/joso"
+)
+
+
+def parse_overlap(text: str) -> tuple[float, float]:
+    """``"80/70"`` → (0.80, 0.70).
+
+    >>> parse_overlap("75/65")
+    (0.75, 0.65)
+    """
+    try:
+        front, side = (float(v) / 100.0 for v in text.split("/"))
+    except ValueError:
+        raise InputError("--overlap", f"expected FRONT/SIDE in percent, e.g. 80/70, got "
+                         f"{text!r}") from None
+    return front, side
+
+
+def plan(
+    ctx: typer.Context,
+    area: Annotated[Path, typer.Argument(help="Survey area: GeoJSON or KML/KMZ polygon(s).")],
+    out: OutDir,
+    obstacles: Annotated[Path | None, typer.Option(
+        "--obstacles", help="No-fly zones and obstacles (GeoJSON; optional height_m).")] = None,
+    home: Annotated[str | None, typer.Option(
+        "--home", help="Launch point LAT,LON (default: the area's edge nearest its centre).",
+    )] = None,
+    camera: Annotated[str, typer.Option(
+        "--camera", help=f"Camera: {_CAMERAS}; or custom:WxH:FOCAL:PXxPY (mm, mm, px).",
+    )] = DEFAULT_CAMERA,
+    altitude: Altitude = None,
+    gsd: Gsd = None,
+    overlap: Overlap = "75/65",
+    patrol: Annotated[Path | None, typer.Option(
+        "--patrol", help="Patrol points/lines of interest (GeoJSON): visit them instead of "
+        "covering the area.")] = None,
+    speed: Annotated[float, typer.Option(help="Cruise speed, m/s.")] = 10.0,
+    endurance: Annotated[float, typer.Option(help="Battery endurance, minutes.")] = 25.0,
+    reserve: Annotated[float, typer.Option(help="Battery reserve, percent.")] = 20.0,
+    max_range: Annotated[float, typer.Option(help="Farthest distance from home, metres.")
+                         ] = 2000.0,
+    margin: Annotated[float, typer.Option(
+        help="Horizontal clearance from no-fly zones and tall obstacles, metres.")] = 10.0,
+    allow_altitude: Annotated[bool, typer.Option(
+        "--allow-altitude", help="Allow altitudes above the 150 m ceiling.")] = False,
+    refly: Annotated[bool, typer.Option(
+        help="Re-fly the last line at each sortie cut, so photos overlap across it.")] = True,
+) -> None:
+    """Plan an obstacle-aware survey (or patrol) split into battery-sized sorties.
+
+    Writes per sortie a QGroundControl [bold].plan[/] and a Mission Planner
+    [bold].waypoints[/] file, fence and rally files, and plan.kml / plan.geojson / summary.json.
+    """
+    from missions.camera import camera_from_name
+    from missions.drone import DroneProfile
+    from missions.export.bundle import write_plan_files
+    from missions.inputs import parse_latlon, read_area, read_pois, read_zones
+    from missions.planner import PlanRequest, make_plan
+
+    app = ctx.obj
+    with cli_errors(app.err):
+        front, side = parse_overlap(overlap)
+        for name, value in (("--speed", speed), ("--endurance", endurance),
+                            ("--max-range", max_range)):
+            if not value > 0:
+                raise InputError(name, f"must be positive, got {value:g}")
+        if not 0 <= reserve < 100:
+            raise InputError("--reserve", f"must be 0–100 %, got {reserve:g}")
+        if not margin >= 0:
+            raise InputError("--margin", f"must not be negative, got {margin:g}")
+        req = PlanRequest(
+            area=read_area(area),
+            zones=read_zones(obstacles) if obstacles else (),
+            pois=read_pois(patrol) if patrol else (),
+            home_latlon=parse_latlon(home, "--home") if home else None,
+            camera=camera_from_name(camera),
+            altitude_m=altitude,
+            gsd_cm=gsd,
+            front_overlap=front,
+            side_overlap=side,
+            drone=DroneProfile(cruise_speed_m_s=speed, endurance_s=endurance * 60.0,
+                               reserve=reserve / 100.0, max_range_m=max_range),
+            margin_m=margin,
+            allow_altitude=allow_altitude,
+            refly=refly,
+            area_source=str(area),
+            zones_source=str(obstacles),
+            pois_source=str(patrol),
+        )
+        with app.err.status("Planning…"):
+            result = make_plan(req)
+        with app.err.status("Writing files…"):
+            written = write_plan_files(result, out)
+    render_summary(result, app.out)
+    app.out.print(f"Wrote {len(written)} files to [bold]{escape(str(out))}[/]")
+
+
+plan.__doc__ = (plan.__doc__ or "") + "\n\n" + EPILOG
+
+
+def render_summary(plan: Plan, console: Console) -> None:
+    """The plan as tables: one row per sortie, then the totals and the survey parameters."""
+    t = Table(title=f"{plan.mode.value.capitalize()} plan: {len(plan.sorties)} sortie(s)")
+    for col in ("sortie", "lines" if plan.mode.value == "survey" else "targets", "distance km",
+                "time min", "photos", "items"):
+        t.add_column(col, justify="right")
+    for s in plan.sorties:
+        t.add_row(str(s.number), str(s.lines), f"{s.distance_m / 1000:.2f}",
+                  f"{s.time_s / 60:.1f}", str(len(s.photos)), str(len(s.items)))
+    t.add_row("total", str(sum(s.lines for s in plan.sorties)), f"{plan.distance_m / 1000:.2f}",
+              f"{plan.time_s / 60:.1f}", str(plan.photo_count),
+              str(sum(len(s.items) for s in plan.sorties)), style="bold")
+    console.print(t)
+    info = Table(show_header=False, box=None)
+    info.add_column(style="dim")
+    info.add_column()
+    info.add_row("camera", escape(plan.camera.name))
+    info.add_row("altitude", f"{plan.altitude_m:.1f} m above take-off")
+    info.add_row("GSD", f"{plan.gsd_cm:.2f} cm/px")
+    info.add_row("overlap", f"{plan.front_overlap * 100:.0f} % front / "
+                 f"{plan.side_overlap * 100:.0f} % side")
+    info.add_row("line spacing", f"{plan.spacing_m:.1f} m, photo every {plan.trigger_m:.1f} m")
+    if plan.mode.value == "survey":
+        info.add_row("area covered", f"{plan.covered.area / 1e4:.2f} ha")
+    if not plan.unreachable.is_empty:
+        info.add_row("unreachable", f"{plan.unreachable.area / 1e4:.2f} ha (beyond range or "
+                     "battery)", style="yellow")
+    info.add_row("home", f"{plan.home_lat_deg:.6f}, {plan.home_lon_deg:.6f}")
+    for note in plan.notes:
+        info.add_row("note", escape(note))
+    console.print(info)
