@@ -23,9 +23,11 @@ from shapely.geometry.base import BaseGeometry
 from missions.decompose import decompose, polygons_of
 from missions.drone import DroneProfile
 from missions.sweep import CellSweep, candidate_angles, grid_lines
+from missions.tour import improve_order
 from missions.visibility import Router
 
 XY = tuple[float, float]
+_POLISH_MAX_LINES = 600  # local search on the line order beyond this costs more than it gains
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,15 @@ def _cell_cost_s(sweep: CellSweep, drone: DroneProfile) -> float:
 
 
 def _best_sweep(cell, angle_deg: float, origin_y: float, spacing_m: float,
-                drone: DroneProfile) -> CellSweep:
+                drone: DroneProfile, router: Router) -> CellSweep:
     """The cell's sweep on the global grid, or at its own angle if that flies faster."""
-    best = grid_lines(cell, angle_deg, spacing_m, origin_y_m=origin_y)
+    best = grid_lines(cell, angle_deg, spacing_m, origin_y_m=origin_y, avoid=router.keepout,
+                      within=router.fence)
     if len(best.lines) < 3:
         return best
     best_cost = _cell_cost_s(best, drone)
     for ang in {angle_deg, *candidate_angles(cell, limit=3)}:
-        own = grid_lines(cell, ang, spacing_m)
+        own = grid_lines(cell, ang, spacing_m, avoid=router.keepout, within=router.fence)
         if not own.monotone or not own.lines:
             continue
         cost = _cell_cost_s(own, drone)
@@ -194,15 +197,50 @@ def _row_major(sweeps: list[CellSweep], angle_deg: float) -> list[tuple[XY, XY]]
     return out
 
 
+def _fill_gaps(cells: list, grid: list[CellSweep], angle_deg: float, spacing_m: float,
+               half_width_m: float, router: Router) -> dict[int, CellSweep]:
+    """Own lines for the cells that no grid line crosses (slivers between two grid lines) and
+    that the photos of their neighbours' lines would not cover."""
+    geoms = [LineString(ln) for g in grid for ln in g.lines]
+    tree = shapely.STRtree(geoms) if geoms else None
+    out: dict[int, CellSweep] = {}
+    for i, (cell, g) in enumerate(zip(cells, grid, strict=True)):
+        if g.lines:
+            continue
+        near = [] if tree is None else tree.query(cell, predicate="dwithin",
+                                                  distance=half_width_m)
+        strip = shapely.union_all([geoms[k].buffer(half_width_m, cap_style="flat")
+                                   for k in near]) if len(near) else None
+        missed = cell.area if strip is None else cell.difference(strip).area
+        if missed > max(1.0, 0.002 * cell.area):
+            own = grid_lines(cell, angle_deg, spacing_m, avoid=router.keepout,
+                             within=router.fence)
+            if own.lines:
+                out[i] = own
+    return out
+
+
 def route_for_angle(free: BaseGeometry, angle_deg: float, *, spacing_m: float, home: XY,
-                    router: Router, drone: DroneProfile) -> CoverageRoute:
+                    router: Router, drone: DroneProfile,
+                    footprint_m: float | None = None) -> CoverageRoute:
     """The coverage route of ``free`` for global sweep angle ``angle_deg``: the faster of the
-    cell-by-cell order (cells swept at their best angles) and the row-by-row order."""
+    cell-by-cell order (cells swept at their best angles) and the row-by-row order.
+
+    ``footprint_m`` is the photo footprint across the track (default: two line spacings); it
+    decides whether a sliver cell that no grid line crosses needs lines of its own.
+    """
     cells = decompose(free, angle_deg)
     origin_y = affinity.rotate(free, -angle_deg, origin=(0, 0)).bounds[1]
-    grid = [grid_lines(c, angle_deg, spacing_m, origin_y_m=origin_y) for c in cells]
+    grid = [grid_lines(c, angle_deg, spacing_m, origin_y_m=origin_y, avoid=router.keepout,
+                       within=router.fence)
+            for c in cells]
+    half_width = 0.98 * (footprint_m if footprint_m is not None else 2 * spacing_m) / 2
+    extra = _fill_gaps(cells, grid, angle_deg, spacing_m, half_width, router)
+    sweeps = [extra[i] if i in extra else
+              _best_sweep(c, angle_deg, origin_y, spacing_m, drone, router)
+              for i, c in enumerate(cells)]
+    grid = [extra.get(i, g) for i, g in enumerate(grid)]
     grid = [g for g in grid if g.lines]
-    sweeps = [_best_sweep(c, angle_deg, origin_y, spacing_m, drone) for c in cells]
     sweeps = [s for s in sweeps if s.lines]
     by_cell: list[tuple[XY, XY]] = []
     for c, v in _order_cells(sweeps, home):
@@ -230,7 +268,8 @@ def route_time_s(route: CoverageRoute, home: XY, router: Router, drone: DronePro
 
 
 def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Router,
-                   drone: DroneProfile, angles: list[float] | None = None) -> CoverageRoute:
+                   drone: DroneProfile, angles: list[float] | None = None,
+                   footprint_m: float | None = None) -> CoverageRoute:
     """The fastest coverage route of ``free`` among candidate global sweep angles.
 
     Parameters
@@ -244,6 +283,8 @@ def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Ro
     angles
         Global sweep angles to try (degrees CCW from east); default: the free space's
         minimum-width direction and its longest hull edges.
+    footprint_m
+        Photo footprint across the track (see :func:`route_for_angle`).
     """
     polys = polygons_of(free)
     if not polys:
@@ -255,12 +296,18 @@ def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Ro
     best: CoverageRoute | None = None
     best_t = math.inf
     for ang in angles:
-        r = route_for_angle(free, ang, spacing_m=spacing_m, home=home, router=router, drone=drone)
+        r = route_for_angle(free, ang, spacing_m=spacing_m, home=home, router=router, drone=drone,
+                            footprint_m=footprint_m)
         t = route_time_s(r, home, router, drone)
         if t < best_t:
             best, best_t = r, t
     assert best is not None
-    return best
+    if len(best.lines) > _POLISH_MAX_LINES:
+        return best
+    lines = improve_order(list(best.lines), home, router, max_passes=2)
+    polished = CoverageRoute(best.angle_deg, tuple(lines), tuple(_connect(lines, router)),
+                             best.cells)
+    return polished if route_time_s(polished, home, router, drone) < best_t else best
 
 
 def route_geometry(route: CoverageRoute) -> LineString:

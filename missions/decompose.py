@@ -56,10 +56,23 @@ def _slice(geom: BaseGeometry, ys: np.ndarray, lo: int, hi: int, x0: float, x1: 
         out.extend((lo, p) for p in polygons_of(geom) if p.area > 0)
         return
     mid = (lo + hi) // 2
-    below = geom.intersection(box(x0, ys[lo] - 1.0, x1, ys[mid]))
-    above = geom.intersection(box(x0, ys[mid], x1, ys[hi] + 1.0))
+    below, above = _split(geom, ys[lo] - 1.0, ys[mid], ys[hi] + 1.0, x0, x1)
     _slice(below, ys, lo, mid, x0, x1, out)
     _slice(above, ys, mid, hi, x0, x1, out)
+
+
+def _split(geom: BaseGeometry, y0: float, ym: float, y1: float, x0: float,
+           x1: float) -> tuple[BaseGeometry, BaseGeometry]:
+    """``geom`` below and above ``ym``. GEOS's rectangle clip is about 4× faster than a general
+    intersection but may return "dirty" output for concave shapes; it is kept only when both
+    halves are valid and their areas add up, else the exact intersection is used."""
+    below = shapely.clip_by_rect(geom, x0, y0, x1, ym)
+    above = shapely.clip_by_rect(geom, x0, ym, x1, y1)
+    total = geom.area
+    if (abs(below.area + above.area - total) <= 1e-9 * max(total, 1.0)
+            and below.is_valid and above.is_valid):
+        return below, above
+    return geom.intersection(box(x0, y0, x1, ym)), geom.intersection(box(x0, ym, x1, y1))
 
 
 def _edge_interval(poly: Polygon, y: float) -> tuple[float, float] | None:

@@ -130,11 +130,25 @@ def _keepout(zones: Sequence[Zone], frame: LocalFrame, altitude_m: float,
     return blocking, keepout, notes
 
 
-def _fence(operation: BaseGeometry, blocking: list[tuple[Zone, Polygon]], frame: LocalFrame,
-           margin_m: float, notes: list[str]) -> tuple[Polygon, tuple[mi.FenceZone, ...]]:
-    """The inclusion fence (convex, around the operation area) and one exclusion fence per
+def _operation_region(operation: BaseGeometry, keepout: BaseGeometry, home: XY, reach_m: float,
+                      margin_m: float) -> Polygon:
+    """The convex region every route stays in: the hull of the operation area, of home and of
+    the keep-out zones near it (so that routes can go round a zone that reaches past the area),
+    grown by a margin, and cut to the drone's reach from home."""
+    base = shapely.union_all([operation, Point(home)]).convex_hull.buffer(margin_m)
+    near = [g for g in polygons_of(keepout) if g.intersects(base)]
+    hull = shapely.union_all([base, *near]).convex_hull
+    grown = hull.buffer(margin_m, quad_segs=2).convex_hull if near else hull
+    disc = Point(home).buffer(reach_m, quad_segs=32)
+    region = grown.intersection(disc)
+    return region if isinstance(region, Polygon) else region.convex_hull
+
+
+def _fence(region: Polygon, blocking: list[tuple[Zone, Polygon]], frame: LocalFrame,
+           margin_m: float, notes: list[str]) -> tuple[mi.FenceZone, ...]:
+    """The inclusion fence (the planning region with 5 m of slack) and one exclusion fence per
     blocking zone, grown by half the margin so the planned route never breaches it."""
-    inclusion = operation.convex_hull.buffer(max(2 * margin_m, 30.0), quad_segs=1).convex_hull
+    inclusion = region.buffer(5.0, quad_segs=1).convex_hull.simplify(1.0)
     zones = [_fence_zone(True, inclusion, frame)]
     budget = _FENCE_VERTEX_BUDGET - len(zones[0].vertices)
     ranked = sorted(blocking, key=lambda zg: (zg[0].height_m is not None, -zg[1].area))
@@ -151,7 +165,7 @@ def _fence(operation: BaseGeometry, blocking: list[tuple[Zone, Polygon]], frame:
     if skipped:
         notes.append(f"{skipped} exclusion fence polygon(s) left out: the autopilot's fence "
                      "storage is limited; the route avoids them all the same")
-    return inclusion, tuple(zones)
+    return tuple(zones)
 
 
 def _fence_zone(inclusion: bool, poly: Polygon, frame: LocalFrame) -> mi.FenceZone:
@@ -262,6 +276,9 @@ def make_plan(req: PlanRequest) -> Plan:
     area = frame.geom_to_local(req.area) if not req.area.is_empty else Polygon()
     blocking, keepout, notes = _keepout(req.zones, frame, altitude_m, req)
 
+    free_all = area.difference(keepout) if not area.is_empty else Polygon()
+    if req.mode is Mode.SURVEY and (free_all.is_empty or free_all.area < 1.0):
+        raise PlanningError(f"{req.area_source}: the area is fully blocked by no-fly zones")
     if req.home_latlon is not None:
         lat, lon = req.home_latlon
         hx, hy = frame.to_local(lon, lat)
@@ -280,31 +297,32 @@ def make_plan(req: PlanRequest) -> Plan:
     across_m, along_m = req.camera.footprint_m(altitude_m)
     spacing_m = across_m * (1.0 - req.side_overlap)
     trigger_m = along_m * (1.0 - req.front_overlap)
-    reach = Point(home).buffer(_reach(home, req.drone, altitude_m), quad_segs=32)
+    reach_m = _reach(home, req.drone, altitude_m)
+    pois_local = [frame.geom_to_local(p.geometry) for p in req.pois]
+    operation = shapely.union_all([area, Point(home), *pois_local])
+    region = _operation_region(operation, keepout, home, reach_m,
+                               max(2 * req.margin_m, 30.0, spacing_m))
+    fence = _fence(region, blocking, frame, req.margin_m, notes)
+    router = Router(keepout, region)
 
     if req.mode is Mode.SURVEY:
-        operation = shapely.union_all([area, Point(home)])
-        inclusion, fence = _fence(operation, blocking, frame, req.margin_m, notes)
-        router = Router(keepout, inclusion)
-        free_all = area.difference(keepout)
-        if free_all.is_empty or free_all.area < 1.0:
-            raise PlanningError(f"{req.area_source}: the area is fully blocked by no-fly zones")
-        free = free_all.intersection(reach)
-        unreachable = free_all.difference(reach)
+        free = free_all.intersection(region)
+        unreachable = free_all.difference(region)
+        free, cut_off = _reachable_parts(free, home, router)
+        if not cut_off.is_empty:
+            unreachable = shapely.union_all([unreachable, cut_off])
+            notes.append(f"{cut_off.area / 1e4:.2f} ha cannot be reached round the no-fly zones")
         if free.is_empty or free.area < 1.0:
-            raise PlanningError(f"{req.area_source}: all of the area lies beyond the drone's "
-                                f"reach ({reach.exterior.distance(Point(home)):.0f} m from home)")
+            raise PlanningError(f"{req.area_source}: none of the area can be reached from home "
+                                f"(range {reach_m:.0f} m, round the no-fly zones)")
         route = coverage_route(free, spacing_m=spacing_m, home=home, router=router,
-                               drone=req.drone)
+                               drone=req.drone, footprint_m=across_m)
         tasks = [Task((a, b)) for a, b in route.lines]
         notes.append(f"sweep angle {(90.0 - route.angle_deg) % 180.0:.0f}° from north, "
                      f"{route.cells} cells")
     else:
-        operation = shapely.union_all([area, Point(home),
-                                       *[frame.geom_to_local(p.geometry) for p in req.pois]])
-        inclusion, fence = _fence(operation, blocking, frame, req.margin_m, notes)
-        router = Router(keepout, inclusion)
-        tasks = _patrol_tasks(req, frame, keepout, blocking, notes)
+        tasks = _patrol_tasks(req, frame, keepout, blocking, region, notes)
+        tasks = [t for t in tasks if _reachable(t.points[0], home, router, t.name, notes)]
         tasks = order_tasks(tasks, home, router)
         free = Polygon()
         unreachable = Polygon()
@@ -340,15 +358,45 @@ def make_plan(req: PlanRequest) -> Plan:
         altitude_m=altitude_m, camera=req.camera, drone=req.drone,
         front_overlap=req.front_overlap, side_overlap=req.side_overlap,
         spacing_m=spacing_m, trigger_m=trigger_m, sorties=tuple(sorties), fence=fence,
-        rally=_rally(free if not free.is_empty else operation, home, frame, altitude_m),
+        rally=_rally(free if not free.is_empty else region, home, frame, altitude_m),
         area=area if not area.is_empty else operation, keepout=keepout, covered=covered,
         unreachable=unreachable, notes=tuple(notes),
     )
 
 
+def _reachable_parts(free: BaseGeometry, home: XY,
+                     router: Router) -> tuple[BaseGeometry, BaseGeometry]:
+    """Split free space into the parts a path from home reaches and those it cannot (cut off
+    by no-fly zones that reach past the operation region)."""
+    ok, cut = [], []
+    for p in polygons_of(free):
+        try:
+            router.path(home, _xy(p.representative_point()))
+            ok.append(p)
+        except PlanningError:
+            cut.append(p)
+    return (shapely.union_all(ok) if ok else Polygon(),
+            shapely.union_all(cut) if cut else Polygon())
+
+
+def _reachable(p: XY, home: XY, router: Router, name: str, notes: list[str]) -> bool:
+    try:
+        router.path(home, p)
+    except PlanningError:
+        notes.append(f"{name!r} cannot be reached round the no-fly zones: skipped")
+        return False
+    return True
+
+
+def _xy(p: Point) -> XY:
+    return (float(p.x), float(p.y))
+
+
 def _patrol_tasks(req: PlanRequest, frame: LocalFrame, keepout: BaseGeometry,
-                  blocking: list[tuple[Zone, Polygon]], notes: list[str]) -> list[Task]:
-    """Points and lines of interest as tasks; lines are cut where they cross a keep-out zone."""
+                  blocking: list[tuple[Zone, Polygon]], region: Polygon,
+                  notes: list[str]) -> list[Task]:
+    """Points and lines of interest as tasks; lines are cut where they cross a keep-out zone
+    or leave the drone's reach."""
     tasks: list[Task] = []
     for poi in req.pois:
         g = frame.geom_to_local(poi.geometry)
@@ -357,16 +405,23 @@ def _patrol_tasks(req: PlanRequest, frame: LocalFrame, keepout: BaseGeometry,
                 if zg.buffer(req.margin_m).contains(g):
                     raise InputError(req.pois_source, f"point of interest {poi.name!r} lies in "
                                      f"no-fly zone {z.name!r}")
+            if not region.contains(g):
+                notes.append(f"{poi.name!r} lies beyond the drone's reach: skipped")
+                continue
             tasks.append(Task(((g.x, g.y),), trigger=False, name=poi.name))
             continue
-        kept = g.difference(keepout) if not keepout.is_empty else g
-        parts = [p for p in getattr(kept, "geoms", [kept])
-                 if isinstance(p, LineString) and p.length > 1.0]
-        if not parts:
+        allowed = g.difference(keepout) if not keepout.is_empty else g
+        if allowed.length < 1.0:
             raise InputError(req.pois_source, f"line of interest {poi.name!r} lies entirely in "
                              "no-fly zones")
-        if kept.length < g.length - 0.5:
-            notes.append(f"{g.length - kept.length:.0f} m of {poi.name!r} lie in no-fly zones "
+        kept = allowed.intersection(region)
+        parts = [p for p in getattr(kept, "geoms", [kept])
+                 if isinstance(p, LineString) and p.length > 1.0]
+        if kept.length < allowed.length - 0.5:
+            notes.append(f"{allowed.length - kept.length:.0f} m of {poi.name!r} lie beyond the "
+                         "drone's reach and are skipped")
+        if allowed.length < g.length - 0.5:
+            notes.append(f"{g.length - allowed.length:.0f} m of {poi.name!r} lie in no-fly zones "
                          "and are skipped")
         tasks.extend(Task(tuple(p.coords), trigger=True, name=poi.name) for p in parts)
     return tasks

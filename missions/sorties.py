@@ -102,25 +102,39 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
         leg = router.path(path[-1], task.points[0])
         return path + leg[1:] + list(task.points[1:])
 
+    def try_add(path: list[XY], holds: int) -> bool | None:
+        """True: fits with the exact way home; None: fits with a generous estimate of the way
+        home (checked exactly when the sortie closes); False: does not fit."""
+        direct = math.dist(path[-1], home)
+        base = path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s)
+        if base + direct / drone.cruise_speed_m_s > budget:
+            return False
+        generous = (1.5 * direct + 200.0) / drone.cruise_speed_m_s + 4 * drone.turn_s
+        if base + generous <= budget:
+            return None
+        return fits(path + router.path(path[-1], home)[1:], holds)
+
     while todo:
-        path: list[XY] = [home]
-        done: list[Task] = []
-        holds = 0
         started_with_refly = carry is not None
         queue = ([carry] if carry is not None else []) + todo
-        consumed = 0  # how many of ``todo`` this sortie completes
-        for k, task in enumerate(queue):
+        # State after each accepted task: (path, photo holds); backed off if it overruns.
+        states: list[tuple[list[XY], int]] = [([home], 0)]
+        for task in queue:
+            path, holds = states[-1]
             trial = flown(path, task)
-            back = router.path(trial[-1], home)
             h = holds + (0 if task.trigger else 1)
-            if fits(trial + back[1:], h):
-                path, holds = trial, h
-                done.append(task)
-                if not (started_with_refly and k == 0):
-                    consumed += 1
-                continue
-            break
+            if try_add(trial, h) is False:
+                break
+            states.append((trial, h))
+        while len(states) > 1:  # the exact way home for the last state, backing off if needed
+            path, holds = states[-1]
+            if fits(path + router.path(path[-1], home)[1:], holds):
+                break
+            states.pop()
+        done = list(queue[:len(states) - 1])
+        path, holds = states[-1]
         new_done = len(done) - (1 if started_with_refly and done else 0)
+        consumed = new_done
         if new_done == 0:
             if started_with_refly:
                 carry = None  # re-flying leaves no room: start clean

@@ -9,6 +9,7 @@ import numpy as np
 import shapely
 from shapely import affinity
 from shapely.geometry import LineString, Polygon
+from shapely.geometry.base import BaseGeometry
 
 XY = tuple[float, float]
 
@@ -45,12 +46,18 @@ class CellSweep:
 
 
 def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
-               origin_y_m: float | None = None) -> CellSweep:
+               origin_y_m: float | None = None, extend: bool = True,
+               avoid: BaseGeometry | None = None, within: Polygon | None = None) -> CellSweep:
     """Boustrophedon lines over ``cell`` at ``angle_deg`` (CCW from east), ``spacing_m`` apart.
 
     With ``origin_y_m`` the lines lie on the global grid y = origin + (k + ½)·spacing (in the
     frame rotated by ``-angle_deg``), so neighbouring cells' lines line up; without it the cell
     gets its own ``ceil(height / spacing)`` lines, evenly spread, each edge within half a spacing.
+
+    With ``extend``, each line is lengthened to the extent of the cell within half a spacing of
+    it (at most one spacing at each end), so that photos also cover the corners between lines
+    where the cell's edge is slanted; extensions stop where they meet ``avoid`` (keep-out) or
+    leave ``within`` (the region routes must stay in).
 
     >>> sq = Polygon([(0, 0), (100, 0), (100, 60), (0, 60)])
     >>> s = grid_lines(sq, 0.0, 20.0)
@@ -71,6 +78,10 @@ def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
         ys = origin_y_m + (np.arange(k0, k1 + 1) + 0.5) * spacing_m
     if len(ys) == 0:
         return CellSweep(angle_deg, ())
+    half = (spacing_m if origin_y_m is not None else (maxy - miny) / len(ys)) / 2
+    if extend:
+        bands = shapely.box(minx - 1, ys - half, maxx + 1, ys + half)
+        reach = shapely.bounds(shapely.intersection(bands, rot))[:, [0, 2]]
     rays = shapely.linestrings(
         np.stack([np.column_stack([np.full_like(ys, minx - 1), ys]),
                   np.column_stack([np.full_like(ys, maxx + 1), ys])], axis=1)
@@ -78,8 +89,9 @@ def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
     cuts = shapely.intersection(rays, rot)
     c, s = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
     lines: list[tuple[XY, XY]] = []
+    cores: list[XY] = []  # a point of each line's unextended part
     monotone = True
-    for cut in cuts:
+    for k, cut in enumerate(cuts):
         parts = [cut] if isinstance(cut, LineString) else list(getattr(cut, "geoms", []))
         segs = sorted(
             (p for p in parts if isinstance(p, LineString) and p.length > 1e-6),
@@ -90,12 +102,48 @@ def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
             (x0, y0), (x1, y1) = p.coords[0], p.coords[-1]
             if x0 > x1:
                 x0, y0, x1, y1 = x1, y1, x0, y0
+            if extend and len(segs) == 1 and np.all(np.isfinite(reach[k])):
+                x0 = max(min(x0, reach[k, 0]), x0 - 2 * half)
+                x1 = min(max(x1, reach[k, 1]), x1 + 2 * half)
             a = (x0 * c - y0 * s, x0 * s + y0 * c)
             b = (x1 * c - y1 * s, x1 * s + y1 * c)
             lines.append((a, b))
+            mx, my = (p.coords[0][0] + p.coords[-1][0]) / 2, (p.coords[0][1] + p.coords[-1][1]) / 2
+            cores.append((mx * c - my * s, mx * s + my * c))
+    if extend and lines and (avoid is not None or within is not None):
+        lines = _clip_extensions(lines, cores, avoid, within)
     # Alternate directions: every second line is flown backwards.
     flown = [ln if i % 2 == 0 else (ln[1], ln[0]) for i, ln in enumerate(lines)]
     return CellSweep(angle_deg, tuple(flown), monotone)
+
+
+def _clip_extensions(lines: list[tuple[XY, XY]], cores: list[XY], avoid: BaseGeometry | None,
+                     within: Polygon | None) -> list[tuple[XY, XY]]:
+    """Each line cut back to its piece outside ``avoid`` and inside ``within`` that holds its
+    core point."""
+    geoms = shapely.linestrings(np.asarray(lines))
+    hit = np.zeros(len(geoms), dtype=bool)
+    if avoid is not None and not avoid.is_empty:
+        hit |= shapely.intersects(geoms, avoid)
+    if within is not None:
+        hit |= ~shapely.covers(within, geoms)
+    out = list(lines)
+    for i in np.flatnonzero(hit):
+        rest = geoms[i]
+        if avoid is not None and not avoid.is_empty:
+            rest = shapely.difference(rest, avoid)
+        if within is not None:
+            rest = shapely.intersection(rest, within)
+        core = shapely.points(cores[i])
+        for part in getattr(rest, "geoms", [rest]):
+            if isinstance(part, LineString) and part.distance(core) < 1e-6:
+                a = lines[i][0]
+                p0, p1 = part.coords[0], part.coords[-1]
+                if math.dist(p0, a) > math.dist(p1, a):
+                    p0, p1 = p1, p0
+                out[i] = ((float(p0[0]), float(p0[1])), (float(p1[0]), float(p1[1])))
+                break
+    return out
 
 
 def candidate_angles(poly: Polygon, *, limit: int = 4) -> list[float]:

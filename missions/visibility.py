@@ -8,10 +8,10 @@ thousands of obstacles, it grows only with the obstacles that the current best p
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 
-import networkx as nx
 import numpy as np
 import shapely
 from shapely.geometry import LineString, Polygon
@@ -39,15 +39,17 @@ class Router:
     """
 
     def __init__(self, keepout: BaseGeometry, fence: Polygon | None = None) -> None:
+        self.keepout = keepout
         self.obstacles = polygons_of(keepout)
         self._test = np.array(
             [p.buffer(-_TOUCH_M, quad_segs=1) for p in self.obstacles], dtype=object
         )
         self._tree = shapely.STRtree(self._test)
-        self._fence = fence
+        self.fence = fence
         if fence is not None:
             shapely.prepare(fence)
         self._nodes: dict[int, np.ndarray] = {}
+        self._edge_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._cache: dict[tuple[XY, XY], list[XY]] = {}
 
     # -- queries -------------------------------------------------------------------------------
@@ -59,8 +61,8 @@ class Router:
         if len(self._test):
             idx = self._tree.query(segments, predicate="intersects")
             hit[np.unique(idx[0])] = True
-        if self._fence is not None:
-            hit |= ~shapely.covers(self._fence, segments)
+        if self.fence is not None:
+            hit |= ~shapely.covers(self.fence, segments)
         return hit
 
     def is_clear(self, a: XY, b: XY) -> bool:
@@ -87,6 +89,10 @@ class Router:
             return self._cache[key]
         if self.is_clear(a, b):
             result = [a, b]
+        elif self.fence is not None and not all(
+                self.fence.buffer(1e-6).covers(shapely.points(p)) for p in (a, b)):
+            raise PlanningError(f"no path from {a} to {b}: a point lies outside the operation "
+                                "region")
         else:
             result = self._graph_path(a, b)
         self._cache[key] = result
@@ -114,10 +120,19 @@ class Router:
             ok = np.ones(len(pts), dtype=bool)
             hit = self._tree.query(geoms, predicate="intersects")
             ok[hit[0]] = False
-            if self._fence is not None:
-                ok &= shapely.contains(self._fence, geoms)
+            if self.fence is not None:
+                ok &= shapely.contains(self.fence, geoms)
             self._nodes[i] = pts[ok]
         return self._nodes[i]
+
+    def _edges(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end points of the edges of obstacle ``i`` (as tested: shrunk slightly)."""
+        if i not in self._edge_cache:
+            rings = [np.asarray(r.coords) for p in polygons_of(self._test[i])
+                     for r in (p.exterior, *p.interiors)]
+            self._edge_cache[i] = (np.vstack([r[:-1] for r in rings]),
+                                   np.vstack([r[1:] for r in rings]))
+        return self._edge_cache[i]
 
     def _graph_path(self, a: XY, b: XY) -> list[XY]:
         involved: set[int] = set()
@@ -148,31 +163,55 @@ class Router:
         return {int(i) for i in self._tree.query(near, predicate="intersects")} - involved
 
     def _search(self, a: XY, b: XY, involved: set[int]) -> list[XY] | None:
-        pts = [np.asarray([a, b], dtype=float)]
-        pts += [self._obstacle_nodes(i) for i in sorted(involved)]
-        xy = np.vstack(pts)
+        """A* over the vertices of the involved obstacles; an edge is checked (against those
+        obstacles) only when its tail is expanded and it could improve the head's cost."""
+        xy = np.vstack([np.asarray([a, b], dtype=float)]
+                       + [self._obstacle_nodes(i) for i in sorted(involved)])
         n = len(xy)
-        i, j = np.triu_indices(n, k=1)
-        segs = shapely.linestrings(np.stack([xy[i], xy[j]], axis=1))
-        local = [self._test[k] for k in sorted(involved)]
-        ok = np.ones(len(segs), dtype=bool)
-        if local:
-            tree = shapely.STRtree(np.array(local, dtype=object))
-            hit = tree.query(segs, predicate="intersects")
-            ok[np.unique(hit[0])] = False
-        if self._fence is not None:
-            ok &= shapely.covers(self._fence, segs)
-        g = nx.Graph()
-        g.add_nodes_from(range(n))
-        lengths = np.hypot(*(xy[j] - xy[i]).T)
-        g.add_weighted_edges_from(zip(i[ok].tolist(), j[ok].tolist(), lengths[ok].tolist(),
-                                      strict=True))
+        edges = [self._edges(i) for i in sorted(involved)]
+        ep = np.vstack([e[0] for e in edges]) if edges else np.empty((0, 2))
+        eq = np.vstack([e[1] for e in edges]) if edges else np.empty((0, 2))
+        h = np.hypot(*(xy - xy[1]).T)
+        g = np.full(n, np.inf)
+        g[0] = 0.0
+        parent = np.full(n, -1)
+        closed = np.zeros(n, dtype=bool)
+        heap = [(float(h[0]), 0)]
+        while heap:
+            _, u = heapq.heappop(heap)
+            if closed[u]:
+                continue
+            if u == 1:
+                out = [1]
+                while out[-1] != 0:
+                    out.append(int(parent[out[-1]]))
+                mid = [(float(xy[k][0]), float(xy[k][1])) for k in out[-2:0:-1]]
+                return [a, *mid, b]
+            closed[u] = True
+            d = np.hypot(*(xy - xy[u]).T)
+            cand = np.flatnonzero(~closed & (g[u] + d < g - 1e-9))
+            if not cand.size:
+                continue
+            ok = ~_crosses(xy[u], xy[cand], ep, eq)
+            for v in cand[ok]:
+                g[v] = g[u] + d[v]
+                parent[v] = u
+                heapq.heappush(heap, (float(g[v] + h[v]), int(v)))
+        return None
 
-        def h(u: int, v: int) -> float:
-            return float(math.dist(xy[u], xy[v]))
 
-        try:
-            nodes = nx.astar_path(g, 0, 1, heuristic=h, weight="weight")
-        except nx.NetworkXNoPath:
-            return None
-        return [a] + [(float(xy[k][0]), float(xy[k][1])) for k in nodes[1:-1]] + [b]
+def _crosses(u: np.ndarray, vs: np.ndarray, ep: np.ndarray, eq: np.ndarray) -> np.ndarray:
+    """For segments u→vs[k], True where one properly crosses an edge ep[m]→eq[m].
+
+    Segment ends lie outside the obstacles, so a segment enters one only by crossing an edge.
+    """
+    if len(ep) == 0:
+        return np.zeros(len(vs), dtype=bool)
+    e = eq - ep  # (m, 2)
+    d1 = e[:, 0] * (u[1] - ep[:, 1]) - e[:, 1] * (u[0] - ep[:, 0])  # (m,)
+    d2 = (e[None, :, 0] * (vs[:, None, 1] - ep[None, :, 1])
+          - e[None, :, 1] * (vs[:, None, 0] - ep[None, :, 0]))  # (k, m)
+    s = vs - u  # (k, 2)
+    d3 = s[:, None, 0] * (ep[None, :, 1] - u[1]) - s[:, None, 1] * (ep[None, :, 0] - u[0])
+    d4 = s[:, None, 0] * (eq[None, :, 1] - u[1]) - s[:, None, 1] * (eq[None, :, 0] - u[0])
+    return ((d1[None, :] * d2 < 0) & (d3 * d4 < 0)).any(axis=1)

@@ -22,7 +22,7 @@ class LocalFrame:
     >>> f = LocalFrame(36.0, 140.0)
     >>> x, y = f.to_local(140.0, 36.001)
     >>> round(float(x), 3), round(float(y), 1)
-    (0.0, 110.9)
+    (0.0, 111.0)
     >>> lon, lat = f.to_geo(x, y)
     >>> round(float(lat), 9)
     36.001

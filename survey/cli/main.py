@@ -13,6 +13,9 @@ app = typer.Typer(
     name="survey",
     help="Drone disaster survey: plan obstacle-aware flights, fly them over MAVLink, find the "
     "damage in the photos and map it for HQ.",
+    epilog="Example: survey plan examples/joso/area.geojson --obstacles "
+    "examples/joso/zones.geojson --camera mavic3e --gsd 2.0 --overlap 80/70 -o out/joso  "
+    "(survey plan --help lists the cameras)",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
