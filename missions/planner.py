@@ -19,7 +19,7 @@ from missions.drone import DroneProfile
 from missions.inputs import Poi, Zone
 from missions.model import Mode, Photo, Plan, Sortie
 from missions.patrol import order_tasks
-from missions.sorties import SortieRoute, Task, split_sorties
+from missions.sorties import SortieRoute, Task, merge_pieces, pieces, split_sorties
 from missions.visibility import Router
 from survey.errors import InputError, PlanningError
 from survey.frame import LocalFrame
@@ -30,6 +30,7 @@ XY = tuple[float, float]
 # 1/cos(22.5°) makes the polygon contain the true round buffer.
 _QUAD_SEGS = 2
 _BUFFER_GROWTH = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
+_REFLY_PIECE = 0.05  # longest piece of a sweep line, as a share of a sortie's range
 _FENCE_VERTEX_BUDGET = 250  # ArduPilot stores fences in limited EEPROM; stay well inside it
 
 
@@ -239,10 +240,10 @@ def _items(route: SortieRoute, home: XY, frame: LocalFrame, altitude_m: float,
            mi.MissionItem(mi.Cmd.DO_CHANGE_SPEED, param1=1.0,
                           param2=req.drone.cruise_speed_m_s, param3=-1.0)]
     path = list(route.path)
-    k = 1  # index in path of the next point not yet emitted
+    last = 0  # index in path of the last point flown so far
     for task in route.tasks:
-        start = path.index(task.points[0], k)
-        out.extend(wp(p) for p in path[k:start])  # transit to the task
+        start = path.index(task.points[0], last)
+        out.extend(wp(p) for p in path[last + 1:start])  # transit to the task
         if task.trigger and len(task.points) > 1:
             out.append(wp(task.points[0]))
             out.append(mi.trigger_distance(trigger_m))
@@ -251,8 +252,8 @@ def _items(route: SortieRoute, home: XY, frame: LocalFrame, altitude_m: float,
         else:
             out.append(wp(task.points[0], req.hold_s))
             out.append(mi.take_photo())
-        k = start + len(task.points)
-    out.extend(wp(p) for p in path[k:-1])  # the way home round obstacles
+        last = start + len(task.points) - 1
+    out.extend(wp(p) for p in path[last + 1:-1])  # the way home round obstacles
     out.append(wp(home))
     out.append(mi.return_to_launch())
     return tuple(out)
@@ -317,7 +318,9 @@ def make_plan(req: PlanRequest) -> Plan:
                                 f"(range {reach_m:.0f} m, round the no-fly zones)")
         route = coverage_route(free, spacing_m=spacing_m, home=home, router=router,
                                drone=req.drone, footprint_m=across_m)
-        tasks = [Task((a, b)) for a, b in route.lines]
+        piece_m = max(4 * trigger_m, _REFLY_PIECE * req.drone.budget_s
+                      * req.drone.cruise_speed_m_s)
+        tasks = [t for a, b in route.lines for t in pieces(a, b, piece_m)]
         notes.append(f"sweep angle {(90.0 - route.angle_deg) % 180.0:.0f}° from north, "
                      f"{route.cells} cells")
     else:
@@ -341,7 +344,7 @@ def make_plan(req: PlanRequest) -> Plan:
         notes.append(f"{len(split.dropped)} task(s) cannot be reached within the battery budget")
 
     sorties = []
-    for n, sr in enumerate(split.sorties, start=1):
+    for n, sr in enumerate(map(merge_pieces, split.sorties), start=1):
         photos = [p for t in sr.tasks for p in _photos(t, trigger_m)]
         sorties.append(Sortie(
             number=n,

@@ -9,6 +9,7 @@ sortie is shortened to what fits; what can never be reached is reported.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -99,6 +100,8 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
         return path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s) <= budget
 
     def flown(path: list[XY], task: Task) -> list[XY]:
+        if path[-1] == task.points[0]:
+            return path + list(task.points[1:])
         leg = router.path(path[-1], task.points[0])
         return path + leg[1:] + list(task.points[1:])
 
@@ -178,3 +181,44 @@ def _longest_fitting_part(task: Task, home: XY, router: Router, drone: DroneProf
     if lo < 1.0:
         return None, task
     return task.cut(lo)
+
+
+def pieces(a: XY, b: XY, max_m: float) -> list[Task]:
+    """A sweep line cut into equal collinear pieces no longer than ``max_m``: a sortie may end
+    between two, and the next re-flies only the last piece, not a whole long line.
+
+    >>> [t.points for t in pieces((0.0, 0.0), (30.0, 0.0), 12.0)]
+    [((0.0, 0.0), (10.0, 0.0)), ((10.0, 0.0), (20.0, 0.0)), ((20.0, 0.0), (30.0, 0.0))]
+    """
+    n = max(1, math.ceil(math.dist(a, b) / max_m - 1e-9))
+    pts = [(a[0] + (b[0] - a[0]) * k / n, a[1] + (b[1] - a[1]) * k / n) for k in range(n + 1)]
+    pts[-1] = b
+    return [Task((p, q)) for p, q in itertools.pairwise(pts)]
+
+
+def merge_pieces(route: SortieRoute) -> SortieRoute:
+    """Join consecutive collinear pieces of the same line back into one task, dropping the
+    junctions from the path: a sortie that re-flies the last piece of the previous one flies it
+    as the start of the line it continues."""
+    merged: list[Task] = []
+    junctions: set[XY] = set()
+    for t in route.tasks:
+        prev = merged[-1] if merged else None
+        if (prev is not None and prev.trigger and t.trigger
+                and len(prev.points) == 2 and len(t.points) == 2
+                and prev.points[1] == t.points[0] and _same_direction(prev, t)):
+            merged[-1] = Task((prev.points[0], t.points[1]), True, prev.name)
+            junctions.add(t.points[0])
+        else:
+            merged.append(t)
+    path = tuple(p for p in route.path if p not in junctions)
+    return SortieRoute(path, tuple(merged), route.refly, route.time_s)
+
+
+def _same_direction(t1: Task, t2: Task) -> bool:
+    (ax, ay), (bx, by) = t1.points
+    (cx, cy), (dx, dy) = t2.points
+    u, v = (bx - ax, by - ay), (dx - cx, dy - cy)
+    cross = u[0] * v[1] - u[1] * v[0]
+    dot = u[0] * v[0] + u[1] * v[1]
+    return dot > 0 and abs(cross) <= 1e-9 * math.hypot(*u) * math.hypot(*v)
