@@ -32,24 +32,16 @@ _POLISH_MAX_LINES = 600  # local search on the line order beyond this costs more
 
 @dataclass(frozen=True)
 class CoverageRoute:
-    """Sweep lines in flight order and the obstacle-free connector after each line.
-
-    ``connectors[i]`` runs from the end of ``lines[i]`` to the start of ``lines[i + 1]`` (both
-    ends included); there is one fewer connector than lines.
-    """
+    """Sweep lines in flight order (each flown from its first point to its second); the
+    sortie planner joins them with obstacle-free connectors."""
 
     angle_deg: float
     lines: tuple[tuple[XY, XY], ...]
-    connectors: tuple[tuple[XY, ...], ...]
     cells: int
 
     @property
     def line_length_m(self) -> float:
         return sum(math.dist(a, b) for a, b in self.lines)
-
-    @property
-    def connector_length_m(self) -> float:
-        return sum(Router.length(list(c)) for c in self.connectors)
 
 
 def _cell_cost_s(sweep: CellSweep, drone: DroneProfile) -> float:
@@ -160,20 +152,26 @@ def _dp_variants(order: list[int], entry: np.ndarray, exit_: np.ndarray,
     return list(zip(order, out[::-1], strict=True))
 
 
-def _connect(lines: list[tuple[XY, XY]], router: Router) -> list[tuple[XY, ...]]:
-    """Straight connectors where clear, shortest obstacle-free paths elsewhere."""
-    if len(lines) < 2:
-        return []
-    starts = np.array([ln[0] for ln in lines[1:]])
-    ends = np.array([ln[1] for ln in lines[:-1]])
-    segs = shapely.linestrings(np.stack([ends, starts], axis=1))
-    same = np.all(np.isclose(ends, starts), axis=1)
-    blocked = router.blocked(segs) & ~same
-    out: list[tuple[XY, ...]] = []
-    for i, (end, start) in enumerate(zip(ends, starts, strict=True)):
-        e, s = (float(end[0]), float(end[1])), (float(start[0]), float(start[1]))
-        out.append(tuple(router.path(e, s)) if blocked[i] else (e, s))
-    return out
+def estimate_time_s(lines: list[tuple[XY, XY]] | tuple[tuple[XY, XY], ...], home: XY,
+                    router: Router, drone: DroneProfile) -> float:
+    """Flight time of the lines flown in one go from and back to home, for ranking orders and
+    angles: straight connectors, those that cross a keep-out zone counted 25 % longer with two
+    more turns (the exact detours are found once, for the chosen route)."""
+    if not lines:
+        return 0.0
+    pts = np.asarray(lines, dtype=float)  # (n, 2, 2)
+    h = np.asarray(home, dtype=float)
+    ends = np.vstack([h[None, :], pts[:, 1]])
+    starts = np.vstack([pts[:, 0], h[None, :]])
+    gaps = np.hypot(*(starts - ends).T)
+    moved = gaps > 1e-6
+    blocked = np.zeros(len(gaps), dtype=bool)
+    if moved.any():
+        blocked[moved] = router.blocked(
+            shapely.linestrings(np.stack([ends[moved], starts[moved]], axis=1)))
+    dist = float(np.hypot(*(pts[:, 1] - pts[:, 0]).T).sum() + gaps.sum()
+                 + 0.25 * gaps[blocked].sum())
+    return drone.leg_time_s(dist, turns=2 * len(lines) + 2 * int(blocked.sum()))
 
 
 def _row_major(sweeps: list[CellSweep], angle_deg: float) -> list[tuple[XY, XY]]:
@@ -197,11 +195,26 @@ def _row_major(sweeps: list[CellSweep], angle_deg: float) -> list[tuple[XY, XY]]
     return out
 
 
+def _sample_points(poly, step_m: float) -> np.ndarray:
+    """Points on a square grid inside ``poly`` (at least its representative point)."""
+    minx, miny, maxx, maxy = poly.bounds
+    xs = np.arange(minx + step_m / 2, maxx, step_m)
+    ys = np.arange(miny + step_m / 2, maxy, step_m)
+    gx, gy = (g.ravel() for g in np.meshgrid(xs, ys))
+    keep = shapely.contains_xy(poly, gx, gy)
+    pts = np.column_stack([gx[keep], gy[keep]])
+    if len(pts) == 0:
+        p = poly.representative_point()
+        pts = np.array([[p.x, p.y]])
+    return pts
+
+
 def _fill_gaps(cells: list, grid: list[CellSweep], angle_deg: float, spacing_m: float,
                half_width_m: float, router: Router) -> dict[int, CellSweep]:
     """Own lines for the cells that no grid line crosses (slivers between two grid lines) and
     that the photos of their neighbours' lines would not cover."""
-    geoms = [LineString(ln) for g in grid for ln in g.lines]
+    lines = [ln for g in grid for ln in g.lines]
+    geoms = [LineString(ln) for ln in lines]
     tree = shapely.STRtree(geoms) if geoms else None
     out: dict[int, CellSweep] = {}
     for i, (cell, g) in enumerate(zip(cells, grid, strict=True)):
@@ -209,9 +222,21 @@ def _fill_gaps(cells: list, grid: list[CellSweep], angle_deg: float, spacing_m: 
             continue
         near = [] if tree is None else tree.query(cell, predicate="dwithin",
                                                   distance=half_width_m)
-        strip = shapely.union_all([geoms[k].buffer(half_width_m, cap_style="flat")
-                                   for k in near]) if len(near) else None
-        missed = cell.area if strip is None else cell.difference(strip).area
+        # The share of sample points of the cell that lie beside a neighbouring line (within
+        # its length) and within the photos' half width of it.
+        probe = _sample_points(cell, spacing_m / 6)
+        if len(near) and len(probe):
+            seg = np.array([lines[k] for k in near])  # (m, 2, 2)
+            a, d = seg[:, 0], seg[:, 1] - seg[:, 0]
+            length = np.hypot(d[:, 0], d[:, 1])
+            u = d / length[:, None]
+            rel = probe[:, None, :] - a[None, :, :]  # (k, m, 2)
+            along = (rel * u[None]).sum(-1)
+            across = np.abs(rel[..., 0] * u[None, :, 1] - rel[..., 1] * u[None, :, 0])
+            inside = (along >= 0) & (along <= length[None]) & (across <= half_width_m)
+            missed = float((~inside.any(axis=1)).mean()) * cell.area
+        else:
+            missed = cell.area
         if missed > max(1.0, 0.002 * cell.area):
             own = grid_lines(cell, angle_deg, spacing_m, avoid=router.keepout,
                              within=router.fence)
@@ -245,26 +270,10 @@ def route_for_angle(free: BaseGeometry, angle_deg: float, *, spacing_m: float, h
     by_cell: list[tuple[XY, XY]] = []
     for c, v in _order_cells(sweeps, home):
         by_cell.extend(sweeps[c].variant(bool(v & 1), bool(v & 2)).lines)
-    best: CoverageRoute | None = None
-    for lines in (by_cell, _row_major(grid, angle_deg)):
-        for ordered in (lines, [(b, a) for a, b in lines[::-1]]):
-            r = CoverageRoute(angle_deg, tuple(ordered), tuple(_connect(ordered, router)),
-                              len(sweeps))
-            if best is None or route_time_s(r, home, router, drone) < route_time_s(
-                    best, home, router, drone):
-                best = r
-    assert best is not None
-    return best
-
-
-def route_time_s(route: CoverageRoute, home: XY, router: Router, drone: DroneProfile) -> float:
-    """Flight time of a route flown in one go from and back to home (ranking angles only)."""
-    if not route.lines:
-        return 0.0
-    dist = (route.line_length_m + route.connector_length_m
-            + router.distance(home, route.lines[0][0]) + router.distance(route.lines[-1][1], home))
-    turns = 2 * len(route.lines) + sum(len(c) - 2 for c in route.connectors)
-    return drone.leg_time_s(dist, turns=turns)
+    candidates = [ordered for lines in (by_cell, _row_major(grid, angle_deg))
+                  for ordered in (lines, [(b, a) for a, b in lines[::-1]])]
+    best = min(candidates, key=lambda ls: estimate_time_s(ls, home, router, drone))
+    return CoverageRoute(angle_deg, tuple(best), len(sweeps))
 
 
 def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Router,
@@ -288,7 +297,7 @@ def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Ro
     """
     polys = polygons_of(free)
     if not polys:
-        return CoverageRoute(0.0, (), (), 0)
+        return CoverageRoute(0.0, (), 0)
     if angles is None:
         biggest = max(polys, key=lambda p: p.area)
         complexity = int(shapely.get_num_coordinates(free))
@@ -298,25 +307,12 @@ def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Ro
     for ang in angles:
         r = route_for_angle(free, ang, spacing_m=spacing_m, home=home, router=router, drone=drone,
                             footprint_m=footprint_m)
-        t = route_time_s(r, home, router, drone)
+        t = estimate_time_s(r.lines, home, router, drone)
         if t < best_t:
             best, best_t = r, t
     assert best is not None
     if len(best.lines) > _POLISH_MAX_LINES:
         return best
     lines = improve_order(list(best.lines), home, router, max_passes=2)
-    polished = CoverageRoute(best.angle_deg, tuple(lines), tuple(_connect(lines, router)),
-                             best.cells)
-    return polished if route_time_s(polished, home, router, drone) < best_t else best
-
-
-def route_geometry(route: CoverageRoute) -> LineString:
-    """The lines and connectors as one polyline (without the home legs)."""
-    pts: list[XY] = []
-    for i, (a, b) in enumerate(route.lines):
-        if not pts or pts[-1] != a:
-            pts.append(a)
-        pts.append(b)
-        if i < len(route.connectors):
-            pts.extend(route.connectors[i][1:-1])
-    return LineString(pts)
+    polished = CoverageRoute(best.angle_deg, tuple(lines), best.cells)
+    return polished if estimate_time_s(lines, home, router, drone) < best_t else best

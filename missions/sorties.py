@@ -112,7 +112,7 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
         base = path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s)
         if base + direct / drone.cruise_speed_m_s > budget:
             return False
-        generous = (1.5 * direct + 200.0) / drone.cruise_speed_m_s + 4 * drone.turn_s
+        generous = (1.15 * direct + 50.0) / drone.cruise_speed_m_s + 4 * drone.turn_s
         if base + generous <= budget:
             return None
         return fits(path + router.path(path[-1], home)[1:], holds)

@@ -12,6 +12,7 @@ from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
 XY = tuple[float, float]
+_MAX_EXTEND = 6.0  # a line extends at most this many half-spacings past its cell (spikes)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
     gets its own ``ceil(height / spacing)`` lines, evenly spread, each edge within half a spacing.
 
     With ``extend``, each line is lengthened to the extent of the cell within half a spacing of
-    it (at most one spacing at each end), so that photos also cover the corners between lines
+    it (at most three spacings at each end), so that photos also cover the corners between lines
     where the cell's edge is slanted; extensions stop where they meet ``avoid`` (keep-out) or
     leave ``within`` (the region routes must stay in).
 
@@ -103,8 +104,8 @@ def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
             if x0 > x1:
                 x0, y0, x1, y1 = x1, y1, x0, y0
             if extend and len(segs) == 1 and np.all(np.isfinite(reach[k])):
-                x0 = max(min(x0, reach[k, 0]), x0 - 2 * half)
-                x1 = min(max(x1, reach[k, 1]), x1 + 2 * half)
+                x0 = max(min(x0, reach[k, 0]), x0 - _MAX_EXTEND * half)
+                x1 = min(max(x1, reach[k, 1]), x1 + _MAX_EXTEND * half)
             a = (x0 * c - y0 * s, x0 * s + y0 * c)
             b = (x1 * c - y1 * s, x1 * s + y1 * c)
             lines.append((a, b))
