@@ -23,11 +23,9 @@ from shapely.geometry.base import BaseGeometry
 from missions.decompose import decompose, polygons_of
 from missions.drone import DroneProfile
 from missions.sweep import CellSweep, candidate_angles, grid_lines
-from missions.tour import improve_order
 from missions.visibility import Router
 
 XY = tuple[float, float]
-_POLISH_MAX_LINES = 600  # local search on the line order beyond this costs more than it gains
 
 
 @dataclass(frozen=True)
@@ -48,11 +46,11 @@ def _cell_cost_s(sweep: CellSweep, drone: DroneProfile) -> float:
     return drone.leg_time_s(sweep.length_m, turns=2 * len(sweep.lines))
 
 
-def _best_sweep(cell, angle_deg: float, origin_y: float, spacing_m: float,
-                drone: DroneProfile, router: Router) -> CellSweep:
+def _best_sweep(cell, on_grid: CellSweep, spacing_m: float, drone: DroneProfile,
+                router: Router) -> CellSweep:
     """The cell's sweep on the global grid, or at its own angle if that flies faster."""
-    best = grid_lines(cell, angle_deg, spacing_m, origin_y_m=origin_y, avoid=router.keepout,
-                      within=router.fence)
+    best = on_grid
+    angle_deg = on_grid.angle_deg
     if len(best.lines) < 3:
         return best
     best_cost = _cell_cost_s(best, drone)
@@ -261,8 +259,7 @@ def route_for_angle(free: BaseGeometry, angle_deg: float, *, spacing_m: float, h
             for c in cells]
     half_width = 0.98 * (footprint_m if footprint_m is not None else 2 * spacing_m) / 2
     extra = _fill_gaps(cells, grid, angle_deg, spacing_m, half_width, router)
-    sweeps = [extra[i] if i in extra else
-              _best_sweep(c, angle_deg, origin_y, spacing_m, drone, router)
+    sweeps = [extra[i] if i in extra else _best_sweep(c, grid[i], spacing_m, drone, router)
               for i, c in enumerate(cells)]
     grid = [extra.get(i, g) for i, g in enumerate(grid)]
     grid = [g for g in grid if g.lines]
@@ -311,8 +308,4 @@ def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Ro
         if t < best_t:
             best, best_t = r, t
     assert best is not None
-    if len(best.lines) > _POLISH_MAX_LINES:
-        return best
-    lines = improve_order(list(best.lines), home, router, max_passes=2)
-    polished = CoverageRoute(best.angle_deg, tuple(lines), best.cells)
-    return polished if estimate_time_s(lines, home, router, drone) < best_t else best
+    return best

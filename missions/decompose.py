@@ -75,14 +75,26 @@ def _split(geom: BaseGeometry, y0: float, ym: float, y1: float, x0: float,
     return geom.intersection(box(x0, y0, x1, ym)), geom.intersection(box(x0, ym, x1, y1))
 
 
-def _edge_interval(poly: Polygon, y: float) -> tuple[float, float] | None:
-    """x-extent of a slab piece's vertices lying on the cut at ``y``."""
-    c = shapely.get_coordinates(poly.exterior)
-    on = np.abs(c[:, 1] - y) < 1e-6 * max(1.0, abs(y))
-    if on.sum() < 2:
-        return None
-    xs = c[on, 0]
-    return float(xs.min()), float(xs.max())
+def _cut_intervals(pieces: list[tuple[int, Polygon]],
+                   ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x-extent of each slab piece's vertices on its bottom and its top cut, as (n, 2) arrays;
+    NaN where a piece only touches a cut at a point or not at all."""
+    n = len(pieces)
+    xy, idx = shapely.get_coordinates([p.exterior for _, p in pieces], return_index=True)
+    slab = np.array([k for k, _ in pieces])
+    out = []
+    for y_of in (ys[slab], ys[slab + 1]):
+        y = y_of[idx]
+        on = np.abs(xy[:, 1] - y) < 1e-6 * np.maximum(1.0, np.abs(y))
+        lo = np.full(n, np.inf)
+        hi = np.full(n, -np.inf)
+        np.minimum.at(lo, idx[on], xy[on, 0])
+        np.maximum.at(hi, idx[on], xy[on, 0])
+        count = np.bincount(idx[on], minlength=n)
+        iv = np.column_stack([lo, hi])
+        iv[count < 2] = np.nan
+        out.append(iv)
+    return out[0], out[1]
 
 
 def decompose(free: BaseGeometry, angle_deg: float) -> list[Polygon]:
@@ -106,6 +118,7 @@ def decompose(free: BaseGeometry, angle_deg: float) -> list[Polygon]:
     _slice(rot, ys, 0, len(ys) - 1, minx - 1.0, maxx + 1.0, pieces)
 
     # Adjacency across each cut: top interval of a piece in slab k vs bottom of slab k+1.
+    bottom, top = _cut_intervals(pieces, ys)
     by_slab: dict[int, list[int]] = {}
     for i, (k, _) in enumerate(pieces):
         by_slab.setdefault(k, []).append(i)
@@ -115,14 +128,13 @@ def decompose(free: BaseGeometry, angle_deg: float) -> list[Polygon]:
         upper = by_slab.get(k + 1, [])
         if not upper:
             continue
-        y = ys[k + 1]
-        tops = [(_edge_interval(pieces[i][1], y), i) for i in lower]
-        bots = [(_edge_interval(pieces[j][1], y), j) for j in upper]
-        for ti, i in tops:
-            if ti is None:
+        for i in lower:
+            t0, t1 = top[i]
+            if np.isnan(t0):
                 continue
-            for bj, j in bots:
-                if bj is not None and min(ti[1], bj[1]) - max(ti[0], bj[0]) > 1e-6:
+            for j in upper:
+                b0, b1 = bottom[j]
+                if not np.isnan(b0) and min(t1, b1) - max(t0, b0) > 1e-6:
                     up[i].append(j)
                     down[j].append(i)
 
