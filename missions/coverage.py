@@ -220,10 +220,13 @@ def _fill_gaps(cells: list, grid: list[CellSweep], angle_deg: float, spacing_m: 
             continue
         near = [] if tree is None else tree.query(cell, predicate="dwithin",
                                                   distance=half_width_m)
-        # The share of sample points of the cell that lie beside a neighbouring line (within
-        # its length) and within the photos' half width of it.
-        probe = _sample_points(cell, spacing_m / 6)
-        if len(near) and len(probe):
+        # Quick screen: are sample points inside the cell and on its outline all beside a
+        # neighbouring line (within its length) and within the photos' half width of it?
+        # If not, measure the missed area exactly.
+        probe = np.vstack([_sample_points(cell, spacing_m / 6), shapely.get_coordinates(
+            shapely.segmentize(cell.exterior, spacing_m / 6))])
+        missed = cell.area
+        if len(near):
             seg = np.array([lines[k] for k in near])  # (m, 2, 2)
             a, d = seg[:, 0], seg[:, 1] - seg[:, 0]
             length = np.hypot(d[:, 0], d[:, 1])
@@ -232,9 +235,11 @@ def _fill_gaps(cells: list, grid: list[CellSweep], angle_deg: float, spacing_m: 
             along = (rel * u[None]).sum(-1)
             across = np.abs(rel[..., 0] * u[None, :, 1] - rel[..., 1] * u[None, :, 0])
             inside = (along >= 0) & (along <= length[None]) & (across <= half_width_m)
-            missed = float((~inside.any(axis=1)).mean()) * cell.area
-        else:
-            missed = cell.area
+            if inside.any(axis=1).all():
+                continue
+            strips = shapely.union_all([geoms[k].buffer(half_width_m, cap_style="flat")
+                                        for k in near])
+            missed = cell.difference(strips).area
         if missed > max(1.0, 0.002 * cell.area):
             own = grid_lines(cell, angle_deg, spacing_m, avoid=router.keepout,
                              within=router.fence)

@@ -12,7 +12,6 @@ from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
 XY = tuple[float, float]
-_MAX_EXTEND = 6.0  # a line extends at most this many half-spacings past its cell (spikes)
 
 
 @dataclass(frozen=True)
@@ -56,9 +55,9 @@ def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
     gets its own ``ceil(height / spacing)`` lines, evenly spread, each edge within half a spacing.
 
     With ``extend``, each line is lengthened to the extent of the cell within half a spacing of
-    it (at most three spacings at each end), so that photos also cover the corners between lines
-    where the cell's edge is slanted; extensions stop where they meet ``avoid`` (keep-out) or
-    leave ``within`` (the region routes must stay in).
+    it, so that photos also cover the corners and spikes between lines where the cell's edge is
+    slanted; extensions stop where they meet ``avoid`` (keep-out) or leave ``within`` (the
+    region routes must stay in).
 
     >>> sq = Polygon([(0, 0), (100, 0), (100, 60), (0, 60)])
     >>> s = grid_lines(sq, 0.0, 20.0)
@@ -104,8 +103,8 @@ def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
             if x0 > x1:
                 x0, y0, x1, y1 = x1, y1, x0, y0
             if extend and len(segs) == 1 and np.all(np.isfinite(reach[k])):
-                x0 = max(min(x0, reach[k, 0]), x0 - _MAX_EXTEND * half)
-                x1 = min(max(x1, reach[k, 1]), x1 + _MAX_EXTEND * half)
+                x0 = min(x0, reach[k, 0])
+                x1 = max(x1, reach[k, 1])
             a = (x0 * c - y0 * s, x0 * s + y0 * c)
             b = (x1 * c - y1 * s, x1 * s + y1 * c)
             lines.append((a, b))

@@ -78,7 +78,7 @@ def mission_polyline(plan, sortie) -> LineString:
     return LineString(pts)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.filter_too_much])
 @given(scene=scenes(), altitude=st.floats(40.0, 120.0),
        front=st.sampled_from([0.6, 0.75, 0.8]), side=st.sampled_from([0.5, 0.65, 0.7]),
