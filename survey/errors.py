@@ -33,7 +33,81 @@ class InputError(SurveyError):
         super().__init__(f"{self.source}: {problem}")
 
 
+class ImageError(InputError):
+    """An image file that cannot be used: missing, empty, truncated, corrupt or not an image."""
+
+
 class PlanningError(SurveyError):
     """The inputs are valid but no plan satisfies them (e.g. the area is fully blocked)."""
+
+    exit_code = 2
+
+
+class LinkError(SurveyError):
+    """The MAVLink connection cannot be opened or was lost (bad URL, refused, closed)."""
+
+    exit_code = 2
+
+
+class LinkTimeout(LinkError):
+    """A wait on the vehicle passed its deadline (no heartbeat, no reply, no acknowledgement).
+
+    Parameters
+    ----------
+    waiting_for
+        What was awaited, in a few words (e.g. ``"HEARTBEAT"``).
+    timeout_s
+        How long it was awaited, seconds.
+    """
+
+    def __init__(self, waiting_for: str, timeout_s: float, detail: str = "") -> None:
+        self.waiting_for = waiting_for
+        self.timeout_s = timeout_s
+        more = f" ({detail})" if detail else ""
+        super().__init__(f"no {waiting_for} from the vehicle within {timeout_s:g} s{more}")
+
+
+class WrongVehicle(SurveyError):
+    """The vehicle on the link is not one this pipeline can fly (e.g. a plane, not a copter)."""
+
+    exit_code = 2
+
+
+class VehicleRefused(SurveyError):
+    """The vehicle refused a command (COMMAND_ACK not accepted), with its reason if it sent one.
+
+    Parameters
+    ----------
+    action
+        What was asked, e.g. ``"arm"``.
+    reason
+        The vehicle's answer: the result name and any STATUSTEXT it sent.
+    """
+
+    exit_code = 2
+
+    def __init__(self, action: str, reason: str) -> None:
+        self.action = action
+        self.reason = reason
+        super().__init__(f"vehicle refused to {action}: {reason}")
+
+
+class MissionRejected(SurveyError):
+    """An upload was refused (an error MISSION_ACK) or did not read back as sent.
+
+    The vehicle keeps its previous plan when an upload is refused.
+    """
+
+    exit_code = 2
+
+
+class FlightAborted(SurveyError):
+    """A sortie ended early: failsafe, RTL/LAND commanded elsewhere, disarm in the air, Ctrl-C."""
+
+    exit_code = 1
+
+
+class SimulatorError(SurveyError):
+    """A simulator (built-in vehicle or ArduPilot SITL) could not be started."""
 
     exit_code = 2
