@@ -5,8 +5,8 @@ Seeded cases (every obstacle taller than the flight altitude, so every one is fl
   25 km²: a 5 km × 5 km area, 1,000 building obstacles, home in the middle, a long-range drone
 
 Lower bound = free area / line spacing + the straight legs from home to each sortie's first
-line and back from its last (the transits no plan can avoid). Each case runs in a fresh process
-so that its peak memory (max RSS) is its own.
+photo and back from its last (the transits no plan with these sorties can avoid). Each case
+runs in a fresh process so that its peak memory (max RSS) is its own.
 
     python benchmarks/plan.py            # both cases
     python benchmarks/plan.py 1km2       # one case
@@ -88,10 +88,10 @@ def run_case(name: str) -> dict:
     free_area = plan.covered.area
     lines = [(s, it) for s in plan.sorties for it in s.items]
     transits = 0.0
-    for s in plan.sorties:
-        pts = list(s.route.coords)
-        first, last = pts[1] if len(pts) > 2 else pts[0], pts[-2] if len(pts) > 2 else pts[-1]
-        transits += math.dist((hx, hy), first) + math.dist(last, (hx, hy))
+    for s in plan.sorties:  # straight from home to the first photo and from the last one back
+        first, last = s.photos[0], s.photos[-1]
+        transits += math.dist((hx, hy), (first.x_m, first.y_m))
+        transits += math.dist((last.x_m, last.y_m), (hx, hy))
     lower = free_area / plan.spacing_m + transits
     return {
         "case": name,
