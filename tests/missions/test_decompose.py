@@ -23,7 +23,19 @@ def assert_partition_and_monotone(free, angle: float) -> None:
     cells = decompose(free, angle)
     assert all(c.is_valid and c.area > 0 for c in cells)
     assert sum(c.area for c in cells) == pytest.approx(free.area, rel=1e-9)
-    assert shapely.union_all(cells).symmetric_difference(free).area < 1e-6 * free.area
+    # Every sample point of the free space lies in exactly one cell (points, not an overlay:
+    # GEOS overlays of polygons that share rotated edges are not exact).
+    minx, miny, maxx, maxy = free.bounds
+    gx, gy = (g.ravel() for g in np.meshgrid(np.linspace(minx, maxx, 60),
+                                             np.linspace(miny, maxy, 60)))
+    inside = shapely.contains_xy(free, gx, gy)
+    near_edge = shapely.distance(free.boundary, shapely.points(gx, gy)) < 1e-6
+    pick = inside & ~near_edge
+    count = sum(shapely.contains_xy(c, gx[pick], gy[pick]).astype(int) for c in cells)
+    on_cut = np.zeros(pick.sum(), dtype=bool)
+    for c in cells:
+        on_cut |= shapely.distance(c.boundary, shapely.points(gx[pick], gy[pick])) < 1e-6
+    assert np.all((count == 1) | on_cut)
     for cell in cells:
         rot = affinity.rotate(cell, -angle, origin=(0, 0))
         minx, miny, maxx, maxy = rot.bounds
@@ -53,7 +65,7 @@ def polygons_with_holes(draw):
     return shapely.make_valid(free)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(free=polygons_with_holes(), angle=st.floats(0.0, 180.0))
 def test_random_free_space(free, angle):
     free = shapely.union_all([g for g in getattr(free, "geoms", [free])
