@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import typer
 from rich.console import Console
 
+from survey.cli import fly as fly_cmd
 from survey.cli import plan as plan_cmd
+from survey.cli import sitl as sitl_cmd
 
 app = typer.Typer(
     name="survey",
@@ -37,3 +39,5 @@ def main(ctx: typer.Context) -> None:
 
 
 app.command("plan", no_args_is_help=True)(plan_cmd.plan)
+app.command("fly", no_args_is_help=True)(fly_cmd.fly)
+app.add_typer(sitl_cmd.sitl_app, name="sitl")

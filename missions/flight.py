@@ -1,0 +1,534 @@
+"""Fly a planned survey: per sortie upload, pre-flight checks, take-off, AUTO, watch, record.
+
+:func:`fly_plan` reads the plan folder written by ``survey plan`` (``sortie_NN.plan``), and for
+each sortie: checks the vehicle is ready (SYS_STATUS pre-arm, 3D GPS fix, EKF, battery), uploads
+fence, rally points and mission (each verified by download), switches to GUIDED, arms, switches
+to AUTO and starts the mission, then follows it until the vehicle has landed and disarmed.
+Progress goes to ``on_event`` as :class:`FlightEvent`; telemetry is logged as JSON lines in
+``flight/sortie_NN.jsonl`` and camera shots (CAMERA_FEEDBACK) in ``flight/sortie_NN_photos.json``;
+``flight/state.json`` remembers the last reached item so ``resume=True`` goes on from there.
+
+A mode change away from AUTO, a failsafe STATUSTEXT or a disarm before the end is reported and
+ends the sortie (the camera trigger is stopped); the plan then stops with
+:class:`~survey.errors.FlightAborted`. ``KeyboardInterrupt`` while flying commands RTL first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from missions import fly_commands as cmd
+from missions.export.qgc import QgcPlanFile, read_qgc_plan
+from missions.fly_commands import CopterMode, mode_name
+from missions.fly_resume import FlightProgress, SortieProgress, resume_items
+from missions.items import Cmd
+from missions.link import DEFAULT_RATES_HZ, Link, Message, Subscription, request_rates
+from missions.mavproto import MissionType, TransferConfig, upload
+from missions.vehicle_state import VehicleState
+from survey.errors import (
+    FlightAborted,
+    InputError,
+    LinkError,
+    LinkTimeout,
+    SurveyError,
+    VehicleRefused,
+    WrongVehicle,
+)
+from survey.files import atomic_write_text
+
+FLIGHT_DIR = "flight"
+_SORTIE_FILE = re.compile(r"sortie_(\d+)\.plan")
+COPTER_TYPES = frozenset({
+    mavlink.MAV_TYPE_QUADROTOR, mavlink.MAV_TYPE_HEXAROTOR, mavlink.MAV_TYPE_OCTOROTOR,
+    mavlink.MAV_TYPE_TRICOPTER, mavlink.MAV_TYPE_COAXIAL, mavlink.MAV_TYPE_HELICOPTER,
+    mavlink.MAV_TYPE_DODECAROTOR, mavlink.MAV_TYPE_DECAROTOR,
+})
+_REACHED_COMMANDS = frozenset({Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF, Cmd.NAV_LAND,
+                               Cmd.NAV_RETURN_TO_LAUNCH})
+_FAILSAFE_TEXT = re.compile(r"failsafe|battery .* (low|critical)|fence breach|ekf|radio|gcs",
+                            re.IGNORECASE)
+_LOGGED = frozenset({"HEARTBEAT", "GLOBAL_POSITION_INT", "SYS_STATUS", "BATTERY_STATUS",
+                     "GPS_RAW_INT", "MISSION_CURRENT", "MISSION_ITEM_REACHED", "CAMERA_FEEDBACK",
+                     "STATUSTEXT", "HOME_POSITION", "EKF_STATUS_REPORT", "VFR_HUD"})
+
+
+class EventKind(Enum):
+    """What a :class:`FlightEvent` reports."""
+
+    SORTIE_START = "sortie_start"
+    UPLOADED = "uploaded"
+    ARMED = "armed"
+    CURRENT = "current"  # the vehicle heads for item ``seq``
+    REACHED = "reached"
+    PHOTO = "photo"
+    MODE = "mode"
+    STATUSTEXT = "statustext"
+    FAILSAFE = "failsafe"
+    DISARMED = "disarmed"
+    SORTIE_DONE = "sortie_done"
+    WAITING_BATTERY = "waiting_battery"
+
+
+@dataclass(frozen=True)
+class FlightEvent:
+    """One thing that happened. ``seq`` and ``total`` are plan item numbers (1-based)."""
+
+    kind: EventKind
+    sortie: int
+    text: str = ""
+    seq: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class FlightConfig:
+    """Timing and thresholds of a flight.
+
+    Attributes
+    ----------
+    ready_timeout_s
+        Wait for a GPS fix and EKF position (ArduPilot SITL needs ~42 s of sim time).
+    prearm_grace_s
+        Then wait this long for the SYS_STATUS pre-arm bit before trying to arm anyway.
+    sortie_timeout_s
+        Longest a sortie may take from start to disarm, seconds (real time).
+    min_battery_pct
+        Battery needed before take-off, percent.
+    battery_timeout_s
+        Wait for a fresh battery between sorties.
+    command_timeout_s
+        Wait for each COMMAND_ACK.
+    heartbeat_timeout_s
+        In flight, the vehicle's heartbeat may be missing this long before the link counts as
+        lost.
+    transfer
+        Mission protocol timeouts and retries.
+    """
+
+    ready_timeout_s: float = 120.0
+    prearm_grace_s: float = 5.0
+    sortie_timeout_s: float = 3600.0
+    min_battery_pct: float = 90.0
+    battery_timeout_s: float = 600.0
+    command_timeout_s: float = 1.5
+    heartbeat_timeout_s: float = 5.0
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A camera shot as CAMERA_FEEDBACK reported it."""
+
+    index: int
+    lat_deg: float
+    lon_deg: float
+    alt_amsl_m: float
+    alt_rel_m: float
+    time_usec: int
+
+
+@dataclass(frozen=True)
+class SortieResult:
+    """How one sortie went (item numbers are the plan's, 1-based)."""
+
+    number: int
+    completed: bool
+    reached: tuple[int, ...]
+    photos: tuple[Photo, ...]
+    interruptions: tuple[str, ...]
+    log_path: Path
+    photos_path: Path
+
+
+@dataclass(frozen=True)
+class FlightResult:
+    """Every sortie flown by :func:`fly_plan`."""
+
+    sorties: tuple[SortieResult, ...]
+
+    @property
+    def completed(self) -> bool:
+        return all(s.completed for s in self.sorties)
+
+
+EventCallback = Callable[[FlightEvent], None]
+BatterySwap = Callable[[int], None]
+"""Called with the next sortie's number once the vehicle has landed and disarmed (simulation:
+refill the battery; a real drone: tell the crew)."""
+
+
+def sortie_files(plan_dir: Path) -> dict[int, Path]:
+    """``{number: path}`` of the ``sortie_NN.plan`` files in ``plan_dir``.
+
+    Raises
+    ------
+    InputError
+        No such folder, or no sortie files in it.
+    """
+    if not plan_dir.is_dir():
+        raise InputError(plan_dir, "not a folder (expected the output of `survey plan`)")
+    found = {int(m.group(1)): p for p in plan_dir.iterdir()
+             if (m := _SORTIE_FILE.fullmatch(p.name))}
+    if not found:
+        raise InputError(plan_dir, "no sortie_NN.plan files (run `survey plan` first)")
+    return dict(sorted(found.items()))
+
+
+def load_sorties(plan_dir: str | Path, sorties: Sequence[int] | None = None
+                 ) -> dict[int, QgcPlanFile]:
+    """Read the sorties to fly (default all, in order) from a plan folder.
+
+    Raises
+    ------
+    InputError
+        No plan folder or sortie files, an unknown sortie number, a damaged ``.plan``.
+    """
+    plan_dir = Path(plan_dir)
+    files = sortie_files(plan_dir)
+    wanted = list(files) if sorties is None else list(sorties)
+    for n in wanted:
+        if n not in files:
+            raise InputError("--sortie", f"no sortie {n} in {plan_dir} (have "
+                             f"{', '.join(map(str, files))})")
+    return {n: read_qgc_plan(files[n]) for n in wanted}
+
+
+def check_vehicle(link: Link) -> None:
+    """Refuse a vehicle that is not an ArduPilot multicopter.
+
+    Raises
+    ------
+    WrongVehicle
+    """
+    hb = link.heartbeat
+    if hb is None:
+        raise LinkError(f"{link.url}: no heartbeat yet")
+    if hb.autopilot != mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA or hb.type not in COPTER_TYPES:
+        kind = mavlink.enums["MAV_TYPE"].get(hb.type)
+        pilot = mavlink.enums["MAV_AUTOPILOT"].get(hb.autopilot)
+        raise WrongVehicle(
+            f"{link.url}: the vehicle is {kind.name if kind else hb.type} with "
+            f"{pilot.name if pilot else hb.autopilot}; survey plans fly on an ArduPilot "
+            "multicopter (ArduCopter)")
+
+
+def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None = None,
+             resume: bool = False, on_event: EventCallback | None = None,
+             battery_swap: BatterySwap | None = None,
+             config: FlightConfig = FlightConfig()) -> FlightResult:
+    """Fly a plan's sorties one after the other.
+
+    Parameters
+    ----------
+    link
+        An open link to the vehicle.
+    plan_dir
+        The folder ``survey plan`` wrote.
+    sorties
+        Sortie numbers to fly (default: all, in order).
+    resume
+        Skip sorties ``flight/state.json`` marks completed and continue a partly flown one
+        from its last reached item.
+    on_event
+        Receives every :class:`FlightEvent`.
+    battery_swap
+        Called between sorties after landing and disarm.
+    config
+        Timeouts and thresholds.
+
+    Raises
+    ------
+    InputError
+        A plan file is missing or damaged (checked before anything is sent).
+    WrongVehicle
+        The vehicle is not an ArduPilot copter.
+    VehicleRefused
+        Not ready to arm, arming or a mode change refused (with the vehicle's reason).
+    MissionRejected
+        An upload was refused or did not read back as sent.
+    FlightAborted
+        A sortie ended early (failsafe, mode change, Ctrl-C): RTL or LAND is under way.
+    LinkTimeout, LinkError
+        The vehicle stopped answering.
+    """
+    plan_dir = Path(plan_dir)
+    plans = load_sorties(plan_dir, sorties)  # every file checked before anything is sent
+    wanted = list(plans)
+    check_vehicle(link)
+    request_rates(link, DEFAULT_RATES_HZ)
+    flight_dir = plan_dir / FLIGHT_DIR
+    if resume:
+        progress = FlightProgress.load(flight_dir)
+    else:  # start the chosen sorties afresh, keep what is known about the others
+        try:
+            progress = FlightProgress.load(flight_dir)
+        except InputError:
+            progress = FlightProgress()
+        for n in wanted:
+            progress.sorties[n] = SortieProgress()
+    emit = on_event or (lambda e: None)
+    state = VehicleState(link)
+    results = []
+    try:
+        todo = [n for n in wanted if not progress.of(n).completed]
+        for i, n in enumerate(todo):
+            if i > 0:
+                _between_sorties(state, n, emit, battery_swap, config)
+            result = _Sortie(link, state, n, plans[n], flight_dir, progress, emit,
+                             config).fly()
+            results.append(result)
+            if not result.completed:
+                raise FlightAborted(f"sortie {n} interrupted: "
+                                    f"{'; '.join(result.interruptions) or 'ended early'}; "
+                                    f"resume with --resume from item {progress.of(n).last_reached}")
+    finally:
+        state.close()
+    return FlightResult(tuple(results))
+
+
+def _between_sorties(state: VehicleState, number: int, emit: EventCallback,
+                     battery_swap: BatterySwap | None, config: FlightConfig) -> None:
+    emit(FlightEvent(EventKind.WAITING_BATTERY, number, "waiting for a fresh battery"))
+    if battery_swap is not None:
+        battery_swap(number)
+    state.wait_until(lambda s: (s.battery_pct or 0) >= config.min_battery_pct,
+                     config.battery_timeout_s,
+                     f"battery of {config.min_battery_pct:g} % for sortie {number}")
+
+
+class _Sortie:
+    """One sortie from pre-flight checks to disarm."""
+
+    def __init__(self, link: Link, state: VehicleState, number: int, plan: QgcPlanFile,
+                 flight_dir: Path, progress: FlightProgress, emit: EventCallback,
+                 config: FlightConfig) -> None:
+        self.link, self.state, self.number, self.plan = link, state, number, plan
+        self.flight_dir, self.progress, self.emit, self.config = (flight_dir, progress, emit,
+                                                                  config)
+        self.total = len(plan.items)
+        self.reached: list[int] = []
+        self.photos: list[Photo] = []
+        self.interruptions: list[str] = []
+        self.log: IO[str] | None = None
+        self._log_lock = threading.Lock()
+        self.t0 = time.monotonic()
+
+    # ------------------------------------------------------------------ phases
+    def fly(self) -> SortieResult:
+        sp = self.progress.of(self.number)
+        items, self.seq_map = resume_items(self.plan.items, sp.last_reached)
+        self.expected = {self.seq_map[i] for i, it in enumerate(items)
+                         if it.command in _REACHED_COMMANDS}
+        if sp.last_reached > 1:
+            self.expected = {s for s in self.expected if s >= sp.last_reached}
+        self.emit(FlightEvent(EventKind.SORTIE_START, self.number,
+                              f"sortie {self.number}: {self.total} items" +
+                              (f", resuming at item {sp.last_reached}" if sp.last_reached > 1
+                               else ""), sp.last_reached, self.total))
+        self.preflight()
+        tc = self.config.transfer
+        upload(self.link, MissionType.FENCE, [i for z in self.plan.fence for i in z.items()],
+               config=tc)
+        upload(self.link, MissionType.RALLY, [r.item() for r in self.plan.rally], config=tc)
+        upload(self.link, MissionType.MISSION, items, home=self.plan.home, config=tc)
+        self.emit(FlightEvent(EventKind.UPLOADED, self.number,
+                              f"uploaded {len(items)} items, fence and rally (verified)", 0,
+                              self.total))
+        self.flight_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.flight_dir / f"sortie_{self.number:02d}.jsonl"
+        photos_path = self.flight_dir / f"sortie_{self.number:02d}_photos.json"
+        with open(log_path, "w", encoding="utf-8") as log:
+            self.log = log
+            remove = self.link.add_listener(self._log_message)
+            try:
+                self.watch()
+            finally:
+                remove()
+                with self._log_lock:
+                    self.log = None
+                self._write_photos(photos_path)
+        completed = self.expected <= set(self.reached) and not self.interruptions
+        sp.completed = completed
+        self.progress.save(self.flight_dir)
+        self.emit(FlightEvent(EventKind.SORTIE_DONE, self.number,
+                              "completed" if completed else "interrupted",
+                              max(self.reached, default=0), self.total))
+        return SortieResult(self.number, completed, tuple(self.reached), tuple(self.photos),
+                            tuple(self.interruptions), log_path, photos_path)
+
+    def preflight(self) -> None:
+        """GPS 3D fix and EKF position, battery, not armed. A failing SYS_STATUS pre-arm bit is
+        waited on briefly, then arming is tried anyway: the vehicle's refusal says why."""
+        cfg = self.config
+        try:
+            snap = self.state.wait_until(lambda s: (s.gps_fix or 0) >= 3 and s.ekf_ok,
+                                         cfg.ready_timeout_s, "GPS fix and EKF position")
+        except LinkTimeout:
+            reasons = self.state.snapshot().not_ready_reasons()
+            raise VehicleRefused("start sortie", f"not ready to arm after "
+                                 f"{cfg.ready_timeout_s:g} s: " + ", ".join(reasons)) from None
+        try:
+            snap = self.state.wait_until(lambda s: s.ready_to_arm,
+                                         min(cfg.prearm_grace_s, cfg.ready_timeout_s),
+                                         "pre-arm checks")
+        except LinkTimeout:
+            pass  # the arming attempt will carry the vehicle's own reason
+        if snap.armed:
+            raise VehicleRefused("start sortie", "it is already armed")
+        if (snap.battery_pct or 0) < cfg.min_battery_pct:
+            raise VehicleRefused("start sortie", f"battery at {snap.battery_pct} %, need "
+                                 f"{cfg.min_battery_pct:g} %")
+
+    def start(self) -> None:
+        t = self.config.command_timeout_s
+        cmd.set_mode(self.link, CopterMode.GUIDED, timeout_s=t)
+        cmd.arm(self.link, timeout_s=t)
+        self.emit(FlightEvent(EventKind.ARMED, self.number, "armed"))
+        cmd.set_mode(self.link, CopterMode.AUTO, timeout_s=t)
+        cmd.start_mission(self.link, timeout_s=t)
+
+    def watch(self) -> None:
+        """Follow the sortie until the vehicle disarms (Ctrl-C: RTL, then re-raise)."""
+        types = ("HEARTBEAT", "MISSION_ITEM_REACHED", "MISSION_CURRENT", "CAMERA_FEEDBACK",
+                 "STATUSTEXT")
+        with self.link.subscribe(types) as sub:
+            try:
+                self.start()
+                self._follow(sub)
+            except KeyboardInterrupt:
+                self._make_safe("Ctrl-C")
+                raise
+
+    def _follow(self, sub: Subscription) -> None:
+        armed_seen = False
+        mode: int | None = None  # until a heartbeat shows AUTO (older ones may still say GUIDED)
+        clock = self.link.clock
+        deadline = clock() + self.config.sortie_timeout_s
+        hb_timeout = self.config.heartbeat_timeout_s
+        last_hb = clock()
+        current = 0
+        while True:
+            now = clock()
+            if now >= deadline:
+                self._make_safe(f"sortie {self.number} still flying after "
+                                f"{self.config.sortie_timeout_s:g} s")
+                raise LinkTimeout(f"end of sortie {self.number} (disarm)",
+                                  self.config.sortie_timeout_s, "RTL commanded")
+            try:
+                msg = sub.get(max(min(deadline, last_hb + hb_timeout) - now, 0.0))
+            except LinkTimeout:
+                if clock() >= deadline:
+                    continue
+                raise LinkTimeout(f"vehicle HEARTBEAT during sortie {self.number}", hb_timeout,
+                                  "link lost; the vehicle's own failsafes take over") from None
+            kind = msg.get_type()
+            if kind == "HEARTBEAT":
+                last_hb = clock()
+                armed = bool(msg.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
+                if mode is None and msg.custom_mode == CopterMode.AUTO:
+                    mode = msg.custom_mode
+                elif mode is not None and msg.custom_mode != mode:
+                    self._mode_changed(mode, msg.custom_mode)
+                    mode = msg.custom_mode
+                if armed and not armed_seen:
+                    armed_seen = True
+                elif armed_seen and not armed:
+                    self.emit(FlightEvent(EventKind.DISARMED, self.number, "landed and disarmed",
+                                          max(self.reached, default=0), self.total))
+                    return
+            elif kind == "MISSION_ITEM_REACHED":
+                self._reached(msg.seq)
+            elif kind == "MISSION_CURRENT":
+                seq = self._plan_seq(msg.seq)
+                if seq and seq != current:
+                    current = seq
+                    self.emit(FlightEvent(EventKind.CURRENT, self.number, "", seq, self.total))
+            elif kind == "CAMERA_FEEDBACK":
+                self._photo(msg)
+            elif kind == "STATUSTEXT":
+                self._statustext(msg)
+
+    # ------------------------------------------------------------------ reactions
+    def _plan_seq(self, vehicle_seq: int) -> int:
+        i = vehicle_seq - 1  # vehicle seq 0 is home
+        return self.seq_map[i] if 0 <= i < len(self.seq_map) else 0
+
+    def _reached(self, vehicle_seq: int) -> None:
+        seq = self._plan_seq(vehicle_seq)
+        if not seq or seq in self.reached:
+            return
+        self.reached.append(seq)
+        sp = self.progress.of(self.number)
+        if self.plan.items[seq - 1].command in (Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF):
+            sp.last_reached = max(sp.last_reached, seq)
+            self.progress.save(self.flight_dir)
+        self.emit(FlightEvent(EventKind.REACHED, self.number, "", seq, self.total))
+
+    def _photo(self, msg: Message) -> None:
+        photo = Photo(int(msg.img_idx), msg.lat * 1e-7, msg.lng * 1e-7, float(msg.alt_msl),
+                      float(msg.alt_rel), int(msg.time_usec))
+        self.photos.append(photo)
+        self.emit(FlightEvent(EventKind.PHOTO, self.number, f"photo {len(self.photos)}",
+                              max(self.reached, default=0), self.total))
+
+    def _statustext(self, msg: Message) -> None:
+        text = cmd._text(msg)
+        failsafe = msg.severity <= mavlink.MAV_SEVERITY_WARNING and _FAILSAFE_TEXT.search(text)
+        if failsafe:
+            self.interruptions.append(text)
+        self.emit(FlightEvent(EventKind.FAILSAFE if failsafe else EventKind.STATUSTEXT,
+                              self.number, text))
+
+    def _mode_changed(self, old: int, new: int) -> None:
+        text = f"mode {mode_name(old)} → {mode_name(new)}"
+        self.emit(FlightEvent(EventKind.MODE, self.number, text))
+        if old == CopterMode.AUTO and not self.expected <= set(self.reached):
+            self.interruptions.append(f"left AUTO for {mode_name(new)} before the end")
+            self._stop_camera()
+
+    def _make_safe(self, why: str) -> None:
+        """Flying: RTL. Armed on the ground: disarm. Disarmed: nothing."""
+        snap = self.state.snapshot()
+        t = self.config.command_timeout_s
+        try:
+            if snap.armed and (snap.alt_rel_m or 0.0) > 0.5:
+                self.interruptions.append(f"{why}: RTL commanded")
+                cmd.set_mode(self.link, CopterMode.RTL, timeout_s=t)
+            elif snap.armed:
+                self.interruptions.append(f"{why}: disarmed on the ground")
+                cmd.disarm(self.link, timeout_s=t)
+        finally:
+            self._stop_camera()
+            self.progress.save(self.flight_dir)
+
+    def _stop_camera(self) -> None:
+        try:
+            cmd.stop_camera_trigger(self.link, timeout_s=self.config.command_timeout_s)
+        except SurveyError:
+            pass  # best effort: the mission's own trigger-stop item may have run already
+
+    # ------------------------------------------------------------------ records
+    def _log_message(self, msg: Message) -> None:
+        if msg.get_type() not in _LOGGED:
+            return
+        row: dict[str, Any] = {"t_s": round(time.monotonic() - self.t0, 3)}
+        for key, value in msg.to_dict().items():
+            row["type" if key == "mavpackettype" else key] = (
+                value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
+        with self._log_lock:
+            if self.log is not None:
+                self.log.write(json.dumps(row, default=str) + "\n")
+
+    def _write_photos(self, path: Path) -> None:
+        doc = {"sortie": self.number, "photos": [p.__dict__ for p in self.photos]}
+        atomic_write_text(path, json.dumps(doc, indent=1) + "\n")

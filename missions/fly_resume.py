@@ -1,0 +1,113 @@
+"""Where a partly flown plan stands, saved in the plan's ``flight/`` folder, and how to go on.
+
+``flight/state.json`` records per sortie whether it was completed and the last mission item the
+vehicle reported reached (MISSION_ITEM_REACHED, numbered as in the sortie's ``.plan``: seq 1 is
+the first item after home). :func:`resume_items` builds the mission that continues from there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from missions.items import Cmd, MissionItem
+from survey.errors import InputError
+from survey.files import atomic_write_text
+
+STATE_FILE = "state.json"
+
+
+@dataclass
+class SortieProgress:
+    """One sortie's progress: ``last_reached`` is a plan seq (1 = first item), 0 for none."""
+
+    completed: bool = False
+    last_reached: int = 0
+
+
+@dataclass
+class FlightProgress:
+    """Every sortie's progress, keyed by sortie number."""
+
+    sorties: dict[int, SortieProgress] = field(default_factory=dict)
+
+    def of(self, number: int) -> SortieProgress:
+        return self.sorties.setdefault(number, SortieProgress())
+
+    @classmethod
+    def load(cls, folder: Path) -> FlightProgress:
+        """Read ``folder/state.json``; an empty progress when there is none.
+
+        Raises
+        ------
+        InputError
+            The file exists but is damaged.
+        """
+        path = folder / STATE_FILE
+        if not path.exists():
+            return cls()
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            return cls({int(k): SortieProgress(bool(v["completed"]), int(v["last_reached"]))
+                        for k, v in doc["sorties"].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise InputError(path, f"damaged flight state ({e}); delete it to start over") \
+                from None
+
+    def save(self, folder: Path) -> None:
+        """Write ``folder/state.json`` atomically."""
+        folder.mkdir(parents=True, exist_ok=True)
+        doc = {"sorties": {str(k): {"completed": v.completed, "last_reached": v.last_reached}
+                           for k, v in sorted(self.sorties.items())}}
+        atomic_write_text(folder / STATE_FILE, json.dumps(doc, indent=2) + "\n")
+
+
+_CARRIED = (Cmd.DO_CHANGE_SPEED, Cmd.DO_SET_CAM_TRIGG_DIST)
+
+
+def resume_items(items: list[MissionItem], last_reached: int) -> tuple[list[MissionItem],
+                                                                       list[int]]:
+    """The mission that re-flies a sortie from item ``last_reached`` (plan seq, 1-based).
+
+    It takes off as the plan does, flies to the last reached position with the camera off,
+    restores the speed and camera triggering in force there, and goes on with the rest.
+
+    Returns
+    -------
+    tuple
+        The items, and for each of them the plan seq it stands for (for progress reports).
+
+    Examples
+    --------
+    >>> from missions.items import takeoff, waypoint, trigger_distance, return_to_launch
+    >>> plan = [takeoff(0, 0, 30), waypoint(0, 1e-3, 30), trigger_distance(5),
+    ...         waypoint(1e-3, 1e-3, 30), waypoint(1e-3, 0, 30), trigger_distance(0),
+    ...         return_to_launch()]
+    >>> items, seqs = resume_items(plan, 4)
+    >>> seqs
+    [1, 4, 3, 5, 6, 7]
+    >>> [int(it.command) for it in items] == [22, 16, 206, 16, 206, 20]
+    True
+    """
+    if last_reached <= 1:
+        return list(items), list(range(1, len(items) + 1))
+    k = last_reached - 1  # index into items
+    first = 0 if items and items[0].command == Cmd.NAV_TAKEOFF else None
+    out: list[MissionItem] = []
+    seqs: list[int] = []
+    if first is not None:
+        out.append(items[0])
+        seqs.append(1)
+    out.append(items[k])
+    seqs.append(k + 1)
+    last_of: dict[int, int] = {}
+    for i in range(k):
+        if items[i].command in _CARRIED:
+            last_of[int(items[i].command)] = i
+    for i in sorted(last_of.values()):
+        out.append(items[i])
+        seqs.append(i + 1)
+    out += items[k + 1:]
+    seqs += list(range(k + 2, len(items) + 1))
+    return out, seqs

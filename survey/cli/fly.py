@@ -1,0 +1,118 @@
+"""`survey fly`: fly a planned survey's sorties over MAVLink, with live progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from missions.flight import EventKind, FlightEvent, FlightResult
+from survey.cli.errors import cli_errors
+
+EPILOG = ("Example: survey fly out/joso --connect tcp:127.0.0.1:5760  "
+          "(start a simulator first: survey sitl start --home 36.0712,139.9812)")
+
+
+def fly(
+    ctx: typer.Context,
+    plan_dir: Annotated[Path, typer.Argument(
+        help="Folder written by `survey plan` (sortie_NN.plan files).")],
+    connect_url: Annotated[str, typer.Option(
+        "--connect", help="Vehicle: tcp:HOST:PORT, udp:HOST:PORT (listen), udpout:HOST:PORT "
+        "or a serial device[,BAUD].")],
+    sortie: Annotated[list[int] | None, typer.Option(
+        "--sortie", help="Fly only this sortie (repeatable; default: all, in order).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Skip completed sorties and continue a partly flown one from its "
+        "last reached item (flight/state.json).")] = False,
+    signing_key: Annotated[Path | None, typer.Option(
+        "--signing-key", help="MAVLink 2 signing key file (64 hex digits or a passphrase): "
+        "sent to the vehicle, unsigned traffic refused.")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Seconds to wait for the vehicle's heartbeat.")] = 15.0,
+) -> None:
+    """Fly a plan: upload fence, rally points and each sortie's mission (verified), arm, fly
+    AUTO, and follow it to landing; photo points and telemetry go to PLAN_DIR/flight/.
+
+    Between sorties it waits for landing, disarm and a charged battery. Ctrl-C commands RTL.
+    """
+    from missions.flight import FlightConfig, fly_plan, load_sorties
+    from missions.link import connect, read_signing_key
+
+    app = ctx.obj
+    with cli_errors(app.err):
+        key = read_signing_key(signing_key) if signing_key is not None else None
+        if not timeout > 0:
+            from survey.errors import InputError
+            raise InputError("--timeout", f"must be positive, got {timeout:g}")
+        load_sorties(plan_dir, sortie)  # a damaged plan is refused before connecting
+        with app.err.status(f"Connecting to {escape(connect_url)}…"):
+            # streams are requested by fly_plan once the vehicle is known to be a copter
+            link = connect(connect_url, timeout_s=timeout, signing_key=key, rates_hz=None)
+        try:
+            with _ProgressView(app.out) as view:
+                try:
+                    result = fly_plan(link, plan_dir, sorties=sortie, resume=resume,
+                                      on_event=view.on_event, config=FlightConfig())
+                except KeyboardInterrupt:
+                    app.err.print("[bold yellow]interrupted:[/] RTL commanded; state saved, "
+                                  "continue with --resume", highlight=False)
+                    raise typer.Exit(130) from None
+        finally:
+            link.close()
+    render_result(result, app.out)
+
+
+fly.__doc__ = (fly.__doc__ or "") + "\n\n" + EPILOG
+
+
+class _ProgressView:
+    """A rich progress bar per sortie (items reached) plus one line per notable event."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(TextColumn("[bold]sortie {task.fields[sortie]}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("{task.description}"),
+                                 console=console, transient=False)
+        self.tasks: dict[int, TaskID] = {}
+
+    def __enter__(self) -> _ProgressView:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def on_event(self, e: FlightEvent) -> None:
+        p = self.progress
+        if e.kind is EventKind.SORTIE_START:
+            self.tasks[e.sortie] = p.add_task(escape(e.text), total=e.total, sortie=e.sortie,
+                                              completed=max(e.seq - 1, 0))
+            return
+        task = self.tasks.get(e.sortie)
+        if task is not None and e.kind in (EventKind.REACHED, EventKind.CURRENT):
+            p.update(task, completed=e.seq if e.kind is EventKind.REACHED else e.seq - 1,
+                     description=f"item {e.seq}/{e.total}")
+        elif task is not None and e.kind is EventKind.PHOTO:
+            p.update(task, description=escape(e.text))
+        elif e.kind is EventKind.FAILSAFE:
+            p.console.print(f"[bold red]failsafe:[/] {escape(e.text)}", highlight=False)
+        elif e.kind in (EventKind.MODE, EventKind.STATUSTEXT, EventKind.UPLOADED,
+                        EventKind.ARMED, EventKind.DISARMED, EventKind.SORTIE_DONE,
+                        EventKind.WAITING_BATTERY):
+            p.console.print(f"sortie {e.sortie}: {escape(e.text)}", highlight=False)
+
+
+def render_result(result: FlightResult, console: Console) -> None:
+    """One row per sortie flown."""
+    t = Table(title="Flight")
+    for col in ("sortie", "result", "items reached", "photos", "telemetry log"):
+        t.add_column(col)
+    for s in result.sorties:
+        t.add_row(str(s.number), "completed" if s.completed else "interrupted",
+                  str(len(s.reached)), str(len(s.photos)), escape(str(s.log_path)))
+    console.print(t)

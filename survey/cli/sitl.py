@@ -1,0 +1,110 @@
+"""`survey sitl start`: a simulated copter to fly against (built-in or ArduPilot SITL)."""
+
+from __future__ import annotations
+
+import threading
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from survey.cli.errors import cli_errors
+from survey.errors import InputError, SimulatorError
+
+EPILOG = ("Example: survey sitl start --home 36.0712,139.9812 --speedup 5  "
+          "(then, in another terminal: survey fly out/joso --connect tcp:127.0.0.1:5760)")
+
+sitl_app = typer.Typer(name="sitl", help="Simulated vehicles to fly plans against.",
+                       no_args_is_help=True, add_completion=False)
+
+
+class VehicleKind(StrEnum):
+    """Which simulator to run."""
+
+    BUILTIN = "builtin"
+    ARDUPILOT = "ardupilot"
+
+
+def _wait(stop: threading.Event, vehicle: Any, swap_battery: bool) -> None:
+    """Run until ``stop`` is set (Ctrl-C raises KeyboardInterrupt out of here).
+
+    On the built-in vehicle, a landed and disarmed copter gets a fresh battery (a simulated
+    battery swap between sorties)."""
+    while not stop.wait(0.2):
+        if swap_battery and hasattr(vehicle, "set_battery_remaining_pct"):
+            st = vehicle.state()
+            if st.landed and not st.armed and st.battery_remaining_pct < 99.0:
+                vehicle.set_battery_remaining_pct(100.0)
+
+
+@sitl_app.command("start")
+def start(
+    ctx: typer.Context,
+    home: Annotated[str, typer.Option("--home", help="Home LAT,LON (degrees).")],
+    vehicle: Annotated[VehicleKind, typer.Option(
+        "--vehicle", help="builtin (no install needed) or ardupilot (ARDUPILOT_SITL or "
+        "arducopter on PATH).")] = VehicleKind.BUILTIN,
+    alt: Annotated[float, typer.Option("--alt", help="Ground altitude above sea level, m.")
+                   ] = 0.0,
+    speedup: Annotated[float, typer.Option("--speedup", help="Simulation speed-up.")] = 1.0,
+    port: Annotated[int, typer.Option(
+        "--port", help="TCP port (builtin; ardupilot: 5760 + 10 × instance, GCS on +2).")
+    ] = 5760,
+    swap_battery: Annotated[bool, typer.Option(
+        help="Built-in vehicle: recharge the battery whenever it has landed and disarmed.")
+    ] = True,
+) -> None:
+    """Start a simulated copter at HOME and serve MAVLink until Ctrl-C; prints its URL."""
+    from missions.inputs import parse_latlon
+
+    app = ctx.obj
+    stop = threading.Event()
+    with cli_errors(app.err):
+        lat, lon = parse_latlon(home, "--home")
+        if not speedup > 0:
+            raise InputError("--speedup", f"must be positive, got {speedup:g}")
+        if not 0 <= port < 65536:
+            raise InputError("--port", f"must be 0..65535, got {port}")
+        sim, url = _start(vehicle, lat, lon, alt, speedup, port)
+        try:
+            app.out.print(f"{vehicle.value} copter at {lat:.7f},{lon:.7f} ×{speedup:g}: "
+                          f"[bold]{escape(url)}[/]", highlight=False)
+            app.out.print("Ctrl-C stops it.")
+            try:
+                _wait(stop, sim, swap_battery)
+            except KeyboardInterrupt:
+                app.out.print("stopping")
+        finally:
+            sim.stop()
+
+
+def _start(kind: VehicleKind, lat: float, lon: float, alt: float, speedup: float,
+           port: int) -> tuple[Any, str]:
+    if kind is VehicleKind.BUILTIN:
+        from sitl.builtin import BuiltinCopter
+        try:
+            sim = BuiltinCopter(lat, lon, alt, port=port, speedup=speedup).start()
+        except (OSError, ValueError) as e:
+            raise SimulatorError(f"cannot start the built-in vehicle on port {port}: {e}") \
+                from None
+        return sim, sim.url
+    from sitl.ardupilot import ArduPilotSitl, SitlError
+    if (port - 5760) % 10 or port < 5760:
+        raise InputError("--port", "ArduPilot SITL uses 5760 + 10 × instance")
+    try:
+        sitl = ArduPilotSitl((lat, lon, alt, 0.0), speedup=speedup,
+                             instance=(port - 5760) // 10).start()
+    except (SitlError, ValueError) as e:
+        raise SimulatorError(str(e)) from None
+    try:
+        sitl.wait_ready()
+    except BaseException as e:
+        sitl.stop()
+        if isinstance(e, SitlError):
+            raise SimulatorError(str(e)) from None
+        raise
+    return sitl, sitl.url
+
+
+start.__doc__ = (start.__doc__ or "") + "\n\n" + EPILOG

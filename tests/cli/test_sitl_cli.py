@@ -1,0 +1,140 @@
+"""`survey sitl start` through CliRunner (built-in vehicle), and the ArduPilot SITL launcher
+without a binary: how it finds, starts and reports one."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from missions.link import connect
+from sitl import ardupilot
+from sitl.ardupilot import ArduPilotSitl, SitlError, find_binary, home_arg
+from survey.cli import sitl as sitl_cmd
+from survey.cli.main import AppContext
+
+ENV = {"COLUMNS": "120", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb", "FORCE_COLOR": None,
+       "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+app = typer.Typer()
+
+
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    ctx.obj = AppContext(out=Console(width=120), err=Console(stderr=True, width=120))
+
+
+app.add_typer(sitl_cmd.sitl_app, name="sitl")
+
+
+def run(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["sitl", *[str(a) for a in args]], env=ENV)
+    return result.exit_code, ANSI.sub("", result.stdout), ANSI.sub("", result.stderr)
+
+
+def test_start_builtin_serves_until_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_wait(stop: Any, vehicle: Any, swap_battery: bool) -> None:
+        with connect(vehicle.url, timeout_s=5, rates_hz=None) as link:
+            seen["sysid"] = link.target_system
+        seen["url"] = vehicle.url
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sitl_cmd, "_wait", fake_wait)
+    code, out, err = run("start", "--home", "36.0712345678,139.9812345678", "--speedup", 10,
+                         "--port", 0)
+    assert code == 0, err
+    assert seen["sysid"] == 1 and seen["url"] in out
+    assert "36.0712346,139.9812346" in out and "stopping" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--home", "91,0"], "--home"),
+    (["--home", "36,139", "--speedup", 0], "--speedup: must be positive"),
+    (["--home", "36,139", "--port", 70000], "--port"),
+])
+def test_start_bad_options(args: list[object], message: str) -> None:
+    code, _, err = run("start", *args)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_start_ardupilot_without_a_binary(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARDUPILOT_SITL", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    code, _, err = run("start", "--vehicle", "ardupilot", "--home", "36,139")
+    assert code == 2 and "ArduPilot SITL not found" in err and err.count("\n") == 1
+
+
+def test_help_has_an_example() -> None:
+    code, out, _ = run("start", "--help")
+    assert code == 0 and "Example: survey sitl start" in out
+
+
+# ---------------------------------------------------------------------------- launcher
+
+def _script(path: Path, body: str) -> Path:
+    path.write_text(f"#!{sys.executable}\n{body}")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def test_home_keeps_full_precision() -> None:
+    assert home_arg(-35.363261123456, 149.165230987654, 584.25, 353.0) == \
+        "-35.363261123456,149.165230987654,584.25,353.0"
+
+
+def test_find_binary_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    exe = _script(tmp_path / "arducopter", "")
+    monkeypatch.setenv("ARDUPILOT_SITL", str(exe))
+    assert find_binary() == exe
+    monkeypatch.delenv("ARDUPILOT_SITL")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_binary() == exe
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(SitlError, match="not an executable"):
+        find_binary(tmp_path / "plain")
+
+
+def test_command_line_and_defaults_file(tmp_path: Path) -> None:
+    exe = _script(tmp_path / "arducopter", "")
+    sitl = ArduPilotSitl((36.0712345678, 139.9812345678, 20.0, 90.0), speedup=10, instance=2,
+                         params={"BATT_FS_LOW_ACT": 2}, binary=exe, workdir=tmp_path / "w")
+    (tmp_path / "w").mkdir()
+    ardupilot.write_defaults(tmp_path / "w" / "defaults.parm", sitl.params)
+    cmd = sitl.command_line()
+    assert cmd[:5] == [str(exe), "--model", "quad", "--home",
+                       "36.0712345678,139.9812345678,20.0,90.0"]
+    assert cmd[cmd.index("--speedup") + 1] == "10.0" and cmd[cmd.index("-I") + 1] == "2"
+    assert "--wipe" in cmd and cmd[cmd.index("--defaults") + 1].endswith("defaults.parm")
+    text = (tmp_path / "w" / "defaults.parm").read_text()
+    assert "BATT_FS_LOW_ACT 2.0\n" in text and "CAM1_TYPE 1.0\n" in text
+    assert sitl.console_port == 5780 and sitl.url == "tcp:127.0.0.1:5782"
+
+
+def test_a_binary_that_exits_is_reported_with_its_output(tmp_path: Path) -> None:
+    exe = _script(tmp_path / "arducopter",
+                  "import sys\nprint('bad model quad: no frame')\nsys.exit(3)\n")
+    sitl = ArduPilotSitl((36.0, 139.0, 0.0, 0.0), binary=exe, instance=37)
+    with pytest.raises(SitlError, match=r"exited with code 3; its output ends: bad model"):
+        sitl.start(connect_timeout_s=10)
+    assert sitl.process is None and not sitl.workdir.exists()
+
+
+@pytest.mark.skipif(not os.environ.get("ARDUPILOT_SITL"),
+                    reason="ArduPilot SITL not available: set ARDUPILOT_SITL to an arducopter "
+                    "binary")
+def test_real_sitl_becomes_ready() -> None:
+    with ArduPilotSitl((36.0712345678, 139.9812345678, 20.0, 0.0), speedup=10) as sitl:
+        sitl.wait_ready(timeout_s=60)
+        with connect(sitl.url, timeout_s=10) as link:
+            assert link.target_system == 1

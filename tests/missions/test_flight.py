@@ -1,0 +1,226 @@
+"""Flying planned sorties end to end, on the built-in vehicle (and ArduPilot SITL when
+``ARDUPILOT_SITL`` names an ``arducopter`` binary).
+
+Every wait has a deadline; no test sleeps to synchronise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shapely.geometry import LineString, Point, Polygon
+
+from missions.export.bundle import write_plan_files
+from missions.flight import EventKind, FlightConfig, FlightEvent, fly_plan
+from missions.fly_resume import FlightProgress
+from missions.link import Link, connect
+from missions.mavproto import TransferConfig
+from missions.model import Plan
+from sitl.builtin import BuiltinCopter
+from survey.errors import FlightAborted, LinkTimeout, VehicleRefused
+
+SPEEDUP = 60.0
+FAST = FlightConfig(ready_timeout_s=20.0, sortie_timeout_s=60.0, battery_timeout_s=10.0)
+VEHICLES = ["builtin", pytest.param("ardupilot", marks=pytest.mark.skipif(
+    not os.environ.get("ARDUPILOT_SITL"),
+    reason="ArduPilot SITL not available: set ARDUPILOT_SITL to an arducopter binary"))]
+
+
+class Sim:
+    """A vehicle to fly: the built-in copter or ArduPilot SITL, with the hooks the tests use."""
+
+    def __init__(self, kind: str, home: tuple[float, float], params: dict[str, float]) -> None:
+        self.kind = kind
+        if kind == "builtin":
+            self.v: Any = BuiltinCopter(*home, 20.0, speedup=SPEEDUP, params=params).start()
+            self.url = self.v.url
+        else:
+            from sitl.ardupilot import ArduPilotSitl
+            self.v = ArduPilotSitl(home=(*home, 20.0, 0.0), speedup=10, params=params).start()
+            self.v.wait_ready(timeout_s=60)
+            self.url = self.v.url
+
+    def refill(self, sortie: int) -> None:
+        if self.kind == "builtin":
+            self.v.set_battery_remaining_pct(100.0)
+        else:
+            self.v.set_battery_full()
+
+    def stop(self) -> None:
+        self.v.stop()
+
+
+@pytest.fixture
+def plan_dir(plan: Plan, tmp_path: Path) -> Path:
+    write_plan_files(plan, tmp_path / "plan")
+    return tmp_path / "plan"
+
+
+@pytest.fixture
+def sim_params() -> dict[str, float]:
+    """Vehicle parameter overrides (a test parametrises this to change them)."""
+    return {}
+
+
+def _sim(request: pytest.FixtureRequest, plan: Plan, params: dict[str, float]
+         ) -> Iterator[Sim]:
+    sim = Sim(request.param, (plan.home_lat_deg, plan.home_lon_deg), params)
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(params=VEHICLES)
+def sim(request: pytest.FixtureRequest, plan: Plan, sim_params: dict[str, float]
+        ) -> Iterator[Sim]:
+    yield from _sim(request, plan, sim_params)
+
+
+@pytest.fixture(params=["builtin"])
+def builtin(request: pytest.FixtureRequest, plan: Plan, sim_params: dict[str, float]
+            ) -> Iterator[Sim]:
+    yield from _sim(request, plan, sim_params)
+
+
+@pytest.fixture
+def link_to(request: pytest.FixtureRequest) -> Iterator[Any]:
+    links: list[Link] = []
+
+    def make(sim: Sim) -> Link:
+        links.append(connect(sim.url, timeout_s=10))
+        return links[-1]
+
+    yield make
+    for link in links:
+        link.close()
+
+
+def _dist_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    dlat = (a[0] - b[0]) * 111_320.0
+    dlon = (a[1] - b[1]) * 111_320.0 * math.cos(math.radians(a[0]))
+    return math.hypot(dlat, dlon)
+
+
+def test_two_sortie_survey_flies_to_the_end(sim: Sim, link_to: Any, plan: Plan,
+                                            plan_dir: Path) -> None:
+    link = link_to(sim)
+    events: list[FlightEvent] = []
+    result = fly_plan(link, plan_dir, on_event=events.append, battery_swap=sim.refill,
+                      config=FAST)
+
+    assert result.completed and [s.number for s in result.sorties] == [1, 2]
+    for s, planned in zip(result.sorties, plan.sorties, strict=True):
+        nav = [i + 1 for i, it in enumerate(planned.items)
+               if it.command in (16, 22, 20)]  # waypoint, take-off, RTL
+        assert set(nav) <= set(s.reached), (s.number, s.reached)
+        assert len(s.photos) >= 0.8 * len(planned.photos)
+        photos = json.loads(s.photos_path.read_text())["photos"]
+        assert len(photos) == len(s.photos)
+        lines = s.log_path.read_text().splitlines()
+        assert any(json.loads(line)["type"] == "GLOBAL_POSITION_INT" for line in lines)
+    kinds = {e.kind for e in events}
+    assert {EventKind.ARMED, EventKind.REACHED, EventKind.PHOTO, EventKind.DISARMED,
+            EventKind.WAITING_BATTERY} <= kinds
+    progress = FlightProgress.load(plan_dir / "flight")
+    assert all(progress.of(n).completed for n in (1, 2))
+
+    if sim.kind == "builtin":
+        st = sim.v.state()
+        assert not st.armed and st.landed
+        assert _dist_m((st.lat_deg, st.lon_deg), (plan.home_lat_deg, plan.home_lon_deg)) < 3.0
+        track = sim.v.track()
+        path = LineString([(p.lon_deg, p.lat_deg) for p in track])
+        for zone in plan.fence:
+            if not zone.inclusion:
+                poly = Polygon([(lon, lat) for lat, lon in zone.vertices])
+                assert not path.intersects(poly)
+                assert not any(poly.contains(Point(p.lon_deg, p.lat_deg)) for p in track)
+
+
+@pytest.mark.parametrize("sim_params", [{"BATT_FS_LOW_ACT": 2}])
+def test_low_battery_failsafe_is_reported(builtin: Sim, link_to: Any, plan_dir: Path) -> None:
+    link = link_to(builtin)
+    failsafes: list[FlightEvent] = []
+
+    def on_event(e: FlightEvent) -> None:
+        if e.kind is EventKind.REACHED and e.seq == 2:
+            builtin.v.set_battery_remaining_pct(5.0)
+        if e.kind is EventKind.FAILSAFE:
+            failsafes.append(e)
+
+    with pytest.raises(FlightAborted, match="sortie 1 interrupted"):
+        fly_plan(link, plan_dir, sorties=[1], on_event=on_event, config=FAST)
+    assert failsafes, "no failsafe event"
+    st = builtin.v.wait_for(lambda s: not s.armed, timeout_s=30)
+    assert st.landed
+    progress = FlightProgress.load(plan_dir / "flight")
+    assert not progress.of(1).completed and progress.of(1).last_reached >= 2
+
+
+def test_resume_goes_on_from_the_last_reached_item(builtin: Sim, link_to: Any,
+                                                   plan: Plan, plan_dir: Path) -> None:
+    FlightProgress({1: _progress(False, 4)}).save(plan_dir / "flight")
+    link = link_to(builtin)
+    result = fly_plan(link, plan_dir, sorties=[1], resume=True, config=FAST)
+    s = result.sorties[0]
+    assert s.completed
+    assert min(s.reached) == 1 and 2 not in s.reached and 3 not in s.reached
+    assert max(s.reached) == len(plan.sorties[0].items)
+
+
+def _progress(completed: bool, last: int) -> Any:
+    from missions.fly_resume import SortieProgress
+    return SortieProgress(completed, last)
+
+
+def test_ctrl_c_commands_rtl(builtin: Sim, link_to: Any, plan_dir: Path) -> None:
+    link = link_to(builtin)
+
+    def on_event(e: FlightEvent) -> None:
+        if e.kind is EventKind.REACHED and e.seq == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fly_plan(link, plan_dir, sorties=[1], on_event=on_event, config=FAST)
+    builtin.v.wait_for(lambda s: s.mode.name == "RTL", timeout_s=5)
+    builtin.v.wait_for(lambda s: not s.armed and s.landed, timeout_s=30)
+
+
+def test_arming_refused_names_the_vehicle_reason(builtin: Sim, link_to: Any,
+                                                 plan_dir: Path) -> None:
+    link = link_to(builtin)
+    builtin.v.inject_fault("arming_refused")
+    with pytest.raises(VehicleRefused, match="PreArm: Injected fault"):
+        fly_plan(link, plan_dir, config=FlightConfig(ready_timeout_s=0.5,
+                                                     transfer=TransferConfig()))
+    assert not builtin.v.state().armed
+
+
+def test_lost_telemetry_in_flight_is_a_typed_timeout(builtin: Sim, link_to: Any,
+                                                     plan_dir: Path) -> None:
+    link = link_to(builtin)
+
+    def on_event(e: FlightEvent) -> None:
+        if e.kind is EventKind.REACHED and e.seq == 2:
+            builtin.v.inject_fault("telemetry_loss")
+
+    cfg = FlightConfig(ready_timeout_s=20.0, sortie_timeout_s=60.0, heartbeat_timeout_s=0.5)
+    with pytest.raises(LinkTimeout, match="link lost"):
+        fly_plan(link, plan_dir, sorties=[1], on_event=on_event, config=cfg)
+    assert FlightProgress.load(plan_dir / "flight").of(1).last_reached >= 2
+
+
+def test_flying_one_sortie_keeps_the_others_progress(builtin: Sim, link_to: Any,
+                                                     plan_dir: Path) -> None:
+    FlightProgress({1: _progress(True, 9)}).save(plan_dir / "flight")
+    link = link_to(builtin)
+    fly_plan(link, plan_dir, sorties=[2], config=FAST)
+    progress = FlightProgress.load(plan_dir / "flight")
+    assert progress.of(1).completed and progress.of(2).completed
