@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
+from pyproj import Geod
 
 from missions import fly_commands as cmd
 from missions.export.qgc import QgcPlanFile, read_qgc_plan
@@ -60,6 +61,8 @@ _FAILSAFE_TEXT = re.compile(r"failsafe|battery .* (low|critical)|fence breach|ek
 _LOGGED = frozenset({"HEARTBEAT", "GLOBAL_POSITION_INT", "SYS_STATUS", "BATTERY_STATUS",
                      "GPS_RAW_INT", "MISSION_CURRENT", "MISSION_ITEM_REACHED", "CAMERA_FEEDBACK",
                      "STATUSTEXT", "HOME_POSITION", "EKF_STATUS_REPORT", "VFR_HUD"})
+
+_GEOD = Geod(ellps="WGS84")
 
 
 class EventKind(Enum):
@@ -104,6 +107,9 @@ class FlightConfig:
         Longest a sortie may take from start to disarm, seconds (real time).
     min_battery_pct
         Battery needed before take-off, percent.
+    max_home_offset_m
+        The vehicle must stand this close to the plan's home: the route, the fences and the
+        altitudes above home all assume it takes off there.
     battery_timeout_s
         Wait for a fresh battery between sorties.
     command_timeout_s
@@ -119,6 +125,7 @@ class FlightConfig:
     prearm_grace_s: float = 5.0
     sortie_timeout_s: float = 3600.0
     min_battery_pct: float = 90.0
+    max_home_offset_m: float = 50.0
     battery_timeout_s: float = 600.0
     command_timeout_s: float = 1.5
     heartbeat_timeout_s: float = 5.0
@@ -201,6 +208,11 @@ def load_sorties(plan_dir: str | Path, sorties: Sequence[int] | None = None
             raise InputError("--sortie", f"no sortie {n} in {plan_dir} (have "
                              f"{', '.join(map(str, files))})")
     return {n: read_qgc_plan(files[n]) for n in wanted}
+
+
+def _ground_distance_m(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
+    """Distance on the WGS84 ellipsoid, metres."""
+    return float(_GEOD.inv(lon0, lat0, lon1, lat1)[2])
 
 
 def check_vehicle(link: Link) -> None:
@@ -357,7 +369,10 @@ class _Sortie:
                 with self._log_lock:
                     self.log = None
                 self._write_photos(photos_path)
-        completed = self.expected <= set(self.reached) and not self.interruptions
+        # A warning (say, a low battery on the way home) does not undo a sortie whose every
+        # waypoint was reached; it is still reported. A failsafe that cut the mission short
+        # leaves waypoints unreached.
+        completed = self.expected <= set(self.reached)
         sp.completed = completed
         self.progress.save(self.flight_dir)
         self.emit(FlightEvent(EventKind.SORTIE_DONE, self.number,
@@ -388,6 +403,13 @@ class _Sortie:
         if (snap.battery_pct or 0) < cfg.min_battery_pct:
             raise VehicleRefused("start sortie", f"battery at {snap.battery_pct} %, need "
                                  f"{cfg.min_battery_pct:g} %")
+        if snap.lat_deg is not None and snap.lon_deg is not None:
+            lat0, lon0 = self.plan.home[0], self.plan.home[1]
+            off = _ground_distance_m(lat0, lon0, snap.lat_deg, snap.lon_deg)
+            if off > cfg.max_home_offset_m:
+                raise VehicleRefused(
+                    "start sortie", f"the vehicle is {off:.0f} m from the plan's home "
+                    f"{lat0:.6f},{lon0:.6f}; take off from there or re-plan with --home")
 
     def start(self) -> None:
         t = self.config.command_timeout_s

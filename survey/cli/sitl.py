@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,8 +14,12 @@ from rich.markup import escape
 from survey.cli.errors import cli_errors
 from survey.errors import InputError, SimulatorError
 
-EPILOG = ("Example: survey sitl start --home 36.0712,139.9812 --speedup 5  "
-          "(then, in another terminal: survey fly out/joso --connect tcp:127.0.0.1:5760)")
+EPILOG = ("Example: survey sitl start --plan out/joso --speedup 5  (home from the plan; then, "
+          "in another terminal: survey fly out/joso --connect tcp:127.0.0.1:5760)")
+
+# The planner's default drone flies 25 minutes; at the built-in copter's ~19 A in cruise that
+# takes an 8,000 mAh pack (its low-voltage warning then comes at about 21 minutes).
+BUILTIN_BATTERY_MAH = 8000
 
 sitl_app = typer.Typer(name="sitl", help="Simulated vehicles to fly plans against.",
                        no_args_is_help=True, add_completion=False)
@@ -41,7 +47,9 @@ def _wait(stop: threading.Event, vehicle: Any, swap_battery: bool) -> None:
 @sitl_app.command("start")
 def start(
     ctx: typer.Context,
-    home: Annotated[str, typer.Option("--home", help="Home LAT,LON (degrees).")],
+    home: Annotated[str | None, typer.Option("--home", help="Home LAT,LON (degrees).")] = None,
+    plan: Annotated[Path | None, typer.Option(
+        "--plan", help="Take home from a folder written by `survey plan`.")] = None,
     vehicle: Annotated[VehicleKind, typer.Option(
         "--vehicle", help="builtin (no install needed) or ardupilot (ARDUPILOT_SITL or "
         "arducopter on PATH).")] = VehicleKind.BUILTIN,
@@ -55,13 +63,16 @@ def start(
         help="Built-in vehicle: recharge the battery whenever it has landed and disarmed.")
     ] = True,
 ) -> None:
-    """Start a simulated copter at HOME and serve MAVLink until Ctrl-C; prints its URL."""
+    """Start a simulated copter at HOME (or the plan's home) and serve MAVLink until Ctrl-C;
+    prints its URL."""
     from missions.inputs import parse_latlon
 
     app = ctx.obj
     stop = threading.Event()
     with cli_errors(app.err):
-        lat, lon = parse_latlon(home, "--home")
+        if (home is None) == (plan is None):
+            raise InputError("--home", "give --home LAT,LON or --plan DIR (one of them)")
+        lat, lon = parse_latlon(home, "--home") if home else plan_home(plan)
         if not speedup > 0:
             raise InputError("--speedup", f"must be positive, got {speedup:g}")
         if not 0 <= port < 65536:
@@ -79,12 +90,31 @@ def start(
             sim.stop()
 
 
+def plan_home(plan_dir: Path) -> tuple[float, float]:
+    """(lat, lon) of home from ``plan_dir/summary.json``.
+
+    Raises
+    ------
+    InputError
+        The file is missing or has no home.
+    """
+    path = plan_dir / "summary.json"
+    try:
+        home = json.loads(path.read_text(encoding="utf-8"))["home"]
+        return float(home["lat_deg"]), float(home["lon_deg"])
+    except OSError as e:
+        raise InputError(path, f"cannot read it ({e.strerror or e})") from None
+    except (ValueError, KeyError, TypeError):
+        raise InputError(path, "not a survey plan summary (no home lat_deg/lon_deg)") from None
+
+
 def _start(kind: VehicleKind, lat: float, lon: float, alt: float, speedup: float,
            port: int) -> tuple[Any, str]:
     if kind is VehicleKind.BUILTIN:
         from sitl.builtin import BuiltinCopter
         try:
-            sim = BuiltinCopter(lat, lon, alt, port=port, speedup=speedup).start()
+            sim = BuiltinCopter(lat, lon, alt, port=port, speedup=speedup,
+                                params={"BATT_CAPACITY": BUILTIN_BATTERY_MAH}).start()
         except (OSError, ValueError) as e:
             raise SimulatorError(f"cannot start the built-in vehicle on port {port}: {e}") \
                 from None

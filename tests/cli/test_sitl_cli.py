@@ -58,8 +58,25 @@ def test_start_builtin_serves_until_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> N
     assert "36.0712346,139.9812346" in out and "stopping" in out
 
 
+def test_start_takes_home_from_a_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_wait(stop: Any, vehicle: Any, swap_battery: bool) -> None:
+        seen["home"] = (vehicle.state().lat_deg, vehicle.state().lon_deg)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sitl_cmd, "_wait", fake_wait)
+    (tmp_path / "summary.json").write_text(
+        '{"home": {"lat_deg": 36.0711, "lon_deg": 139.9933}}')
+    code, _, err = run("start", "--plan", tmp_path, "--port", 0)
+    assert code == 0, err
+    assert seen["home"] == pytest.approx((36.0711, 139.9933), abs=1e-6)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--home", "91,0"], "--home"),
+    ([], "--home: give --home LAT,LON or --plan DIR"),
+    (["--plan", "/nonexistent"], "summary.json: cannot read it"),
     (["--home", "36,139", "--speedup", 0], "--speedup: must be positive"),
     (["--home", "36,139", "--port", 70000], "--port"),
 ])

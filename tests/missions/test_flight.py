@@ -224,3 +224,19 @@ def test_flying_one_sortie_keeps_the_others_progress(builtin: Sim, link_to: Any,
     fly_plan(link, plan_dir, sorties=[2], config=FAST)
     progress = FlightProgress.load(plan_dir / "flight")
     assert progress.of(1).completed and progress.of(2).completed
+
+
+def test_a_vehicle_away_from_the_plans_home_is_refused(plan: Plan, link_to: Any,
+                                                       plan_dir: Path) -> None:
+    """The route, fences and altitudes assume take-off at the plan's home: 300 m off, no."""
+    far = BuiltinCopter(plan.home_lat_deg + 300 / 111_320.0, plan.home_lon_deg, 20.0,
+                        speedup=SPEEDUP).start()
+    try:
+        far_sim = Sim.__new__(Sim)
+        far_sim.kind, far_sim.v, far_sim.url = "builtin", far, far.url
+        link = link_to(far_sim)
+        with pytest.raises(VehicleRefused, match=r"is (29\d|30\d) m from the plan's home"):
+            fly_plan(link, plan_dir, config=FAST)
+        assert not far.state().armed
+    finally:
+        far.stop()
