@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import typer
 from rich.console import Console
 
+from survey.cli import detect as detect_cmd
 from survey.cli import fly as fly_cmd
 from survey.cli import plan as plan_cmd
 from survey.cli import sitl as sitl_cmd
@@ -41,3 +42,7 @@ def main(ctx: typer.Context) -> None:
 app.command("plan", no_args_is_help=True)(plan_cmd.plan)
 app.command("fly", no_args_is_help=True)(fly_cmd.fly)
 app.add_typer(sitl_cmd.sitl_app, name="sitl")
+app.command("detect", no_args_is_help=True)(detect_cmd.detect)
+app.command("train", no_args_is_help=True)(detect_cmd.train)
+app.command("evaluate", no_args_is_help=True)(detect_cmd.evaluate)
+app.add_typer(detect_cmd.dataset_app, name="dataset")

@@ -1,0 +1,122 @@
+"""Photos per second on real drone photos: this project's tiled path vs SAHI, same model.
+
+Both decode each JPEG and run the same checkpoint on 640-px tiles (the model's image size) at
+0.2 overlap with no full-image pass, at the same confidence. Ours is ``load_image`` +
+``detect_photo`` (one merge, torch threads set back to the cores); SAHI is
+``get_sliced_prediction`` with its ultralytics wrapper (GREEDYNMM merge). SAHI runs first:
+ultralytics lowers torch's thread count when it sets up, and ours sets it back.
+
+Without ``--weights`` an untrained yolo11n (4 damage classes, imgsz 640) is used: the speed
+is the same as a trained one's, the boxes are not meaningful. Needs the ``bench`` extra
+(``pip install -e '.[bench]'``) and ``../shared/data/dji_brighton_beach`` (skips cleanly
+without them).
+
+    python benchmarks/detect.py [--photos 3] [--weights W.pt] [--conf 0.25] [--fair]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT.parent / "shared" / "data" / "dji_brighton_beach"
+
+
+def untrained_checkpoint(folder: Path, imgsz: int = 640) -> Path:
+    """An untrained yolo11n with the damage classes, saved as ultralytics saves one."""
+    import torch
+    from ultralytics.nn.tasks import DetectionModel
+
+    from detection.classes import class_names
+
+    net = DetectionModel("yolo11n.yaml", nc=4, verbose=False)
+    net.names = class_names()
+    path = folder / "model.pt"
+    torch.save({"model": net, "train_args": {"imgsz": imgsz, "task": "detect"}}, path)
+    return path
+
+
+def ours(photos: list[Path], weights: Path, conf: float) -> tuple[float, int, int]:
+    import torch
+
+    from detection.detector import detect_photo
+    from detection.images import load_image
+    from detection.model import load_model
+
+    model = load_model(weights)
+    model.predict([load_image(photos[0])[:640, :640]], conf=conf)  # warm-up
+    boxes = 0
+    t0 = time.perf_counter()
+    for path in photos:
+        boxes += len(detect_photo(load_image(path), model, overlap=0.2, conf=conf))
+    return time.perf_counter() - t0, boxes, torch.get_num_threads()
+
+
+def sahi(photos: list[Path], weights: Path, conf: float, imgsz: int, *, fair: bool
+         ) -> tuple[float, int, int]:
+    import cv2
+    import torch
+    from sahi.models.ultralytics import UltralyticsDetectionModel
+    from sahi.predict import get_sliced_prediction
+
+    model = UltralyticsDetectionModel(model_path=str(weights), device="cpu",
+                                      confidence_threshold=conf, image_size=imgsz)
+
+    def run(path: Path) -> int:
+        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        result = get_sliced_prediction(
+            image, model, slice_height=imgsz, slice_width=imgsz, overlap_height_ratio=0.2,
+            overlap_width_ratio=0.2, perform_standard_pred=False, verbose=0)
+        return len(result.object_prediction_list)
+
+    model.perform_inference(cv2.imread(str(photos[0]))[:imgsz, :imgsz, ::-1])  # warm-up
+    if fair:  # give SAHI the threads ours restores, to compare the tiling paths alone
+        from detection.model import available_cores
+
+        torch.set_num_threads(available_cores())
+    t0 = time.perf_counter()
+    boxes = sum(run(p) for p in photos)
+    return time.perf_counter() - t0, boxes, torch.get_num_threads()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=int, default=3, help="how many photos (of 18)")
+    parser.add_argument("--weights", type=Path, help="checkpoint (default: untrained yolo11n)")
+    parser.add_argument("--conf", type=float, default=0.25)
+    parser.add_argument("--fair", action="store_true",
+                        help="set torch's threads back to the cores for SAHI too")
+    args = parser.parse_args()
+    photos = sorted(PHOTOS.glob("*.JPG"))[: args.photos] if PHOTOS.is_dir() else []
+    if not photos:
+        print(f"skipped: no photos in {PHOTOS}")
+        return 0
+    if importlib.util.find_spec("sahi") is None:
+        print("skipped: sahi is not installed (pip install -e '.[bench]')")
+        return 0
+    sys.path.insert(0, str(ROOT))
+    from detection.offline import ultralytics_api
+
+    ultralytics_api()  # before sahi imports ultralytics
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = args.weights or untrained_checkpoint(Path(tmp))
+        from detection.model import load_model
+
+        imgsz = load_model(weights).imgsz
+        t_sahi, n_sahi, th_sahi = sahi(photos, weights, args.conf, imgsz, fair=args.fair)
+        t_ours, n_ours, th_ours = ours(photos, weights, args.conf)
+    n = len(photos)
+    print(f"{n} photos, tiles {imgsz} px at 0.2 overlap, conf {args.conf}")
+    print(f"  SAHI : {n / t_sahi:.3f} photos/s ({n_sahi} boxes, torch threads {th_sahi})")
+    print(f"  ours : {n / t_ours:.3f} photos/s ({n_ours} boxes, torch threads {th_ours})")
+    print(f"  ours / SAHI speed: {t_sahi / t_ours:.2f}×")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,357 @@
+"""Train a YOLO damage detector offline and write its weights with a model card.
+
+ultralytics is driven with the settings DESIGN.md found to make no network attempt: local
+start weights or a ``.yaml`` architecture only, ``amp=False`` (the AMP check on CUDA downloads
+weights), ``plots=False``, and everything through :mod:`detection.offline`. The dataset yaml
+is checked first (missing folders are a one-line :class:`InputError`, not a download attempt)
+and handed to ultralytics rewritten with absolute paths, so a relative ``path`` means
+relative to the yaml, not to ultralytics' datasets folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from os import PathLike
+from pathlib import Path
+
+from detection.card import (
+    MODEL_CARD_NAME,
+    DatasetCard,
+    ModelCard,
+    dataset_card_path,
+    read_dataset_card,
+    write_dataset_card,
+    write_model_card,
+)
+from detection.classes import class_names
+from detection.xbd import YoloDataset
+from survey.errors import InputError
+from survey.files import staged_dir
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+WEIGHTS_NAME = "model.pt"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSpec:
+    """A YOLO dataset yaml, read and checked.
+
+    Attributes
+    ----------
+    yaml_path
+        The yaml file.
+    root
+        The dataset folder (``path``, resolved against the yaml's folder).
+    splits
+        Split name → its image sources (folders or ``.txt`` lists), absolute, existing.
+    names
+        Class id → name.
+    """
+
+    yaml_path: Path
+    root: Path
+    splits: Mapping[str, tuple[Path, ...]]
+    names: Mapping[int, str]
+
+    def images(self, split: str) -> list[Path]:
+        """The image files of a split, sorted (folders searched recursively).
+
+        Raises
+        ------
+        InputError
+            The split is not in the yaml.
+        """
+        if split not in self.splits:
+            have = ", ".join(self.splits) or "none"
+            raise InputError(self.yaml_path, f"no {split!r} split (it has: {have})")
+        found: list[Path] = []
+        for source in self.splits[split]:
+            if source.is_dir():
+                found += sorted(p for p in source.rglob("*")
+                                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            else:
+                for line in source.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        item = Path(line.strip())
+                        found.append(item if item.is_absolute() else self.root / item)
+        return found
+
+    def ultralytics_yaml(self) -> str:
+        """The dataset as a yaml with absolute paths (what ultralytics is given)."""
+        import json
+
+        lines = [f"path: {json.dumps(str(self.root))}"]
+        for name, sources in self.splits.items():
+            lines.append(f"{name}:")
+            lines += [f"  - {json.dumps(str(s))}" for s in sources]
+        lines.append("names:")
+        lines += [f"  {i}: {json.dumps(n)}" for i, n in sorted(self.names.items())]
+        return "\n".join(lines) + "\n"
+
+
+def label_path_for(image: Path) -> Path:
+    """The YOLO label file of an image: the last ``images`` folder swapped for ``labels``.
+
+    Examples
+    --------
+    >>> label_path_for(Path("/d/images/train/a.png")).as_posix()
+    '/d/labels/train/a.txt'
+    """
+    parts = list(image.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return Path(*parts).with_suffix(".txt")
+
+
+def read_dataset_yaml(path: str | PathLike[str], *, required: tuple[str, ...] = ("train", "val")
+                      ) -> DatasetSpec:
+    """Read a YOLO dataset yaml and check that its folders exist.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, no ``names``, a required split missing, or a split folder
+        or list file that does not exist.
+    """
+    import yaml
+
+    file = Path(path)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(file, "no such file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(file, f"not a readable YAML file ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(file, "not a dataset yaml (top level is not a mapping)")
+    raw_names = data.get("names")
+    if isinstance(raw_names, list):
+        names = {i: str(n) for i, n in enumerate(raw_names)}
+    elif isinstance(raw_names, dict) and raw_names:
+        names = {int(k): str(v) for k, v in raw_names.items()}
+    else:
+        raise InputError(file, "no class names (a 'names' list or mapping)")
+    root = Path(str(data.get("path") or "."))
+    if not root.is_absolute():
+        root = (file.parent / root).resolve()
+    if not root.is_dir():
+        raise InputError(file, f"dataset folder {root} does not exist")
+    splits: dict[str, tuple[Path, ...]] = {}
+    for name in ("train", "val", "test"):
+        value = data.get(name)
+        if value is None:
+            if name in required:
+                raise InputError(file, f"no {name!r} split")
+            continue
+        items = value if isinstance(value, list) else [value]
+        sources = []
+        for item in items:
+            source = Path(str(item))
+            source = source if source.is_absolute() else root / source
+            if not source.exists():
+                raise InputError(file, f"{name}: {source} does not exist")
+            sources.append(source)
+        splits[name] = tuple(sources)
+    return DatasetSpec(yaml_path=file, root=root, splits=splits, names=names)
+
+
+def xbd_dataset_card(xbd_root: str | PathLike[str], dataset: YoloDataset) -> DatasetCard:
+    """The dataset card of a dataset written by :func:`detection.xbd.write_yolo_dataset`.
+
+    The GSD is the median ``metadata.gsd`` of the training tiles, in cm/px.
+    """
+    from detection.xbd import XBD_LICENSE, find_post_labels, read_label
+
+    train = set(dataset.split.train)
+    gsds = [t.gsd_m * 100.0 for t in (read_label(p) for p in find_post_labels(xbd_root))
+            if t.tile_id in train]
+    return DatasetCard(
+        source=f"xBD post-disaster tiles ({Path(xbd_root)})",
+        gsd_cm=statistics.median(gsds) if gsds else None,
+        license=XBD_LICENSE,
+        tiles={name: len(dataset.split.of(name)) for name in ("train", "val", "test")},
+        boxes_per_class={c.label: n for c, n in dataset.boxes_per_class.items()},
+    )
+
+
+def write_xbd_dataset(xbd_root: str | PathLike[str], out_dir: str | PathLike[str],
+                      *, seed: int = 0) -> tuple[Path, DatasetCard]:
+    """Convert an xBD folder to a YOLO dataset and write its ``dataset_card.json``.
+
+    Returns the dataset yaml and the card. Raises :class:`InputError` as
+    :func:`detection.xbd.write_yolo_dataset` does.
+    """
+    from detection.xbd import write_yolo_dataset
+
+    dataset = write_yolo_dataset(xbd_root, out_dir, seed=seed)
+    card = xbd_dataset_card(xbd_root, dataset)
+    write_dataset_card(dataset_card_path(dataset.yaml_path), card)
+    return dataset.yaml_path, card
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """What to train and how.
+
+    Attributes
+    ----------
+    data_yaml
+        YOLO dataset yaml (a ``dataset_card.json`` beside it supplies GSD and licence).
+    start_weights
+        A local ``.pt`` checkpoint to fine-tune, or a ``.yaml`` architecture (e.g.
+        ``yolo11n.yaml``, found in ultralytics' own configs) to train from scratch.
+    epochs, imgsz, batch
+        Training length, image size (pixels, square), images per batch.
+    device
+        ``"cpu"`` or a CUDA device (``"0"``).
+    workers
+        Data-loader processes (default: up to 2, one per core).
+    gsd_cm, data_license
+        Override the dataset card's GSD (cm/px) and data licence.
+    seed
+        Random seed.
+    """
+
+    data_yaml: Path
+    start_weights: str
+    epochs: int
+    imgsz: int
+    out_dir: Path
+    device: str = "cpu"
+    batch: int = 8
+    workers: int | None = None
+    gsd_cm: float | None = None
+    data_license: str | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """The written weights and model card."""
+
+    weights: Path
+    card_path: Path
+    card: ModelCard
+
+
+def _check_start(start: str) -> str:
+    path = Path(start)
+    if path.suffix.lower() == ".yaml":
+        if path.exists() or len(path.parts) == 1:  # a bare name: one of ultralytics' configs
+            return str(path)
+        raise InputError(start, "no such file")
+    if path.suffix.lower() != ".pt":
+        raise InputError(start, "start weights must be a .pt checkpoint or a .yaml architecture")
+    if not path.is_file():
+        raise InputError(start, "no such file (weights are never downloaded: give a local path)")
+    return str(path)
+
+
+def _val_metrics(raw: Mapping[str, object]) -> dict[str, float]:
+    rename = {"metrics/precision(B)": "val_precision", "metrics/recall(B)": "val_recall",
+              "metrics/mAP50(B)": "val_mAP50", "metrics/mAP50-95(B)": "val_mAP50-95"}
+    out = {}
+    for key, name in rename.items():
+        value = raw.get(key)
+        if isinstance(value, int | float):
+            out[name] = float(value)
+    return out
+
+
+def _long_side_px(spec: DatasetSpec) -> float:
+    """Median long side of the training images, pixels (from a few of them)."""
+    import cv2
+
+    sizes = []
+    for path in spec.images("train")[:9]:
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is not None:
+            sizes.append(max(img.shape[:2]))
+    return float(statistics.median(sizes)) if sizes else 0.0
+
+
+def train_model(config: TrainConfig) -> TrainResult:
+    """Train, then write ``model.pt`` (best epoch) and ``model_card.json`` into ``out_dir``.
+
+    The card holds the classes, image size, the training GSD (``config.gsd_cm``, else the
+    dataset card's), the data licence, the validation scores of ultralytics and, when the
+    classes are the damage classes, box F1 at IoU 0.3 damaged vs intact on the val split.
+
+    Raises
+    ------
+    InputError
+        Bad dataset yaml (missing folders), start weights that are not a local file or an
+        architecture yaml, non-positive epochs/imgsz/batch, or an unknown class set for
+        the card's damaged/intact scores.
+    """
+    if config.epochs < 1 or config.imgsz < 32 or config.batch < 1:
+        raise InputError("--epochs/--imgsz/--batch", f"need epochs ≥ 1, imgsz ≥ 32, batch ≥ 1; "
+                         f"got {config.epochs}, {config.imgsz}, {config.batch}")
+    spec = read_dataset_yaml(config.data_yaml)
+    start = _check_start(config.start_weights)
+    card_file = dataset_card_path(config.data_yaml)
+    data_card = read_dataset_card(card_file) if card_file.exists() else None
+    gsd_cm = config.gsd_cm if config.gsd_cm is not None else (data_card and data_card.gsd_cm)
+    if gsd_cm and config.gsd_cm is None:
+        # ultralytics shrinks images whose long side exceeds imgsz: the model learns the
+        # coarser GSD it actually sees (xBD's 1024-px tiles at imgsz 640: 1.6× coarser).
+        gsd_cm = gsd_cm * max(1.0, _long_side_px(spec) / config.imgsz)
+    licence = config.data_license or (data_card.license if data_card else None)
+
+    from detection.model import available_cores
+    from detection.offline import yolo_class
+
+    workers = config.workers if config.workers is not None else min(2, available_cores())
+    with tempfile.TemporaryDirectory(prefix="survey-train-") as tmp:
+        data_file = Path(tmp) / "data.yaml"
+        data_file.write_text(spec.ultralytics_yaml(), encoding="utf-8")
+        try:
+            yolo = yolo_class()(start)
+        except FileNotFoundError:
+            raise InputError(start, "no such architecture yaml (neither a file nor one of "
+                                    "ultralytics' configs, e.g. yolo11n.yaml)") from None
+        yolo.train(
+            data=str(data_file), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch,
+            device=config.device, workers=workers, amp=False, plots=False, seed=config.seed,
+            project=str(Path(tmp) / "runs"), name="train", exist_ok=True, verbose=False,
+        )
+        trainer = yolo.trainer
+        best = Path(trainer.best if Path(trainer.best).exists() else trainer.last)
+        metrics = _val_metrics(trainer.metrics or {})
+        with staged_dir(config.out_dir) as stage:
+            shutil.copyfile(best, stage / WEIGHTS_NAME)
+            results_csv = Path(trainer.save_dir) / "results.csv"
+            if results_csv.exists():
+                shutil.copyfile(results_csv, stage / "results.csv")
+            card = ModelCard(
+                classes=tuple(spec.names[i] for i in sorted(spec.names)),
+                imgsz=config.imgsz,
+                gsd_cm=float(gsd_cm) if gsd_cm else None,
+                base_weights=str(config.start_weights),
+                data=str(config.data_yaml),
+                data_license=licence,
+                epochs=config.epochs,
+                metrics=metrics,
+                notes="Building damage boxes (xBD/FEMA scale) for drone survey photos; "
+                      "resample photos to gsd_cm before detection.",
+            )
+            write_model_card(stage / MODEL_CARD_NAME, card)
+            if dict(sorted(spec.names.items())) == class_names() and "val" in spec.splits:
+                from detection.evaluate import evaluate_dataset
+                from detection.model import load_model
+
+                model = load_model(stage / WEIGHTS_NAME, device=config.device)
+                scores = evaluate_dataset(model, spec, split="val").evaluation
+                extra = {"val_damaged_f1_iou0.3": scores.damaged.f1,
+                         "val_intact_f1_iou0.3": scores.intact.f1}
+                card = replace(card, metrics={**metrics, **extra})
+                write_model_card(stage / MODEL_CARD_NAME, card)
+    out = Path(config.out_dir)
+    return TrainResult(out / WEIGHTS_NAME, out / MODEL_CARD_NAME, card)
+

@@ -1,0 +1,242 @@
+"""`survey detect`, `survey train`, `survey evaluate`, `survey dataset xbd`: the damage detector."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from survey.cli.errors import cli_errors
+from survey.cli.options import OutDir
+from survey.errors import InputError
+
+if TYPE_CHECKING:
+    from detection.model import TileModel
+
+DETECT_EPILOG = ("Example: survey detect ../shared/data/dji_brighton_beach --weights "
+                 "models/damage/model.pt --gsd 1.7 -o out/detect")
+TRAIN_EPILOG = ("Example: survey train out/xbd/data.yaml --weights yolo11n.yaml --epochs 30 "
+                "--imgsz 1024 -o models/damage --device 0  (after: survey dataset xbd "
+                "../shared/data/xbd -o out/xbd)")
+EVALUATE_EPILOG = "Example: survey evaluate models/damage/model.pt out/xbd/data.yaml --split test"
+DATASET_EPILOG = "Example: survey dataset xbd ../shared/data/xbd -o out/xbd"
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parents[2] / "detection" / "weights" / "model.pt"
+
+Weights = Annotated[Path | None, typer.Option(
+    "--weights", help="Detector checkpoint (.pt, with model_card.json beside it). Default: the "
+    "bundled model.")]
+Device = Annotated[str, typer.Option("--device", help="cpu, or a CUDA device number (0).")]
+
+
+def load_model(weights: Path, *, device: str = "cpu") -> TileModel:
+    """The model loader (a seam the CLI tests patch)."""
+    from detection.model import load_model as load
+
+    return load(weights, device=device)
+
+
+def _weights(weights: Path | None) -> Path:
+    if weights is not None:
+        return weights
+    if not BUNDLED_WEIGHTS.exists():
+        raise InputError("--weights", "no bundled model in this install; give --weights PATH")
+    return BUNDLED_WEIGHTS
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console, transient=True)
+
+
+def detect(
+    ctx: typer.Context,
+    photos: Annotated[list[Path], typer.Argument(
+        help="Photos (jpg, jpeg, png, tif) or folders of them.")],
+    out: OutDir,
+    weights: Weights = None,
+    conf: Annotated[float, typer.Option("--conf", help="Minimum confidence, 0–1.")] = 0.25,
+    gsd: Annotated[float | None, typer.Option(
+        "--gsd", help="The photos' ground sample distance, cm/px: they are resampled to the "
+        "model's. Default: not resampled.")] = None,
+    overlap: Annotated[float, typer.Option("--overlap", help="Tile overlap, 0–0.9.")] = 0.2,
+    device: Device = "cpu",
+) -> None:
+    """Find building damage in drone photos (tiled YOLO at the model's scale).
+
+    Writes one JSON line per photo to OUT/detections.jsonl: path, sha256, width, height, GSD
+    used and boxes (pixels xyxy, class, confidence). A re-run skips photos already there
+    (by content); unreadable photos are reported and skipped.
+    """
+    from detection.photos import (
+        RESULTS_NAME,
+        DetectSettings,
+        PhotoOutcome,
+        PhotoStatus,
+        detect_photos,
+        find_photos,
+    )
+
+    app = ctx.obj
+    with cli_errors(app.err):
+        if not 0.0 <= conf <= 1.0:
+            raise InputError("--conf", f"must be 0–1, got {conf:g}")
+        if gsd is not None and not (gsd > 0 and math.isfinite(gsd)):
+            raise InputError("--gsd", f"must be a positive number of cm/px, got {gsd:g}")
+        if not 0.0 <= overlap <= 0.9:
+            raise InputError("--overlap", f"must be 0–0.9, got {overlap:g}")
+        files = find_photos(photos)
+        path = _weights(weights)
+        with app.err.status("Loading the model…"):
+            model = load_model(path, device=device)
+        settings = DetectSettings(photo_gsd_cm=gsd, overlap=overlap, conf=conf,
+                                  weights=str(path))
+        with _progress(app.err) as progress:
+            task = progress.add_task("Detecting", total=len(files))
+
+            def report(outcome: PhotoOutcome) -> None:
+                if outcome.status is PhotoStatus.FAILED:
+                    progress.console.print(f"[yellow]skipped:[/] {escape(outcome.problem)}",
+                                           soft_wrap=True, highlight=False)
+                progress.advance(task)
+
+            summary = detect_photos(files, model, out / RESULTS_NAME, settings=settings,
+                                    on_photo=report)
+        done, skipped = summary.count(PhotoStatus.DONE), summary.count(PhotoStatus.SKIPPED)
+        failed = summary.count(PhotoStatus.FAILED)
+        if done + skipped == 0:
+            raise InputError(photos[0] if len(photos) == 1 else "PHOTOS",
+                             f"none of the {failed} photo(s) could be read")
+    where = escape(str(summary.results_path))
+    app.out.print(f"{done} photo(s) done, {skipped} already done, {failed} unreadable; "
+                  f"{summary.detections} detection(s) → [bold]{where}[/]")
+
+
+detect.__doc__ = (detect.__doc__ or "") + "\n\n" + DETECT_EPILOG
+
+
+def train(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Argument(help="YOLO dataset yaml (e.g. from survey dataset xbd).")],
+    out: OutDir,
+    weights: Annotated[str, typer.Option(
+        "--weights", help="Start from a local .pt checkpoint, or a .yaml architecture such as "
+        "yolo11n.yaml (from scratch).")] = "yolo11n.yaml",
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 30,
+    imgsz: Annotated[int, typer.Option("--imgsz", help="Training image size, pixels.")] = 640,
+    batch: Annotated[int, typer.Option("--batch", help="Images per batch.")] = 8,
+    device: Device = "cpu",
+    gsd: Annotated[float | None, typer.Option(
+        "--gsd", help="Training images' GSD, cm/px (default: from dataset_card.json).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Data-loader processes (default: up to 2).")] = None,
+) -> None:
+    """Train a damage detector offline; writes OUT/model.pt and OUT/model_card.json."""
+    from detection.train import TrainConfig, train_model
+
+    app = ctx.obj
+    with cli_errors(app.err):
+        config = TrainConfig(data_yaml=data, start_weights=weights, epochs=epochs, imgsz=imgsz,
+                             out_dir=out, device=device, batch=batch, workers=workers,
+                             gsd_cm=gsd)
+        with app.err.status(f"Training {epochs} epoch(s)…"):
+            result = train_model(config)
+    card = result.card
+    info = Table(show_header=False, box=None)
+    info.add_column(style="dim")
+    info.add_column()
+    info.add_row("weights", escape(str(result.weights)))
+    info.add_row("classes", escape(", ".join(card.classes)))
+    info.add_row("image size", f"{card.imgsz} px")
+    info.add_row("GSD", f"{card.gsd_cm:.1f} cm/px" if card.gsd_cm else "unknown")
+    info.add_row("data licence", escape(card.data_license or "unknown"))
+    for name, value in card.metrics.items():
+        info.add_row(escape(name), "n/a" if math.isnan(value) else f"{value:.3f}")
+    app.out.print(info)
+
+
+train.__doc__ = (train.__doc__ or "") + "\n\n" + TRAIN_EPILOG
+
+
+def _fmt(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.3f}"
+
+
+def evaluate(
+    ctx: typer.Context,
+    weights: Annotated[Path, typer.Argument(help="Detector checkpoint (.pt).")],
+    data: Annotated[Path, typer.Argument(help="YOLO dataset yaml.")],
+    split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
+    conf: Annotated[float, typer.Option("--conf", help="Minimum confidence, 0–1.")] = 0.25,
+    device: Device = "cpu",
+) -> None:
+    """Score a detector on a dataset split: per-class and damaged-vs-intact box F1 at IoU 0.3."""
+    from detection.classes import DamageClass
+    from detection.evaluate import evaluate_dataset
+    from detection.train import read_dataset_yaml
+
+    app = ctx.obj
+    with cli_errors(app.err):
+        if split not in ("train", "val", "test"):
+            raise InputError("--split", f"expected one of: train, val, test; got {split!r}")
+        if not 0.0 <= conf <= 1.0:
+            raise InputError("--conf", f"must be 0–1, got {conf:g}")
+        spec = read_dataset_yaml(data, required=(split,))
+        with app.err.status("Loading the model…"):
+            model = load_model(weights, device=device)
+        total = len(spec.images(split))
+        with _progress(app.err) as progress:
+            task = progress.add_task(f"Scoring {split}", total=total)
+            result = evaluate_dataset(model, spec, split=split, conf=conf,
+                                      on_image=lambda _: progress.advance(task))
+    ev = result.evaluation
+    table = Table(title=f"{split}: {result.images} image(s), {result.boxes} labelled box(es), "
+                        "IoU ≥ 0.3")
+    for col in ("class", "TP", "FP", "FN", "precision", "recall", "F1"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    rows = [(c.label, ev.per_class[c]) for c in DamageClass]
+    rows += [("damaged (major|destroyed)", ev.damaged), ("intact (intact|minor)", ev.intact)]
+    for i, (name, s) in enumerate(rows):
+        table.add_row(name, str(s.tp), str(s.fp), str(s.fn), _fmt(s.precision), _fmt(s.recall),
+                      _fmt(s.f1), end_section=i == len(DamageClass) - 1)
+    app.out.print(table)
+
+
+evaluate.__doc__ = (evaluate.__doc__ or "") + "\n\n" + EVALUATE_EPILOG
+
+
+dataset_app = typer.Typer(name="dataset", help="Build training datasets.",
+                          no_args_is_help=True, add_completion=False)
+
+
+@dataset_app.command("xbd", no_args_is_help=True)
+def dataset_xbd(
+    ctx: typer.Context,
+    xbd: Annotated[Path, typer.Argument(help="xBD folder with images/ and labels/.")],
+    out: OutDir,
+    seed: Annotated[int, typer.Option("--seed", help="Train/val/test split seed.")] = 0,
+) -> None:
+    """Convert xBD post-disaster tiles to a YOLO dataset (data.yaml + dataset_card.json).
+
+    The card records the median GSD of the training tiles and the CC BY-NC-SA 4.0 licence,
+    which a model trained on it inherits.
+    """
+    from detection.train import write_xbd_dataset
+
+    app = ctx.obj
+    with cli_errors(app.err), app.err.status("Converting…"):
+        yaml_path, card = write_xbd_dataset(xbd, out, seed=seed)
+    tiles = ", ".join(f"{k} {v}" for k, v in card.tiles.items())
+    boxes = ", ".join(f"{k} {v}" for k, v in card.boxes_per_class.items())
+    gsd = f"{card.gsd_cm:.0f} cm/px" if card.gsd_cm else "unknown"
+    app.out.print(f"Wrote [bold]{escape(str(yaml_path))}[/]: tiles {tiles}; boxes {boxes}; "
+                  f"GSD {gsd}; licence {card.license}")
+
+
+dataset_xbd.__doc__ = (dataset_xbd.__doc__ or "") + "\n\n" + DATASET_EPILOG
