@@ -36,8 +36,9 @@ def fly(
     timeout: Annotated[float, typer.Option(
         "--timeout", help="Seconds to wait for the vehicle's heartbeat.")] = 15.0,
 ) -> None:
-    """Fly a plan's sorties over MAVLink, each uploaded, verified, flown in AUTO and followed
-    to landing; photo points and telemetry go to PLAN_DIR/flight/.
+    """Fly a plan over MAVLink: each sortie uploaded, verified, flown in AUTO to landing.
+
+    Photo points and telemetry go to PLAN_DIR/flight/.
 
     Between sorties it waits for landing, disarm and a charged battery. Ctrl-C commands RTL.
     """
