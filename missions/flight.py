@@ -489,6 +489,11 @@ class _Sortie:
         seq = self._plan_seq(vehicle_seq)
         if not seq or seq in self.reached:
             return
+        # ArduPilot runs items in order but keeps one pending MISSION_ITEM_REACHED per link:
+        # items that complete together (take-off, then a speed change) report only the last.
+        # Reaching ``seq`` means every expected item before it was passed.
+        self.reached.extend(sorted(s for s in self.expected
+                                   if s < seq and s not in self.reached))
         self.reached.append(seq)
         sp = self.progress.of(self.number)
         if self.plan.items[seq - 1].command in (Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF):

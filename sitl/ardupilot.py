@@ -47,6 +47,16 @@ GCS_PORT_OFFSET = 2  # SERIAL1
 DEFAULT_PARAMS: Mapping[str, float] = {
     "FRAME_CLASS": 1,  # quad
     "FRAME_TYPE": 1,  # X
+    # As ArduPilot's autotest (Tools/autotest/default_params/copter.parm): a calibrated
+    # accelerometer (else "PreArm: 3D Accel calibration needed") and a battery monitor (else
+    # no battery level at all).
+    "INS_ACCOFFS_X": 0.001,
+    "INS_ACCOFFS_Y": 0.001,
+    "INS_ACCOFFS_Z": 0.001,
+    "INS_ACC2OFFS_X": 0.001,
+    "INS_ACC2OFFS_Y": 0.001,
+    "INS_ACC2OFFS_Z": 0.001,
+    "BATT_MONITOR": 4,
     "CAM1_TYPE": 1,  # servo camera: distance triggering yields CAMERA_FEEDBACK
     "FS_GCS_ENABLE": 0,
     "BATT_FS_LOW_ACT": 0,

@@ -43,7 +43,11 @@ class Sim:
         else:
             from sitl.ardupilot import ArduPilotSitl
             self.v = ArduPilotSitl(home=(*home, 20.0, 0.0), speedup=10, params=params).start()
-            self.v.wait_ready(timeout_s=60)
+            try:
+                self.v.wait_ready(timeout_s=60)
+            except BaseException:
+                self.v.stop()  # else it keeps port 5760 for every later test
+                raise
             self.url = self.v.url
 
     def refill(self, sortie: int) -> None:
