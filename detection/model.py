@@ -133,12 +133,21 @@ class DamageModel:
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
 
-    def _run(self, images: list[np.ndarray], conf: float) -> list[Any]:
+    def _run(self, images: list[np.ndarray], conf: float, imgsz: int | None = None
+             ) -> list[Any]:
         results: list[Any] = self._yolo.predict(
-            images, imgsz=self.imgsz, conf=conf, device=self.device, batch=len(images),
-            verbose=False, save=False,
+            images, imgsz=imgsz or self.imgsz, conf=conf, device=self.device,
+            batch=len(images), verbose=False, save=False,
         )
         return results
+
+    def _side_for(self, tile: np.ndarray) -> int:
+        """Square side a tile is padded to: its long side up to a multiple of 32 (the
+        network's largest stride), at most :attr:`imgsz`. A small tile (a photo resampled to
+        a coarse GSD) is then not padded out to a full training image: same scale, less work.
+        """
+        long_side = max(tile.shape[:2])
+        return min(self.imgsz, max(32, -(-long_side // 32) * 32))
 
     def predict(self, tiles: Sequence[np.ndarray], *, conf: float = 0.25) -> list[Detections]:
         """Detections of each tile, in that tile's pixels.
@@ -169,18 +178,23 @@ class DamageModel:
             self._run([np.full((self.imgsz, self.imgsz, 3), PAD_VALUE, np.uint8)], conf)
             self._ready = True
         self._restore_threads()
-        out: list[Detections] = []
-        for start in range(0, len(tiles), self.batch):
-            chunk = [pad_tile(t, self.imgsz) for t in tiles[start:start + self.batch]]
-            for result in self._run(chunk, conf):
-                boxes = result.boxes
-                out.append(Detections(
-                    boxes.xyxy.cpu().numpy().reshape(-1, 4),
-                    boxes.conf.cpu().numpy(),
-                    boxes.cls.cpu().numpy().astype(np.int64),
-                ))
-            self._restore_threads()
-        return out
+        groups: dict[int, list[int]] = {}
+        for i, tile in enumerate(tiles):
+            groups.setdefault(self._side_for(tile), []).append(i)
+        found: dict[int, Detections] = {}
+        for side, members in groups.items():
+            for start in range(0, len(members), self.batch):
+                part = members[start:start + self.batch]
+                chunk = [pad_tile(tiles[i], side) for i in part]
+                for i, result in zip(part, self._run(chunk, conf, side), strict=True):
+                    boxes = result.boxes
+                    found[i] = Detections(
+                        boxes.xyxy.cpu().numpy().reshape(-1, 4),
+                        boxes.conf.cpu().numpy(),
+                        boxes.cls.cpu().numpy().astype(np.int64),
+                    )
+                self._restore_threads()
+        return [found[i] for i in range(len(tiles))]
 
 
 def _imgsz_of(value: object) -> int | None:

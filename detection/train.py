@@ -216,6 +216,11 @@ class TrainConfig:
         Override the dataset card's GSD (cm/px) and data licence.
     seed
         Random seed.
+    backbone_from
+        A local ``.pt`` checkpoint whose backbone layers initialise those of an architecture
+        ``start_weights`` (see :func:`transfer_backbone`).
+    hours
+        Train for this long instead of ``epochs`` (ultralytics fits its schedule to it).
     """
 
     data_yaml: Path
@@ -229,6 +234,8 @@ class TrainConfig:
     gsd_cm: float | None = None
     data_license: str | None = None
     seed: int = 0
+    backbone_from: Path | None = None
+    hours: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +258,42 @@ def _check_start(start: str) -> str:
     if not path.is_file():
         raise InputError(start, "no such file (weights are never downloaded: give a local path)")
     return str(path)
+
+
+def transfer_backbone(model: object, source: str | PathLike[str]) -> int:
+    """Copy a checkpoint's backbone weights into a freshly built model; return tensors copied.
+
+    Only the target architecture's backbone layers (``yaml["backbone"]``) are filled, and a
+    tensor only where the checkpoint has the same layer index, name and shape — a neck or
+    head laid out differently is never seeded with weights of another layer.
+
+    Raises
+    ------
+    InputError
+        The checkpoint is missing, not a YOLO checkpoint, or shares no backbone tensor.
+    """
+    path = Path(source)
+    if path.suffix.lower() != ".pt" or not path.is_file():
+        raise InputError(path, "backbone weights must be an existing local .pt checkpoint")
+    from detection.offline import ultralytics_api
+
+    ultralytics_api()
+    from ultralytics.nn.tasks import load_checkpoint
+
+    try:
+        source_model, _ = load_checkpoint(str(path))
+    except Exception as exc:  # torch/pickle errors vary: one line names the file
+        raise InputError(path, f"not a YOLO checkpoint ({type(exc).__name__})") from None
+    n_backbone = len(model.yaml["backbone"])  # type: ignore[attr-defined]
+    prefixes = tuple(f"model.{i}." for i in range(n_backbone))
+    have = source_model.float().state_dict()
+    target = model.state_dict()  # type: ignore[attr-defined]
+    take = {k: v for k, v in have.items()
+            if k.startswith(prefixes) and k in target and target[k].shape == v.shape}
+    if not take:
+        raise InputError(path, "no backbone layer matches the architecture's")
+    model.load_state_dict(take, strict=False)  # type: ignore[attr-defined]
+    return len(take)
 
 
 def _val_metrics(raw: Mapping[str, object]) -> dict[str, float]:
@@ -316,7 +359,12 @@ def train_model(config: TrainConfig) -> TrainResult:
         except FileNotFoundError:
             raise InputError(start, "no such architecture yaml (neither a file nor one of "
                                     "ultralytics' configs, e.g. yolo11n.yaml)") from None
+        if config.backbone_from is not None:
+            transfer_backbone(yolo.model, config.backbone_from)
+            yolo.load(yolo.model)  # train() seeds its model from this one
+        timing = {"time": config.hours} if config.hours else {}
         yolo.train(
+            **timing,
             data=str(data_file), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch,
             device=config.device, workers=workers, amp=False, plots=False, seed=config.seed,
             project=str(Path(tmp) / "runs"), name="train", exist_ok=True, verbose=False,
@@ -333,10 +381,11 @@ def train_model(config: TrainConfig) -> TrainResult:
                 classes=tuple(spec.names[i] for i in sorted(spec.names)),
                 imgsz=config.imgsz,
                 gsd_cm=float(gsd_cm) if gsd_cm else None,
-                base_weights=str(config.start_weights),
+                base_weights=str(config.start_weights) + (
+                    f" (backbone from {config.backbone_from})" if config.backbone_from else ""),
                 data=str(config.data_yaml),
                 data_license=licence,
-                epochs=config.epochs,
+                epochs=int(getattr(trainer, "epoch", config.epochs - 1)) + 1,
                 metrics=metrics,
                 notes="Building damage boxes (xBD/FEMA scale) for drone survey photos; "
                       "resample photos to gsd_cm before detection.",

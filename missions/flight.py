@@ -142,6 +142,9 @@ class Photo:
     alt_amsl_m: float
     alt_rel_m: float
     time_usec: int
+    roll_deg: float = 0.0
+    pitch_deg: float = 0.0
+    yaw_deg: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -503,7 +506,8 @@ class _Sortie:
 
     def _photo(self, msg: Message) -> None:
         photo = Photo(int(msg.img_idx), msg.lat * 1e-7, msg.lng * 1e-7, float(msg.alt_msl),
-                      float(msg.alt_rel), int(msg.time_usec))
+                      float(msg.alt_rel), int(msg.time_usec), float(msg.roll),
+                      float(msg.pitch), float(msg.yaw))
         self.photos.append(photo)
         self.emit(FlightEvent(EventKind.PHOTO, self.number, f"photo {len(self.photos)}",
                               max(self.reached, default=0), self.total))

@@ -136,6 +136,11 @@ def train(
         "--gsd", help="Training images' GSD, cm/px (default: from dataset_card.json).")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", help="Data-loader processes (default: up to 2).")] = None,
+    backbone_from: Annotated[Path | None, typer.Option(
+        "--backbone-from", help="A local YOLO .pt whose backbone layers (same index and shape) "
+        "start an architecture given by --weights.")] = None,
+    hours: Annotated[float | None, typer.Option(
+        "--hours", help="Train for this many hours instead of --epochs.")] = None,
 ) -> None:
     """Train a damage detector offline; writes OUT/model.pt and OUT/model_card.json."""
     from detection.train import TrainConfig, train_model
@@ -144,8 +149,9 @@ def train(
     with cli_errors(app.err):
         config = TrainConfig(data_yaml=data, start_weights=weights, epochs=epochs, imgsz=imgsz,
                              out_dir=out, device=device, batch=batch, workers=workers,
-                             gsd_cm=gsd)
-        with app.err.status(f"Training {epochs} epoch(s)…"):
+                             gsd_cm=gsd, backbone_from=backbone_from, hours=hours)
+        length = f"{hours:g} h" if hours else f"{epochs} epoch(s)"
+        with app.err.status(f"Training {length}…"):
             result = train_model(config)
     card = result.card
     info = Table(show_header=False, box=None)

@@ -1,0 +1,261 @@
+"""The survey store: one SQLite file per survey folder (photos, poses, detections, objects).
+
+``survey analyze`` writes each photo (its pose, footprint and detections) in one transaction,
+and the merged damage objects in another: a run killed at any moment leaves only whole
+photos behind, and a re-run skips them by content hash and finishes with nothing lost or
+counted twice. ``survey map`` and ``survey share`` only read.
+
+The schema carries a version in ``meta``; a folder written by another version is refused
+with a one-line error rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+from survey.errors import InputError
+
+STORE_NAME = "survey.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    width INTEGER, height INTEGER,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'no-pose', 'error')),
+    problem TEXT,
+    lat REAL, lon REAL, alt_msl REAL, rel_alt REAL,
+    yaw REAL, pitch REAL, roll REAL,
+    camera TEXT, pose_source TEXT, taken TEXT,
+    gsd_cm REAL,
+    footprint TEXT,
+    thumbnail BLOB,
+    overlay BLOB, overlay_bounds TEXT
+);
+CREATE TABLE detections (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id),
+    x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+    damage TEXT NOT NULL, confidence REAL NOT NULL,
+    ground TEXT, area_m2 REAL, lon REAL, lat REAL, centrality REAL
+);
+CREATE INDEX detections_photo ON detections(photo_id);
+CREATE TABLE objects (
+    id INTEGER PRIMARY KEY,
+    damage TEXT NOT NULL, confidence REAL NOT NULL,
+    ground TEXT NOT NULL, area_m2 REAL NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL,
+    photos TEXT NOT NULL, detections TEXT NOT NULL
+);
+CREATE TABLE layers (name TEXT PRIMARY KEY, geojson TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionRow:
+    """One detection of a photo: its box and, when the photo has a pose, its ground polygon."""
+
+    box_xyxy: tuple[float, float, float, float]
+    damage: str
+    confidence: float
+    ground_wkt: str | None = None
+    area_m2: float | None = None
+    lon: float | None = None
+    lat: float | None = None
+    centrality: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRow:
+    """A damage object on the ground: detections of one building merged across photos."""
+
+    damage: str
+    confidence: float
+    ground_wkt: str
+    area_m2: float
+    lon: float
+    lat: float
+    photos: tuple[str, ...]
+    detections: tuple[int, ...]
+
+
+class Store:
+    """An open survey store (use :func:`open_store` or :func:`create_store`)."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+        self.path = path
+        self.db = db
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All of the block's writes, or none of them."""
+        with self.db:
+            yield self.db
+
+    # -- meta and layers -------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                           sorted(values.items()))
+
+    def set_layer(self, name: str, geojson: dict) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO layers (name, geojson) VALUES (?, ?)",
+                       (name, json.dumps(geojson, sort_keys=True)))
+
+    def layers(self) -> dict[str, dict]:
+        rows = self.db.execute("SELECT name, geojson FROM layers ORDER BY name").fetchall()
+        return {name: json.loads(text) for name, text in rows}
+
+    # -- photos ---------------------------------------------------------------------------
+    def done_hashes(self) -> set[str]:
+        return {h for (h,) in self.db.execute("SELECT sha256 FROM photos")}
+
+    def add_photo(self, photo: dict, detections: Sequence[DetectionRow]) -> int:
+        """Insert a photo and its detections in one transaction; return the photo's id.
+
+        ``photo`` holds the ``photos`` columns (``name``, ``path``, ``sha256``, ``status`` at
+        least); ``camera`` may be a dict (stored as JSON).
+        """
+        row = dict(photo)
+        if isinstance(row.get("camera"), dict):
+            row["camera"] = json.dumps(row["camera"], sort_keys=True)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self.transaction() as db:
+            cur = db.execute(f"INSERT INTO photos ({columns}) VALUES ({marks})",
+                             tuple(row.values()))
+            photo_id = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO detections (photo_id, x0, y0, x1, y1, damage, confidence, ground, "
+                "area_m2, lon, lat, centrality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(photo_id, *d.box_xyxy, d.damage, d.confidence, d.ground_wkt, d.area_m2,
+                  d.lon, d.lat, d.centrality) for d in detections])
+        return photo_id
+
+    def photos(self, *, status: str | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM photos"
+        args: tuple = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            args = (status,)
+        return self.db.execute(sql + " ORDER BY id", args).fetchall()
+
+    def detections(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT d.*, p.name AS photo_name FROM detections d JOIN photos p "
+            "ON p.id = d.photo_id ORDER BY d.id").fetchall()
+
+    # -- objects --------------------------------------------------------------------------
+    def replace_objects(self, objects: Sequence[ObjectRow]) -> None:
+        """Replace every merged object in one transaction."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM objects")
+            db.executemany(
+                "INSERT INTO objects (id, damage, confidence, ground, area_m2, lon, lat, photos, "
+                "detections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(i, o.damage, o.confidence, o.ground_wkt, o.area_m2, o.lon, o.lat,
+                  json.dumps(list(o.photos)), json.dumps(list(o.detections)))
+                 for i, o in enumerate(objects, start=1)])
+
+    def objects(self) -> list[ObjectRow]:
+        rows = self.db.execute("SELECT * FROM objects ORDER BY id").fetchall()
+        return [ObjectRow(r["damage"], r["confidence"], r["ground"], r["area_m2"], r["lon"],
+                          r["lat"], tuple(json.loads(r["photos"])),
+                          tuple(json.loads(r["detections"]))) for r in rows]
+
+
+def store_path(survey_dir: str | PathLike[str]) -> Path:
+    return Path(survey_dir) / STORE_NAME
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30.0)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+def create_store(survey_dir: str | PathLike[str], meta: dict[str, str] | None = None) -> Store:
+    """Open the store of ``survey_dir`` for writing, creating folder and schema if needed.
+
+    Raises
+    ------
+    InputError
+        The folder is a file or not writable, or holds a store of another version.
+    """
+    folder = Path(survey_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(folder, f"cannot create the survey folder ({exc.strerror})") from None
+    path = store_path(folder)
+    if path.exists():
+        return open_store(folder)
+    tmp = folder / f".{STORE_NAME}.tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        db = _connect(tmp)
+        with db:
+            db.executescript(_SCHEMA)
+            rows = {"schema_version": str(SCHEMA_VERSION), "format": "drone-survey store",
+                    **(meta or {})}
+            db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(rows.items()))
+        db.close()
+        tmp.replace(path)  # the store appears whole or not at all
+    except (OSError, sqlite3.Error) as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(folder, f"cannot write the survey store ({exc})") from None
+    return open_store(folder)
+
+
+def open_store(survey_dir: str | PathLike[str]) -> Store:
+    """Open an existing survey folder's store.
+
+    Raises
+    ------
+    InputError
+        No store there, not a SQLite store of ours, or one written by another version.
+    """
+    folder = Path(survey_dir)
+    path = store_path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "no such survey folder (run survey analyze first)")
+    if not path.is_file():
+        raise InputError(folder, f"not a survey folder (no {STORE_NAME}; run survey analyze)")
+    try:
+        db = _connect(path)
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error:
+        raise InputError(path, "not a survey store (unreadable SQLite)") from None
+    version = meta.get("schema_version")
+    if meta.get("format") != "drone-survey store" or version is None:
+        db.close()
+        raise InputError(path, "not a survey store")
+    if version != str(SCHEMA_VERSION):
+        db.close()
+        raise InputError(path, f"survey folder from another version (store schema {version}, "
+                               f"this survey reads {SCHEMA_VERSION}); re-run survey analyze "
+                               "into a new folder")
+    return Store(path, db)
