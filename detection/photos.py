@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from os import PathLike
 from pathlib import Path
@@ -162,6 +162,7 @@ def detect_photos(
     *,
     settings: DetectSettings = DetectSettings(),
     on_photo: Callable[[PhotoOutcome], None] | None = None,
+    gsd_of: Callable[[Path], float | None] | None = None,
 ) -> RunSummary:
     """Detect damage in each photo, appending one JSON line per finished photo.
 
@@ -177,6 +178,9 @@ def detect_photos(
         Photo GSD, tiling and confidence.
     on_photo
         Called after each photo (progress, reporting failures).
+    gsd_of
+        A photo's GSD (cm/px) from its metadata, or ``None``; used when
+        ``settings.photo_gsd_cm`` is not set.
 
     Raises
     ------
@@ -195,11 +199,15 @@ def detect_photos(
                     outcome = PhotoOutcome(path, PhotoStatus.SKIPPED)
                 else:
                     image = load_image(path)
+                    gsd = settings.photo_gsd_cm
+                    if gsd is None and gsd_of is not None:
+                        gsd = gsd_of(path)
                     result = detect_photo_full(
-                        image, model, photo_gsd_cm=settings.photo_gsd_cm,
+                        image, model, photo_gsd_cm=gsd,
                         tile_px=settings.tile_px, overlap=settings.overlap, conf=settings.conf)
                     record = photo_record(path, sha, image.shape[1], image.shape[0],
-                                          result.gsd_cm, model, result.detections, settings)
+                                          result.gsd_cm, model, result.detections,
+                                          replace(settings, photo_gsd_cm=gsd))
                     handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                     handle.flush()
                     os.fsync(handle.fileno())

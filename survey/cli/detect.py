@@ -55,6 +55,16 @@ def _progress(console: Console) -> Progress:
                     TimeRemainingColumn(), console=console, transient=True)
 
 
+def _metadata_gsd(path: Path) -> float | None:
+    """A photo's nadir GSD (cm/px) from its EXIF/XMP pose, or ``None`` without one."""
+    from mapping.pose import photo_gsd_cm, read_pose
+
+    try:
+        return photo_gsd_cm(read_pose(path))
+    except InputError:
+        return None
+
+
 def detect(
     ctx: typer.Context,
     photos: Annotated[list[Path], typer.Argument(
@@ -64,7 +74,8 @@ def detect(
     conf: Annotated[float, typer.Option("--conf", help="Minimum confidence, 0–1.")] = 0.25,
     gsd: Annotated[float | None, typer.Option(
         "--gsd", help="The photos' ground sample distance, cm/px: they are resampled to the "
-        "model's. Default: not resampled.")] = None,
+        "model's. Default: from each photo's metadata (height above take-off and camera); "
+        "photos without it are not resampled.")] = None,
     overlap: Annotated[float, typer.Option("--overlap", help="Tile overlap, 0–0.9.")] = 0.2,
     device: Device = "cpu",
 ) -> None:
@@ -107,7 +118,7 @@ def detect(
                 progress.advance(task)
 
             summary = detect_photos(files, model, out / RESULTS_NAME, settings=settings,
-                                    on_photo=report)
+                                    on_photo=report, gsd_of=_metadata_gsd)
         done, skipped = summary.count(PhotoStatus.DONE), summary.count(PhotoStatus.SKIPPED)
         failed = summary.count(PhotoStatus.FAILED)
         if done + skipped == 0:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import typer
 from rich.console import Console
 
+from survey.cli import analyze as analyze_cmd
 from survey.cli import detect as detect_cmd
 from survey.cli import fly as fly_cmd
 from survey.cli import plan as plan_cmd
@@ -46,3 +47,6 @@ app.command("detect", no_args_is_help=True)(detect_cmd.detect)
 app.command("train", no_args_is_help=True)(detect_cmd.train)
 app.command("evaluate", no_args_is_help=True)(detect_cmd.evaluate)
 app.add_typer(detect_cmd.dataset_app, name="dataset")
+app.command("analyze", no_args_is_help=True)(analyze_cmd.analyze)
+app.command("map", no_args_is_help=True)(analyze_cmd.map_cmd)
+app.command("share", no_args_is_help=True)(analyze_cmd.share)

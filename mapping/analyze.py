@@ -1,0 +1,316 @@
+"""``survey analyze``: photos → detections → ground polygons → merged objects → the store.
+
+1. Every photo's pose is read first (EXIF/XMP only, fast), so bad input (a DEM that does not
+   cover the photos) is refused before anything is written. Photos without a usable pose are
+   recorded as such and kept out of the map.
+2. Each photo not yet in the store (by content hash) is detected at the model's GSD, its
+   boxes and footprint projected to the ground (flat ground at take-off height, or the DEM),
+   a thumbnail with the boxes and a north-up overlay made, and the whole photo written in
+   one transaction.
+3. The detections of all photos are merged into objects (:mod:`mapping.objects`), written in
+   one transaction.
+
+Killed at any point and re-run, it redoes at most the photo in flight and the merge: the
+final store equals an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import shapely
+from shapely import wkt
+from shapely.geometry import LineString, Polygon
+
+from detection.detector import detect_photo
+from detection.images import content_sha256, load_image
+from detection.model import DamageModel
+from mapping.objects import GroundDetection, merge_detections
+from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
+from missions.camera import Camera
+from survey.errors import ImageError, InputError
+from survey.store import DetectionRow, ObjectRow, Store, create_store
+
+Progress = Callable[[int, int, str], None]
+OVERLAY_PX = 640
+THUMBNAIL_PX = 480
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeSummary:
+    """What a run did."""
+
+    photos: int
+    analysed: int
+    skipped: int
+    without_pose: int
+    failed: int
+    detections: int
+    objects: dict[str, int]
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeConfig:
+    photos: Sequence[Path]
+    out_dir: Path
+    model: DamageModel
+    weights: str
+    dem: Path | None = None
+    flight_dir: Path | None = None
+    plan_dir: Path | None = None
+    camera: Camera | None = None
+    conf: float = 0.25
+
+
+def _ground(dem: object | None, pose: PhotoPose) -> object:
+    from mapping.georef import DemGround, FlatGround
+
+    if dem is None:
+        return FlatGround(0.0)
+    return DemGround.for_pose(dem, pose)
+
+
+def _centrality(box: np.ndarray, width: int, height: int) -> float:
+    cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+    dx, dy = (cx - width / 2.0) / (width / 2.0), (cy - height / 2.0) / (height / 2.0)
+    return float(max(0.0, 1.0 - math.hypot(dx, dy) / math.sqrt(2.0)))
+
+
+def _photo_row(name: str, path: Path, sha: str) -> dict:
+    return {"name": name, "path": str(path.resolve()), "sha256": sha}
+
+
+def _pose_columns(pose: PhotoPose) -> dict:
+    cam = pose.camera
+    return {
+        "lat": pose.lat_deg, "lon": pose.lon_deg, "alt_msl": pose.alt_msl_m,
+        "rel_alt": pose.rel_alt_m, "yaw": pose.yaw_deg, "pitch": pose.pitch_deg,
+        "roll": pose.roll_deg, "pose_source": pose.source, "taken": pose.time,
+        "camera": {"name": cam.name, "sensor_w_mm": cam.sensor_w_mm,
+                   "sensor_h_mm": cam.sensor_h_mm, "focal_mm": cam.focal_mm,
+                   "image_w_px": cam.image_w_px, "image_h_px": cam.image_h_px},
+        "gsd_cm": photo_gsd_cm(pose),
+    }
+
+
+def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel, ground: object,
+                  conf: float) -> tuple[dict, list[DetectionRow]]:
+    """Detect, georeference and render one photo: its extra ``photos`` columns and rows."""
+    from mapping.georef import box_to_ground, footprint, pixels_to_ground
+    from mapping.overlay import north_up_overlay, thumbnail_with_boxes
+
+    height, width = image.shape[:2]
+    found = detect_photo(image, model, photo_gsd_cm=photo_gsd_cm(pose), conf=conf)
+    names = model.class_names
+    rows = []
+    for box, score, cls in zip(found.boxes, found.scores, found.classes, strict=True):
+        polygon, area = box_to_ground(pose, tuple(float(v) for v in box), ground)
+        ok = polygon is not None and not polygon.is_empty and polygon.is_valid
+        centre = polygon.centroid if ok else None
+        rows.append(DetectionRow(
+            box_xyxy=tuple(round(float(v), 2) for v in box),  # type: ignore[arg-type]
+            damage=names.get(int(cls), str(int(cls))), confidence=round(float(score), 4),
+            ground_wkt=polygon.wkt if ok else None, area_m2=float(area) if ok else None,
+            lon=centre.x if centre else None, lat=centre.y if centre else None,
+            centrality=_centrality(box, width, height)))
+    outline = footprint(pose, ground)
+    extra: dict = {"width": width, "height": height,
+                   "footprint": outline.wkt if outline is not None and not outline.is_empty
+                   else None}
+    labels = [r.damage for r in rows]
+    extra["thumbnail"] = thumbnail_with_boxes(image, found.boxes, labels, max_px=THUMBNAIL_PX)
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
+    ground_corners = pixels_to_ground(pose, corners, ground)
+    if np.isfinite(ground_corners).all():
+        overlay = north_up_overlay(image, ground_corners, max_px=OVERLAY_PX)
+        extra["overlay"] = overlay.image
+        extra["overlay_bounds"] = json.dumps(list(overlay.bounds))
+    return extra, rows
+
+
+def merge_store(store: Store) -> list[ObjectRow]:
+    """Merge every georeferenced detection of the store into objects and write them."""
+    dets = [GroundDetection(r["id"], r["photo_name"], r["damage"], r["confidence"],
+                            wkt.loads(r["ground"]), r["centrality"] or 0.0)
+            for r in store.detections() if r["ground"]]
+    merged = merge_detections(dets)
+    rows = [ObjectRow(o.damage, o.confidence, o.polygon.wkt, o.area_m2,
+                      o.polygon.centroid.x, o.polygon.centroid.y, o.photos,
+                      tuple(v.id for v in o.views)) for o in merged]
+    store.replace_objects(rows)
+    return rows
+
+
+def _check_dem_covers(dem: object, poses: Sequence[PhotoPose], dem_path: Path) -> None:
+    points = shapely.MultiPoint([(p.lon_deg, p.lat_deg) for p in poses])
+    if not dem.covers(points.convex_hull.buffer(1e-4)):  # type: ignore[attr-defined]
+        raise InputError(dem_path, "the DEM does not cover the photos' area")
+
+
+def plan_layers(plan_dir: Path) -> dict[str, dict]:
+    """Planned routes and no-fly zones from a plan folder's ``plan.geojson``."""
+    file = plan_dir / "plan.geojson"
+    if not file.is_file():
+        raise InputError(plan_dir, "not a plan folder (no plan.geojson)")
+    try:
+        features = json.loads(file.read_text(encoding="utf-8"))["features"]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(file, "not a plan GeoJSON") from None
+    pick = {"routes": ("route",), "zones": ("keepout",), "area": ("covered",)}
+    return {name: {"type": "FeatureCollection",
+                   "features": [f for f in features
+                                if f.get("properties", {}).get("kind") in kinds]}
+            for name, kinds in pick.items()}
+
+
+def flight_track(flight_dir: Path) -> dict:
+    """The flown track: a LineString per sortie from the telemetry logs' positions."""
+    features = []
+    for log in sorted(flight_dir.glob("sortie_*.jsonl")):
+        points = []
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a kill
+            if row.get("type") == "GLOBAL_POSITION_INT" and (row.get("lat") or row.get("lon")):
+                points.append((row["lon"] * 1e-7, row["lat"] * 1e-7))
+        if len(points) >= 2:
+            line_geom = LineString(points).simplify(1e-6)
+            features.append({"type": "Feature", "geometry": shapely.geometry.mapping(line_geom),
+                             "properties": {"sortie": log.stem}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def analyze(config: AnalyzeConfig, progress: Progress | None = None) -> AnalyzeSummary:
+    """Run (or finish) the analysis of ``config.photos`` into ``config.out_dir``.
+
+    Raises
+    ------
+    InputError
+        No photos, a DEM that is unreadable or does not cover the photos, a flight folder
+        without records, a survey folder of another version or analysed with other weights,
+        an output folder that cannot be written.
+    """
+    if not config.photos:
+        raise InputError(config.out_dir, "no photos to analyse")
+    flight = None
+    if config.flight_dir is not None:
+        camera = config.camera or _camera_default()
+        flight = flight_poses(config.flight_dir, camera)
+    dem = None
+    if config.dem is not None:
+        from mapping.dem import open_dem
+
+        dem = open_dem(config.dem)
+    poses: dict[Path, PhotoPose | InputError] = {}
+    for path in config.photos:
+        try:
+            poses[path] = pose_for_photo(path, flight, config.camera)
+        except InputError as exc:
+            poses[path] = exc
+    good = [p for p in poses.values() if isinstance(p, PhotoPose)]
+    if dem is not None and good:
+        _check_dem_covers(dem, good, config.dem)  # type: ignore[arg-type]
+    store = create_store(config.out_dir, {"weights": config.weights})
+    try:
+        return _run(store, config, poses, dem, progress)
+    finally:
+        store.close()
+
+
+def _camera_default() -> Camera:
+    from missions.camera import DEFAULT_CAMERA, camera_from_name
+
+    return camera_from_name(DEFAULT_CAMERA)
+
+
+def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | InputError],
+         dem: object | None, progress: Progress | None) -> AnalyzeSummary:
+    meta = store.meta()
+    if meta.get("weights") != config.weights:
+        raise InputError(config.out_dir, f"analysed with other weights ({meta.get('weights')}); "
+                         "use a new survey folder")
+    plan_dir = config.plan_dir
+    if plan_dir is None and config.flight_dir is not None:
+        candidate = config.flight_dir.parent
+        plan_dir = candidate if (candidate / "plan.geojson").is_file() else None
+    if plan_dir is not None:
+        for name, layer in plan_layers(plan_dir).items():
+            store.set_layer(name, layer)
+    if config.flight_dir is not None:
+        store.set_layer("track", flight_track(config.flight_dir))
+    root = _common_root(config.photos)
+    done = store.done_hashes()
+    analysed = skipped = failed = without = n_det = 0
+    problems: list[str] = []
+    total = len(config.photos)
+    for i, path in enumerate(config.photos, start=1):
+        name = path.relative_to(root).as_posix() if root else path.name
+        if progress:
+            progress(i - 1, total, name)
+        try:
+            sha = content_sha256(path)
+        except (OSError, ImageError) as exc:
+            failed += 1
+            problems.append(str(exc) if isinstance(exc, InputError) else f"{path}: unreadable")
+            continue
+        if sha in done:
+            skipped += 1
+            continue
+        pose = poses[path]
+        row = _photo_row(name, path, sha)
+        if not isinstance(pose, PhotoPose):
+            status = "error" if isinstance(pose, ImageError) else "no-pose"
+            failed += status == "error"
+            without += status == "no-pose"
+            problems.append(str(pose))
+            store.add_photo({**row, "status": status, "problem": pose.problem}, [])
+            continue
+        try:
+            image = load_image(path)
+        except ImageError as exc:
+            failed += 1
+            problems.append(str(exc))
+            store.add_photo({**row, "status": "error", "problem": exc.problem}, [])
+            continue
+        extra, rows = analyse_photo(image, pose, config.model, _ground(dem, pose), config.conf)
+        store.add_photo({**row, **_pose_columns(pose), **extra, "status": "ok"}, rows)
+        done.add(sha)
+        analysed += 1
+        n_det += len(rows)
+    if progress:
+        progress(total, total, "merging")
+    objects = merge_store(store)
+    counts: dict[str, int] = {}
+    for o in objects:
+        counts[o.damage] = counts.get(o.damage, 0) + 1
+    return AnalyzeSummary(total, analysed, skipped, without, failed, n_det, counts,
+                          tuple(problems))
+
+
+def _common_root(paths: Sequence[Path]) -> Path | None:
+    import os
+
+    try:
+        return Path(os.path.commonpath([p.resolve().parent for p in paths]))
+    except ValueError:
+        return None
+
+
+def read_geometry(text: str | None) -> Polygon | None:
+    return wkt.loads(text) if text else None
+
+
+def find_survey_photos(inputs: Sequence[str | PathLike[str]]) -> list[Path]:
+    """Photo files of the inputs (folders searched), sorted; see detection.photos."""
+    from detection.photos import find_photos
+
+    return find_photos(inputs)

@@ -1,0 +1,136 @@
+"""`survey analyze`, `survey map`, `survey share`: from photos to what disaster HQ opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from survey.cli.detect import Device, Weights, _progress, _weights, load_model
+from survey.cli.errors import cli_errors
+from survey.errors import InputError
+
+ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/plan/flight "
+                  "-o out/demo/survey")
+MAP_EPILOG = "Example: survey map out/demo/survey -o out/demo/damage_map.html"
+SHARE_EPILOG = "Example: survey share out/demo/survey -o out/demo/hq_bundle.zip"
+
+SurveyDir = Annotated[Path, typer.Argument(help="Survey folder written by survey analyze.")]
+
+
+def analyze(
+    ctx: typer.Context,
+    photos: Annotated[list[Path], typer.Argument(help="Photo folder(s) or files.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Survey folder (created; a re-run "
+                                      "finishes it).")],
+    weights: Weights = None,
+    dem: Annotated[Path | None, typer.Option(
+        "--dem", help="Ground heights (GeoTIFF DEM); default: flat ground at take-off "
+        "height.")] = None,
+    flight: Annotated[Path | None, typer.Option(
+        "--flight", help="survey fly's flight folder: poses for photos without metadata, the "
+        "flown track, and the plan beside it.")] = None,
+    plan: Annotated[Path | None, typer.Option(
+        "--plan", help="Plan folder (routes and no-fly zones for the map); default: the "
+        "flight folder's parent.")] = None,
+    camera: Annotated[str | None, typer.Option(
+        "--camera", help="Camera intrinsics when the photos' EXIF does not give them (catalog "
+        "name or custom:WxH:F:PXxPY).")] = None,
+    conf: Annotated[float, typer.Option("--conf", help="Minimum confidence, 0–1.")] = 0.25,
+    device: Device = "cpu",
+) -> None:
+    """Detect damage in survey photos, place it on the ground, merge views, store it."""
+    from mapping.analyze import AnalyzeConfig, find_survey_photos
+    from mapping.analyze import analyze as run
+    from missions.camera import camera_from_name
+
+    app = ctx.obj
+    with cli_errors(app.err):
+        if not 0.0 <= conf <= 1.0:
+            raise InputError("--conf", f"must be 0–1, got {conf:g}")
+        files = find_survey_photos(photos)
+        cam = camera_from_name(camera) if camera else None
+        path = _weights(weights)
+        with app.err.status("Loading the model…"):
+            model = load_model(path, device=device)
+        config = AnalyzeConfig(photos=files, out_dir=out, model=model,  # type: ignore[arg-type]
+                               weights=str(path.resolve()), dem=dem, flight_dir=flight,
+                               plan_dir=plan, camera=cam, conf=conf)
+        with _progress(app.err) as bar:
+            task = bar.add_task("Analysing", total=len(files))
+
+            def report(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total,
+                           description=f"Analysing {escape(name)[:40]}")
+
+            summary = run(config, report)
+        for problem in summary.problems:
+            app.err.print(f"[yellow]skipped:[/] {escape(problem)}", soft_wrap=True,
+                          highlight=False)
+        if summary.analysed + summary.skipped == 0:
+            raise InputError(photos[0] if len(photos) == 1 else "PHOTOS",
+                             f"none of the {summary.photos} photo(s) could be analysed")
+    table = Table(title="Survey", show_header=False, box=None)
+    table.add_column(style="dim")
+    table.add_column(justify="right")
+    table.add_row("photos analysed", str(summary.analysed))
+    table.add_row("already done", str(summary.skipped))
+    table.add_row("without pose", str(summary.without_pose))
+    table.add_row("unreadable", str(summary.failed))
+    table.add_row("detections", str(summary.detections))
+    for label in ("destroyed", "major", "minor", "intact"):
+        table.add_row(f"objects {label}", str(summary.objects.get(label, 0)))
+    app.out.print(table)
+    app.out.print(f"Survey → [bold]{escape(str(out))}[/]")
+
+
+def map_cmd(
+    ctx: typer.Context,
+    survey_dir: SurveyDir,
+    out: Annotated[Path, typer.Option("-o", "--out", help="HTML file to write.")],
+    offline: Annotated[bool, typer.Option(
+        "--offline/--online", help="Inline every script and use the photos as the base map "
+        "(works with no network), or load Leaflet and OSM tiles from the internet.")] = True,
+    title: Annotated[str | None, typer.Option("--title", help="Map title.")] = None,
+) -> None:
+    """Write the damage map: one HTML file HQ opens in a browser."""
+    from mapping.mapview import write_survey_map
+    from survey.store import open_store
+
+    app = ctx.obj
+    with cli_errors(app.err):
+        with open_store(survey_dir) as store, app.err.status("Building the map…"):
+            write_survey_map(store, out, offline=offline, title=title or _title(survey_dir))
+    app.out.print(f"Map → [bold]{escape(str(out))}[/]")
+
+
+def share(
+    ctx: typer.Context,
+    survey_dir: SurveyDir,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Zip file to write.")],
+    title: Annotated[str | None, typer.Option("--title", help="Bundle title.")] = None,
+) -> None:
+    """Write the HQ bundle: offline map, GeoJSON, GeoPackage, KML/KMZ, CSV summary."""
+    from mapping.mapview import survey_map_html
+    from mapping.share import write_bundle
+    from survey.store import open_store
+
+    app = ctx.obj
+    with cli_errors(app.err):
+        name = title or _title(survey_dir)
+        with open_store(survey_dir) as store, app.err.status("Writing the bundle…"):
+            html = survey_map_html(store, offline=True, title=name)
+            names = write_bundle(store, out, map_html=html, title=name)
+    app.out.print(f"{len(names)} files → [bold]{escape(str(out))}[/]")
+
+
+def _title(survey_dir: Path) -> str:
+    return f"Damage survey: {survey_dir.resolve().name}"
+
+
+analyze.__doc__ = (analyze.__doc__ or "") + "\n\n" + ANALYZE_EPILOG
+map_cmd.__doc__ = (map_cmd.__doc__ or "") + "\n\n" + MAP_EPILOG
+share.__doc__ = (share.__doc__ or "") + "\n\n" + SHARE_EPILOG
