@@ -2,7 +2,8 @@
 
 xBD labels (``labels/<tile>_post_disaster.json``) hold each building as a pixel-space WKT
 polygon (``features.xy[i].wkt``) with its damage level in ``properties.subtype``, and the
-tile's ground sample distance in ``metadata.gsd`` (metres). Here each building becomes an
+tile's real ground sample distance measured from the same polygons in WGS84 (see
+:func:`_gsd`: ``metadata.gsd`` is the multispectral one, ~4× coarser). Here each building becomes an
 axis-aligned box of class :class:`detection.classes.DamageClass`; ``un-classified`` buildings
 are dropped. Tiles are split into train/val/test as whole tiles (no tile in two splits).
 
@@ -141,12 +142,49 @@ def _metadata(path: Path, data: dict) -> dict:
     return meta
 
 
-def _gsd(path: Path, meta: dict) -> float:
-    gsd = meta.get("gsd")
-    number = isinstance(gsd, int | float) and not isinstance(gsd, bool)
-    if not number or not math.isfinite(gsd) or gsd <= 0:
-        raise InputError(path, f"metadata.gsd must be a positive number, got {gsd!r}")
-    return float(gsd)
+def _gsd(path: Path, meta: dict, data: dict | None = None) -> float:
+    """The tile's GSD, metres per pixel: measured from its buildings when it has some.
+
+    xBD's ``metadata.gsd`` is the multispectral bands' resolution (1.3–2.1 m), not that of
+    the pan-sharpened tiles, which are ~0.3–0.5 m/px. Every building is given twice, in pixel
+    WKT (``features.xy``) and in WGS84 (``features.lng_lat``): the ratio of their areas (geodesic m²
+    over px²) measures the tile's real GSD. Without buildings,
+    ``metadata.pan_resolution`` is used, then ``metadata.gsd``.
+    """
+    measured = _measured_gsd(data) if data is not None else None
+    if measured is not None:
+        return measured
+    for key in ("pan_resolution", "gsd"):
+        gsd = meta.get(key)
+        number = isinstance(gsd, int | float) and not isinstance(gsd, bool)
+        if number and math.isfinite(gsd) and gsd > 0:
+            return float(gsd)
+    raise InputError(path, f"metadata.gsd must be a positive number, got {meta.get('gsd')!r}")
+
+
+def _measured_gsd(data: dict) -> float | None:
+    from pyproj import Geod
+    from shapely import wkt as shapely_wkt
+    from shapely.errors import ShapelyError
+
+    features = data.get("features") or {}
+    pixel, geo = features.get("xy") or [], features.get("lng_lat") or []
+    if not pixel or len(pixel) != len(geo):
+        return None
+    try:
+        px = [shapely_wkt.loads(f["wkt"]) for f in pixel]
+        ll = [shapely_wkt.loads(f["wkt"]) for f in geo]
+    except (KeyError, TypeError, ShapelyError):
+        return None
+    px_area = sum(g.area for g in px)
+    if px_area <= 0:
+        return None
+    polys = [g for g in ll if g.geom_type == "Polygon"]
+    if len(polys) != len(ll):
+        return None
+    geod = Geod(ellps="WGS84")
+    m2 = sum(abs(geod.geometry_area_perimeter(g)[0]) for g in polys)
+    return math.sqrt(m2 / px_area) if m2 > 0 else None
 
 
 def tile_gsd_m(label_path: str | PathLike[str]) -> float:
@@ -158,7 +196,8 @@ def tile_gsd_m(label_path: str | PathLike[str]) -> float:
         The file is missing, not JSON, or has no positive ``metadata.gsd``.
     """
     path = Path(label_path)
-    return _gsd(path, _metadata(path, _load_json(path)))
+    data = _load_json(path)
+    return _gsd(path, _metadata(path, data), data)
 
 
 def tile_id_of(image_name: str) -> str:
@@ -232,7 +271,7 @@ def read_label(label_path: str | PathLike[str]) -> XbdTile:
         image_name=str(image_name),
         width_px=width_px,
         height_px=height_px,
-        gsd_m=_gsd(path, meta),
+        gsd_m=_gsd(path, meta, data),
         buildings=tuple(buildings),
         unclassified=dropped,
     )

@@ -129,7 +129,7 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel, ground
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
     ground_corners = pixels_to_ground(pose, corners, ground)
     if np.isfinite(ground_corners).all():
-        overlay = north_up_overlay(image, ground_corners, max_px=OVERLAY_PX)
+        overlay = north_up_overlay(image, ground_corners, max_px=OVERLAY_PX, webp_quality=75)
         extra["overlay"] = overlay.image
         extra["overlay_bounds"] = json.dumps(list(overlay.bounds))
     return extra, rows
@@ -149,8 +149,11 @@ def merge_store(store: Store) -> list[ObjectRow]:
 
 
 def _check_dem_covers(dem: object, poses: Sequence[PhotoPose], dem_path: Path) -> None:
-    points = shapely.MultiPoint([(p.lon_deg, p.lat_deg) for p in poses])
-    if not dem.covers(points.convex_hull.buffer(1e-4)):  # type: ignore[attr-defined]
+    """Refuse a DEM that does not cover every photo's footprint (on flat ground)."""
+    from mapping.georef import FlatGround, footprint
+
+    seen = shapely.union_all([footprint(p, FlatGround(0.0)) for p in poses])
+    if not dem.covers(seen):  # type: ignore[attr-defined]
         raise InputError(dem_path, "the DEM does not cover the photos' area")
 
 
@@ -253,7 +256,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
     problems: list[str] = []
     total = len(config.photos)
     for i, path in enumerate(config.photos, start=1):
-        name = path.relative_to(root).as_posix() if root else path.name
+        name = path.resolve().relative_to(root).as_posix() if root else path.name
         if progress:
             progress(i - 1, total, name)
         try:

@@ -202,7 +202,7 @@ def write_bundle(store: Store, out_zip: str | PathLike[str], *, map_html: str,
             z.writestr("objects.kmz", kmz.getvalue())
             z.writestr("objects.csv", objects_csv(objects))
             z.writestr("summary.csv", summary_csv(objects, facts))
-            gpkg = target.with_name(f".{target.stem}.gpkg.tmp")
+            gpkg = target.with_name(f".{target.stem}.tmp.gpkg")
             try:
                 gpkg.unlink(missing_ok=True)
                 write_gpkg(gpkg, objects, store)

@@ -61,6 +61,31 @@ CATALOG: dict[str, Camera] = {
 
 DEFAULT_CAMERA = "mavic3e"
 
+# EXIF ``Model`` strings of the catalog cameras (DJI writes the camera's model, not the drone's).
+EXIF_MODELS: dict[str, str] = {
+    "M3E": "mavic3e",
+    "FC6310": "phantom4pro",
+    "FC6310S": "phantom4pro",
+    "FC8482": "mini4pro",
+    "FC300S": "phantom3-fc300s",
+    "FC300X": "phantom3-fc300s",
+    "M4E": "matrice4e",
+    "ILCE-7RM4": "sony-a7r4-35mm",
+    "ILCE-7RM4A": "sony-a7r4-35mm",
+}
+
+
+def camera_from_exif_model(model: str) -> Camera | None:
+    """The catalog camera whose EXIF ``Model`` is ``model`` (NULs and spaces ignored), or ``None``.
+
+    >>> camera_from_exif_model("FC300S\\x00\\x00").name
+    'phantom3-fc300s'
+    >>> camera_from_exif_model("Unknown") is None
+    True
+    """
+    name = EXIF_MODELS.get(model.replace("\x00", "").strip().upper())
+    return CATALOG[name] if name else None
+
 
 def camera_from_name(name: str) -> Camera:
     """The catalog camera called ``name``, or a custom one written as

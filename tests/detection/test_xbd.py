@@ -67,6 +67,19 @@ def small_xbd(tmp_path: Path) -> Path:
     return root
 
 
+def test_gsd_is_measured_from_the_buildings_pixel_and_wgs84_polygons(tmp_path: Path) -> None:
+    path = _make_tile(tmp_path, "fire_00000001", [_feature(SQUARE, "destroyed")])
+    label = json.loads(path.read_text())
+    # the same 16 px x 12 px building drawn 8 m x 6 m on the ground at 36 N: 0.5 m/px
+    lon0, lat0, m_lon, m_lat = 140.0, 36.0, 1 / 90_163.0, 1 / 110_959.0
+    ring = [(lon0, lat0), (lon0 + 8 * m_lon, lat0), (lon0 + 8 * m_lon, lat0 - 6 * m_lat),
+            (lon0, lat0 - 6 * m_lat), (lon0, lat0)]
+    wkt = "POLYGON ((" + ", ".join(f"{x:.9f} {y:.9f}" for x, y in ring) + "))"
+    label["features"]["lng_lat"] = [_feature(wkt, "destroyed")]
+    path.write_text(json.dumps(label))
+    assert read_label(path).gsd_m == pytest.approx(0.5, rel=0.01)
+
+
 def test_read_label(small_xbd: Path) -> None:
     tile = read_label(small_xbd / "labels" / "fire_00000001_post_disaster.json")
     assert tile.tile_id == "fire_00000001" and tile.disaster == "fire"
@@ -224,7 +237,11 @@ def test_real_labels_match_the_readme_counts(real_xbd: Path) -> None:
     assert counts == {DamageClass.INTACT: 2415, DamageClass.MINOR: 37, DamageClass.MAJOR: 7,
                       DamageClass.DESTROYED: 873}
     assert sum(t.unclassified for t in tiles) == 7
-    assert all(1.3 <= t.gsd_m <= 2.1 for t in tiles)
+    # metadata.gsd says 1.3-2.1 m (the multispectral bands); the pan-sharpened tiles, measured
+    # from each building's pixel and WGS84 polygons, are ~0.45 m/px
+    assert all(1.3 <= json.loads(p.read_text())["metadata"]["gsd"] <= 2.1
+               for p in find_post_labels(real_xbd))
+    assert all(0.43 <= t.gsd_m <= 0.5 for t in tiles)
 
 
 def test_real_tiles_to_yolo(real_xbd: Path, tmp_path: Path) -> None:

@@ -1,0 +1,351 @@
+"""Pixels to ground and back: a pinhole camera at a :class:`~mapping.pose.PhotoPose`.
+
+Conventions
+-----------
+* Image: pixel ``(u, v)``, ``u`` to the right, ``v`` down, origin at the top-left corner of the
+  image (pixel ``(i, j)`` covers ``[i, i+1) × [j, j+1)``); principal point at the centre
+  ``(W/2, H/2)``; ``fx = focal_mm / sensor_w_mm × W``, ``fy = focal_mm / sensor_h_mm × H``.
+  No lens distortion. The same conventions as the virtual camera :mod:`sitl.camera`.
+* Camera axes (as OpenCV): ``x`` right, ``y`` down, ``z`` forward along the optical axis.
+* World: the photo's :class:`~survey.frame.LocalFrame` (AEQD centred on the camera), metres
+  east, north, up. Flat ground heights are relative to take-off, so the camera sits
+  ``rel_alt_m`` up; DEM heights are in the DEM's datum, so the camera sits at its absolute
+  altitude. The Earth's curvature is ignored (8 cm at 1 km).
+* Attitude: camera-to-world rotation ``R = Rz(-yaw) · Rx(pitch) · B · Rz_cam(roll)``, where ``B``
+  points a level camera north (``x`` east, ``y`` down, ``z`` north); ``Rz_cam(roll)`` turns it
+  about its optical axis (positive roll: the image's right side goes down); ``Rx(pitch)`` tilts
+  the optical axis up about the east axis (pitch -90 looks straight down, image top to the
+  north); ``Rz(-yaw)`` turns everything clockwise seen from above (yaw 90: a nadir image's top
+  points east; an oblique camera looks east). This is the yaw-pitch-roll (Z-Y'-X'') order of
+  DJI's gimbal angles. At pitch -90, roll and yaw turn the image the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon
+
+from mapping.dem import Dem
+from mapping.pose import PhotoPose
+from survey.errors import InputError
+from survey.frame import LocalFrame
+
+DEFAULT_MAX_RANGE_M = 1000.0
+"""How far (horizontally) a footprint reaches where its rays miss the ground or hit farther."""
+
+# A level camera looking north: columns are the camera's x (right), y (down), z (forward).
+_LEVEL_NORTH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+# --- camera model ---------------------------------------------------------------------------
+
+
+def _rot_x(deg: float) -> np.ndarray:
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def _rot_z(deg: float) -> np.ndarray:
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """Camera-to-world (east, north, up) rotation matrix; see the module's conventions.
+
+    >>> r = camera_rotation(0.0, -90.0, 0.0)          # nadir, image top north
+    >>> (r @ [0, 0, 1]).round(9) + 0, (r @ [0, -1, 0]).round(9) + 0  # optical axis, image up
+    (array([ 0.,  0., -1.]), array([0., 1., 0.]))
+    """
+    return _rot_z(-yaw_deg) @ _rot_x(pitch_deg) @ _LEVEL_NORTH @ _rot_z(roll_deg)
+
+
+def intrinsics(pose: PhotoPose) -> tuple[float, float, float, float]:
+    """Focal lengths in pixels and principal point ``(fx, fy, cx, cy)`` of the photo's camera."""
+    cam = pose.camera
+    return (cam.focal_mm / cam.sensor_w_mm * cam.image_w_px,
+            cam.focal_mm / cam.sensor_h_mm * cam.image_h_px,
+            cam.image_w_px / 2, cam.image_h_px / 2)
+
+
+def photo_frame(pose: PhotoPose) -> LocalFrame:
+    """The local metric frame centred on the camera, in which this module works."""
+    return LocalFrame(pose.lat_deg, pose.lon_deg)
+
+
+def pixel_rays(pose: PhotoPose, uv: np.ndarray) -> np.ndarray:
+    """Unit view directions (N, 3), east/north/up, through pixels ``uv`` (N, 2)."""
+    uv = np.asarray(uv, dtype=float).reshape(-1, 2)
+    fx, fy, cx, cy = intrinsics(pose)
+    cam = np.column_stack([(uv[:, 0] - cx) / fx, (uv[:, 1] - cy) / fy, np.ones(len(uv))])
+    world = cam @ camera_rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg).T
+    return world / np.linalg.norm(world, axis=1, keepdims=True)
+
+
+# --- ground models --------------------------------------------------------------------------
+
+
+class Ground(Protocol):
+    """Where rays stop: :class:`FlatGround` or :class:`DemGround`."""
+
+    def camera_height(self, pose: PhotoPose) -> float:
+        """Camera height in this ground's vertical datum."""
+        ...
+
+    def height_at(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Ground height (this datum) at lon/lat points."""
+        ...
+
+    def intersect(self, pose: PhotoPose, frame: LocalFrame, dirs: np.ndarray, *,
+                  strict: bool = False) -> np.ndarray:
+        """Hit points (N, 3) of unit rays ``dirs`` from the camera in ``frame``; NaN: no hit.
+        ``strict``: raise :class:`InputError` when a ray leaves the model's coverage."""
+        ...
+
+
+@dataclass(frozen=True)
+class FlatGround:
+    """A horizontal plane ``height_m`` above take-off (0: the take-off height)."""
+
+    height_m: float = 0.0
+
+    def camera_height(self, pose: PhotoPose) -> float:
+        """The camera's height above take-off."""
+        return pose.rel_alt_m
+
+    def height_at(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """The plane's height everywhere."""
+        return np.full(np.shape(lon), self.height_m, dtype=float)
+
+    def intersect(self, pose: PhotoPose, frame: LocalFrame, dirs: np.ndarray, *,
+                  strict: bool = False) -> np.ndarray:
+        """Ray-plane intersection; rays level or upward (or a camera below the plane) miss."""
+        z0 = self.camera_height(pose)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (self.height_m - z0) / dirs[:, 2]
+        t = np.where((dirs[:, 2] < 0) & (t >= 0), t, np.nan)
+        return dirs * t[:, None] + [0.0, 0.0, z0]
+
+
+@dataclass(frozen=True)
+class DemGround:
+    """Terrain from a :class:`~mapping.dem.Dem`.
+
+    The camera is at ``takeoff_alt_msl_m + rel_alt_m`` when the take-off altitude is given
+    (in the DEM's vertical datum), else at the photo's EXIF altitude above sea level. Rays are
+    marched in ``step_m`` steps up to ``max_range_m``, then the crossing is bisected.
+    """
+
+    dem: Dem
+    takeoff_alt_msl_m: float | None = None
+    step_m: float = 1.0
+    max_range_m: float = 3000.0
+
+    @classmethod
+    def for_pose(cls, dem: Dem, pose: PhotoPose,
+                 takeoff_alt_msl_m: float | None = None) -> DemGround:
+        """Terrain for one photo: the take-off altitude when known, else the photo's altitude
+        above sea level, else (no altitude at all) take-off assumed at the DEM height under
+        the camera.
+
+        Raises
+        ------
+        InputError
+            No altitude and the DEM does not cover the camera position.
+        """
+        if takeoff_alt_msl_m is None and pose.alt_msl_m is None:
+            takeoff_alt_msl_m = float(dem.height_at(pose.lon_deg, pose.lat_deg))
+            if np.isnan(takeoff_alt_msl_m):
+                raise InputError(dem.source, f"DEM does not cover photo {pose.path.name}")
+        return cls(dem, takeoff_alt_msl_m)
+
+    def camera_height(self, pose: PhotoPose) -> float:
+        """The camera's altitude in the DEM's datum."""
+        if self.takeoff_alt_msl_m is not None:
+            return self.takeoff_alt_msl_m + pose.rel_alt_m
+        if pose.alt_msl_m is None:
+            raise InputError(pose.path, "no altitude above sea level: give the take-off altitude")
+        return pose.alt_msl_m
+
+    def height_at(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """DEM heights (NaN outside)."""
+        return self.dem.height_at(lon, lat)
+
+    def intersect(self, pose: PhotoPose, frame: LocalFrame, dirs: np.ndarray, *,
+                  strict: bool = False) -> np.ndarray:
+        """First crossing of each ray with the terrain; NaN for rays that leave the DEM first.
+
+        Raises
+        ------
+        InputError
+            The DEM does not cover the camera position, the camera is below its surface, or
+            (``strict``) a ray leaves the DEM before reaching the ground.
+        """
+        origin = np.array([0.0, 0.0, self.camera_height(pose)])
+        clearance = self._clearance(frame, origin, dirs[:1], np.zeros((1, 1)))[0, 0]
+        if np.isnan(clearance):
+            raise InputError(self.dem.source, f"DEM does not cover photo {pose.path.name}")
+        if clearance < 0:
+            raise InputError(pose.path, f"camera {-clearance:.1f} m below the DEM surface "
+                             "(check the take-off altitude)")
+        lo, hi, left = self._march(frame, origin, dirs)
+        if strict and left.any():
+            raise InputError(self.dem.source,
+                             f"DEM does not cover the ground seen by photo {pose.path.name}")
+        t = self._bisect(frame, origin, dirs, lo, hi)
+        return origin + dirs * t[:, None]
+
+    def _clearance(self, frame: LocalFrame, origin: np.ndarray, dirs: np.ndarray,
+                   t: np.ndarray) -> np.ndarray:
+        """Height of ray points above the terrain, shape of ``t`` (rays × samples)."""
+        points = origin + dirs[:, None, :] * t[..., None]
+        lon, lat = frame.to_geo(points[..., 0].ravel(), points[..., 1].ravel())
+        ground = self.dem.height_at(lon, lat).reshape(t.shape)
+        return points[..., 2] - ground
+
+    def _march(self, frame: LocalFrame, origin: np.ndarray,
+               dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bracket ``[lo, hi]`` of each ray's first crossing (NaN: none) and rays that left."""
+        n = len(dirs)
+        lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+        left = np.zeros(n, dtype=bool)
+        open_ = np.arange(n)
+        chunk = 256
+        start = 0.0
+        while open_.size and start < self.max_range_m:
+            t = start + self.step_m * np.arange(chunk + 1)
+            g = self._clearance(frame, origin, dirs[open_], np.broadcast_to(t, (open_.size,
+                                                                                  t.size)))
+            below, gone = g <= 0, np.isnan(g)
+            k_below = np.where(below.any(1), below.argmax(1), chunk + 1)
+            k_gone = np.where(gone.any(1), gone.argmax(1), chunk + 1)
+            hit = k_below < k_gone
+            rays, k = open_[hit], k_below[hit]
+            lo[rays], hi[rays] = t[np.maximum(k - 1, 0)], t[k]
+            left[open_[~hit & (k_gone <= chunk)]] = True
+            open_ = open_[~hit & (k_gone > chunk)]
+            start += self.step_m * chunk
+        return lo, hi, left
+
+    def _bisect(self, frame: LocalFrame, origin: np.ndarray, dirs: np.ndarray,
+                lo: np.ndarray, hi: np.ndarray, iterations: int = 30) -> np.ndarray:
+        """Ray parameter of the crossing inside each bracket (NaN brackets stay NaN)."""
+        ok = np.isfinite(lo)
+        lo, hi, d = lo[ok], hi[ok], dirs[ok]
+        for _ in range(iterations):
+            mid = (lo + hi) / 2
+            above = self._clearance(frame, origin, d, mid[:, None])[:, 0] > 0
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        t = np.full(len(dirs), np.nan)
+        t[ok] = (lo + hi) / 2
+        return t
+
+
+# --- pixels to ground and back --------------------------------------------------------------
+
+
+def pixels_to_local(pose: PhotoPose, uv: np.ndarray, ground: Ground) -> np.ndarray:
+    """Ground points (N, 3) seen at pixels ``uv`` (N, 2), in :func:`photo_frame` metres
+    (east, north, height in the ground's datum); NaN rows where the ray misses the ground."""
+    frame = photo_frame(pose)
+    return ground.intersect(pose, frame, pixel_rays(pose, uv))
+
+
+def pixels_to_ground(pose: PhotoPose, uv: np.ndarray, ground: Ground) -> np.ndarray:
+    """Lon/lat (N, 2) of the ground seen at pixels ``uv`` (N, 2); NaN where the ray misses
+    (above the horizon, or out of the DEM)."""
+    points = pixels_to_local(pose, uv, ground)
+    lon, lat = photo_frame(pose).to_geo(points[:, 0], points[:, 1])
+    return np.column_stack([lon, lat])
+
+
+def ground_to_pixel(pose: PhotoPose, lonlat: np.ndarray, ground: Ground,
+                    height_m: np.ndarray | float | None = None) -> np.ndarray:
+    """Pixels (N, 2) where ground points (N, 2 lon/lat) appear; NaN behind the camera.
+
+    ``height_m`` is in the ground's datum (above take-off for :class:`FlatGround`); by default
+    the ground's own height there. Points outside the image get pixels outside ``[0, W]``.
+    """
+    lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+    if height_m is None:
+        height_m = ground.height_at(lonlat[:, 0], lonlat[:, 1])
+    x, y = photo_frame(pose).to_local(lonlat[:, 0], lonlat[:, 1])
+    offset = np.column_stack([x, y, np.broadcast_to(height_m, x.shape) -
+                              ground.camera_height(pose)])
+    cam = offset @ camera_rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
+    fx, fy, cx, cy = intrinsics(pose)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(cam[:, 2] > 0, cam[:, 2], np.nan)
+        return np.column_stack([cx + fx * cam[:, 0] / z, cy + fy * cam[:, 1] / z])
+
+
+# --- outlines: footprints and boxes ---------------------------------------------------------
+
+
+def _outline(x0: float, y0: float, x1: float, y1: float, samples: int) -> np.ndarray:
+    """Points along a rectangle's edges, clockwise from the top-left (image coordinates)."""
+    s = np.linspace(0.0, 1.0, samples, endpoint=False)
+    top = np.column_stack([x0 + (x1 - x0) * s, np.full_like(s, y0)])
+    right = np.column_stack([np.full_like(s, x1), y0 + (y1 - y0) * s])
+    bottom = np.column_stack([x1 - (x1 - x0) * s, np.full_like(s, y1)])
+    left = np.column_stack([np.full_like(s, x0), y1 - (y1 - y0) * s])
+    return np.vstack([top, right, bottom, left])
+
+
+def _outline_to_local(pose: PhotoPose, uv: np.ndarray, ground: Ground,
+                      max_range_m: float) -> Polygon:
+    """Project an image outline; rays that miss or reach past ``max_range_m`` stop there."""
+    dirs = pixel_rays(pose, uv)
+    points = ground.intersect(pose, photo_frame(pose), dirs, strict=True)
+    xy = points[:, :2]
+    horizontal = np.linalg.norm(dirs[:, :2], axis=1)
+    with np.errstate(invalid="ignore"):
+        far = ~(np.linalg.norm(xy, axis=1) <= max_range_m)
+    clip = far & (horizontal > 1e-9)
+    xy[clip] = dirs[clip, :2] / horizontal[clip, None] * max_range_m
+    xy = xy[~far | clip]
+    if len(xy) < 3:
+        return Polygon()
+    polygon = Polygon(xy)
+    if not polygon.is_valid:
+        parts = shapely.get_parts(shapely.make_valid(polygon))
+        parts = [p for p in parts if isinstance(p, Polygon)]
+        polygon = max(parts, key=lambda p: p.area, default=Polygon())
+    return polygon
+
+
+def footprint(pose: PhotoPose, ground: Ground, *, max_range_m: float = DEFAULT_MAX_RANGE_M,
+              samples_per_edge: int = 16) -> Polygon:
+    """The ground the photo sees, as a lon/lat polygon.
+
+    The image outline is sampled ``samples_per_edge`` times per edge, so an oblique photo's
+    footprint keeps its shape; rays above the horizon (or hitting farther than
+    ``max_range_m`` horizontally) are cut at ``max_range_m``.
+
+    Raises
+    ------
+    InputError
+        A DEM that does not cover what the photo sees.
+    """
+    cam = pose.camera
+    uv = _outline(0.0, 0.0, cam.image_w_px, cam.image_h_px, samples_per_edge)
+    local = _outline_to_local(pose, uv, ground, max_range_m)
+    return photo_frame(pose).geom_to_geo(local)
+
+
+def box_to_ground(pose: PhotoPose, box_xyxy: tuple[float, float, float, float] | np.ndarray,
+                  ground: Ground, *, samples_per_edge: int = 8,
+                  max_range_m: float = DEFAULT_MAX_RANGE_M) -> tuple[Polygon, float]:
+    """A pixel box ``(x0, y0, x1, y1)`` on the ground: lon/lat polygon and its area in m².
+
+    The area is measured in the photo's local metric frame. Edges are sampled as in
+    :func:`footprint`.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    local = _outline_to_local(pose, _outline(x0, y0, x1, y1, samples_per_edge), ground,
+                              max_range_m)
+    return photo_frame(pose).geom_to_geo(local), float(local.area)

@@ -1,0 +1,87 @@
+"""A survey store as the HQ map: objects, photos, routes, track and zones → :mod:`mapping.webmap`.
+
+A map of a large survey cannot carry every photo: the north-up overlays (the offline base
+map) are chosen greedily in photo order, a photo kept only when it adds at least
+``MIN_NEW_COVER`` of its footprint to what the kept ones already cover; thumbnails go with
+every photo up to ``MAX_THUMBNAILS``, beyond that only with photos that have detections.
+"""
+
+from __future__ import annotations
+
+import json
+from os import PathLike
+
+import shapely
+from shapely import wkt
+from shapely.geometry import LineString, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+
+from mapping.webmap import DamageObject, MapContent, Overlay, PhotoView, build_map, write_map
+from survey.store import Store
+
+MIN_NEW_COVER = 0.3
+MAX_THUMBNAILS = 500
+
+
+def _geoms(layer: dict | None) -> list[BaseGeometry]:
+    if not layer:
+        return []
+    return [shape(f["geometry"]) for f in layer.get("features", []) if f.get("geometry")]
+
+
+def _lines(geoms: list[BaseGeometry]) -> list[LineString]:
+    out: list[LineString] = []
+    for g in geoms:
+        out += [g] if isinstance(g, LineString) else [p for p in getattr(g, "geoms", [])
+                                                      if isinstance(p, LineString)]
+    return out
+
+
+def _polygons(geoms: list[BaseGeometry]) -> list[Polygon]:
+    out: list[Polygon] = []
+    for g in geoms:
+        out += [g] if isinstance(g, Polygon) else [p for p in getattr(g, "geoms", [])
+                                                   if isinstance(p, Polygon)]
+    return out
+
+
+def survey_content(store: Store, *, title: str) -> MapContent:
+    """Everything of the store the map shows."""
+    objects = [DamageObject(i, wkt.loads(o.ground_wkt), o.damage, o.confidence, o.area_m2,
+                            o.photos) for i, o in enumerate(store.objects(), start=1)]
+    rows = [r for r in store.photos(status="ok") if r["footprint"]]
+    with_boxes = {r["photo_id"] for r in store.detections()}
+    thumbs_for_all = len(rows) <= MAX_THUMBNAILS
+    covered: BaseGeometry = Polygon()
+    photos = []
+    for r in rows:
+        footprint = wkt.loads(r["footprint"])
+        overlay = None
+        if r["overlay"] is not None and footprint.area > 0:
+            new = footprint.difference(covered).area / footprint.area
+            if new >= MIN_NEW_COVER:
+                bounds = tuple(json.loads(r["overlay_bounds"]))
+                overlay = Overlay(bytes(r["overlay"]), bounds)  # type: ignore[arg-type]
+                covered = shapely.union(covered, footprint)
+        thumb = r["thumbnail"] if thumbs_for_all or r["id"] in with_boxes else None
+        photos.append(PhotoView(r["name"], footprint, bytes(thumb) if thumb else None, overlay))
+    layers = store.layers()
+    area = _polygons(_geoms(layers.get("area")))
+    return MapContent(
+        title=title, objects=objects, photos=photos,
+        routes=_lines(_geoms(layers.get("routes"))),
+        track=_lines(_geoms(layers.get("track"))),
+        zones=_polygons(_geoms(layers.get("zones"))),
+        area=area[0] if len(area) == 1 else (shapely.union_all(area) if area else None),
+    )
+
+
+def survey_map_html(store: Store, *, offline: bool = True, title: str) -> str:
+    """The map's HTML."""
+    return build_map(survey_content(store, title=title), offline=offline)
+
+
+def write_survey_map(store: Store, path: str | PathLike[str], *, offline: bool = True,
+                     title: str) -> None:
+    """Write the map (atomically; the folder must exist or be creatable)."""
+    write_map(survey_content(store, title=title), path, offline=offline)

@@ -1,0 +1,425 @@
+"""Where a photo was taken and where its camera looked: pose from EXIF/XMP or from a flight log.
+
+A :class:`PhotoPose` holds the camera position (EXIF GPS latitude/longitude, GPS altitude above
+sea level, height above take-off) and the camera attitude as DJI writes it:
+
+* ``yaw_deg``: heading of the image top for a nadir photo / of the optical axis for an oblique
+  one, degrees clockwise from north (the gimbal yaw when known, else the flight yaw);
+* ``pitch_deg``: -90 looks straight down (nadir), 0 at the horizon;
+* ``roll_deg``: rotation about the optical axis (positive: the image's right side goes down).
+
+:func:`read_pose` reads them from a JPEG without decoding its pixels: EXIF GPS through Pillow and
+DJI's XMP packet (``drone-dji:RelativeAltitude``, ``Gimbal*Degree``, ``Flight*Degree``, and
+``GPSLatitude``/``GPSLongtitude`` as a fallback position). The height above take-off is never
+guessed from the sea-level altitude: without ``RelativeAltitude`` the photo is refused.
+
+:func:`flight_poses` reads the camera shots ``survey fly`` recorded (CAMERA_FEEDBACK), and
+:func:`pose_for_photo` prefers the photo's own metadata, falling back to the flight record named
+by a ``sNN_IIII...`` file name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from missions.camera import Camera, camera_from_exif_model
+from survey.errors import ImageError, InputError
+
+_GPS_IFD = 0x8825
+_EXIF_IFD = 0x8769
+_MODEL = 0x0110
+_DATETIME_ORIGINAL = 0x9003
+_FOCAL_LENGTH = 0x920A
+_FOCAL_35MM = 0xA405
+_FOCAL_PLANE_XRES = 0xA20E
+_FOCAL_PLANE_UNIT = 0xA210
+_FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
+# EXIF FocalPlaneResolutionUnit: 2 inch, 3 cm (4 mm and 5 um as some DNG writers use them).
+_UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
+_PHOTO_NAME = re.compile(r"^s(\d+)_(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PhotoPose:
+    """Camera position, attitude and intrinsics of one photo.
+
+    ``path`` is the photo; for a pose from :func:`flight_poses` it is the flight record file
+    (``sortie_NN_photos.json``) until :func:`pose_for_photo` pairs it with a photo.
+    ``camera`` has the photo's actual pixel size. ``source`` says where the pose came from
+    (``"exif+dji-xmp"``, ``"dji-xmp"``, ``"flight-log"``).
+    """
+
+    path: Path
+    lat_deg: float
+    lon_deg: float
+    alt_msl_m: float | None
+    rel_alt_m: float
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+    camera: Camera
+    source: str
+    time: str | None = None
+
+
+class NoPoseMetadata(InputError):
+    """A readable photo that lacks its position or its height above take-off."""
+
+
+def photo_gsd_cm(pose: PhotoPose) -> float:
+    """Nadir ground sample distance (cm per pixel) at the photo's height above take-off."""
+    return pose.camera.gsd_cm(pose.rel_alt_m)
+
+
+# --- reading the file -----------------------------------------------------------------------
+
+
+def read_pose(path: str | PathLike[str], *, camera: Camera | None = None) -> PhotoPose:
+    """The pose of a photo from its EXIF GPS and DJI XMP metadata (pixels are not decoded).
+
+    Parameters
+    ----------
+    path
+        A JPEG (or any image Pillow opens) with EXIF GPS and DJI XMP.
+    camera
+        Intrinsics to use instead of the EXIF camera; scaled to the photo's pixel size.
+
+    Raises
+    ------
+    ImageError
+        Missing, unreadable, truncated or not an image.
+    NoPoseMetadata
+        No GPS position, or no ``RelativeAltitude`` (height above take-off) in the XMP.
+    InputError
+        Camera intrinsics unknown (EXIF model not in the catalog, no usable focal length).
+    """
+    file = Path(path)
+    with _open_image(file) as image:
+        try:
+            size = image.size
+            exif = image.getexif()
+            gps = exif.get_ifd(_GPS_IFD)
+            details = exif.get_ifd(_EXIF_IFD)
+            xmp = _xmp_fields(_xmp_packet(image, file))
+        except (OSError, SyntaxError, ValueError, struct.error) as exc:
+            raise ImageError(file, f"corrupt metadata ({exc})") from None
+    position = _exif_position(gps)
+    source = "exif+dji-xmp"
+    if position is None:
+        position = _xmp_position(xmp)
+        source = "dji-xmp"
+    if position is None:
+        raise NoPoseMetadata(file, "no GPS position in EXIF or DJI XMP")
+    rel_alt = _first(xmp, "RelativeAltitude")
+    if rel_alt is None:
+        raise NoPoseMetadata(file, "no height above take-off (no drone-dji:RelativeAltitude)")
+    alt_msl = _exif_altitude(gps)
+    if alt_msl is None:
+        alt_msl = _first(xmp, "AbsoluteAltitude")
+    yaw = _first(xmp, "GimbalYawDegree", "FlightYawDegree")
+    pitch = _first(xmp, "GimbalPitchDegree")
+    if yaw is None or pitch is None:
+        source += "+no-gimbal"  # a nadir camera heading north is assumed for what is missing
+    return PhotoPose(
+        path=file,
+        lat_deg=position[0],
+        lon_deg=position[1],
+        alt_msl_m=alt_msl,
+        rel_alt_m=rel_alt,
+        yaw_deg=(yaw or 0.0) % 360.0,
+        pitch_deg=-90.0 if pitch is None else pitch,
+        roll_deg=_first(xmp, "GimbalRollDegree") or 0.0,
+        camera=_photo_camera(file, size, exif, details, camera),
+        source=source,
+        time=_exif_time(details),
+    )
+
+
+def _open_image(file: Path) -> Image.Image:
+    """Pillow's lazy image (header and metadata only), after checking the JPEG is complete."""
+    if not file.is_file():
+        raise ImageError(file, "no such file" if not file.exists() else "not a file")
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(3)
+            fh.seek(max(0, file.stat().st_size - 4096))
+            tail = fh.read()
+        if head == b"\xff\xd8\xff" and b"\xff\xd9" not in tail:
+            raise ImageError(file, "truncated JPEG (no end marker)")
+        return Image.open(file)
+    except UnidentifiedImageError:
+        raise ImageError(file, "not an image") from None
+    except OSError as exc:
+        raise ImageError(file, f"cannot be read ({exc})") from None
+
+
+def _xmp_packet(image: Image.Image, file: Path) -> str:
+    """The XMP packet as text: Pillow's JPEG/PNG/TIFF reading, else a scan of the file head."""
+    data = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp") or b""
+    if not data:
+        with open(file, "rb") as fh:
+            head = fh.read(1 << 18)
+        start, end = head.find(b"<x:xmpmeta"), head.find(b"</x:xmpmeta>")
+        data = head[start:end] if 0 <= start < end else b""
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+
+
+def _xmp_fields(packet: str) -> dict[str, float]:
+    """Numeric ``drone-dji:`` fields of an XMP packet (attributes or elements), by lower-case
+    name (DJI spells ``GPSLatitude`` or ``GpsLatitude`` depending on the model).
+
+    >>> _xmp_fields('drone-dji:RelativeAltitude="+40.20" <drone-dji:GimbalYawDegree>-3.5<')
+    {'relativealtitude': 40.2, 'gimbalyawdegree': -3.5}
+    """
+    fields: dict[str, float] = {}
+    pattern = (r'drone-dji:(\w+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')'
+               r'|<drone-dji:(\w+)>\s*([^<]*?)\s*<')
+    for match in re.finditer(pattern, packet):
+        name = (match.group(1) or match.group(4)).lower()
+        text = next(g for g in (match.group(2), match.group(3), match.group(5)) if g is not None)
+        try:
+            value = float(text)
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            fields.setdefault(name, value)
+    return fields
+
+
+def _first(fields: dict[str, float], *names: str) -> float | None:
+    """The first of ``names`` (any case) present in ``fields``."""
+    return next((fields[n.lower()] for n in names if n.lower() in fields), None)
+
+
+def _xmp_position(xmp: dict[str, float]) -> tuple[float, float] | None:
+    """DJI's XMP position (``GPSLongtitude`` is DJI's spelling on some models)."""
+    lat = _first(xmp, "GPSLatitude")
+    lon = _first(xmp, "GPSLongitude", "GPSLongtitude")
+    if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
+        return None
+    return lat, lon
+
+
+def _dms(value: Any) -> float | None:
+    try:
+        d, m, s = (float(v) for v in value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    degrees = d + m / 60.0 + s / 3600.0
+    return degrees if math.isfinite(degrees) else None
+
+
+def _ref(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).strip("\x00 ").upper()
+
+
+def _exif_position(gps: dict[int, Any]) -> tuple[float, float] | None:
+    """EXIF GPS latitude/longitude in degrees (S and W negative); ``None`` when absent or 0, 0."""
+    lat, lon = _dms(gps.get(2)), _dms(gps.get(4))
+    if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
+        return None
+    if _ref(gps.get(1, "N")) == "S":
+        lat = -lat
+    if _ref(gps.get(3, "E")) == "W":
+        lon = -lon
+    return lat, lon
+
+
+def _exif_altitude(gps: dict[int, Any]) -> float | None:
+    """EXIF GPS altitude (above sea level; ref 1 means below)."""
+    try:
+        altitude = float(gps[6])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    ref = gps.get(5, 0)
+    below = (ref[:1] == b"\x01") if isinstance(ref, bytes) else ref == 1
+    return (-altitude if below else altitude) if math.isfinite(altitude) else None
+
+
+def _exif_time(details: dict[int, Any]) -> str | None:
+    """``DateTimeOriginal`` as ISO 8601 (camera local time, no zone), or ``None``."""
+    text = str(details.get(_DATETIME_ORIGINAL, "")).strip("\x00 ")
+    try:
+        return datetime.strptime(text, "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+# --- camera intrinsics ----------------------------------------------------------------------
+
+
+def scale_camera(camera: Camera, width_px: int, height_px: int) -> Camera:
+    """``camera`` for a photo of ``width_px`` × ``height_px``.
+
+    A photo with the sensor's aspect uses the whole sensor (resized images too); one with
+    another aspect (e.g. 16:9 from a 4:3 sensor) is taken as a crop of the full sensor width.
+    A portrait photo from a landscape camera swaps the sensor sides. Pixels are square.
+
+    >>> from missions.camera import CATALOG
+    >>> c = scale_camera(CATALOG["phantom3-fc300s"], 4000, 2250)
+    >>> round(c.sensor_w_mm, 2), round(c.sensor_h_mm, 3), c.image_h_px
+    (6.17, 3.471, 2250)
+    """
+    sw, sh = camera.sensor_w_mm, camera.sensor_h_mm
+    cw, ch = camera.image_w_px, camera.image_h_px
+    if (width_px < height_px) != (cw < ch):
+        sw, sh, cw, ch = sh, sw, ch, cw
+    aspect = width_px / height_px
+    if abs(aspect - cw / ch) > 0.01 * aspect:
+        sh = sw / aspect
+    return replace(camera, sensor_w_mm=sw, sensor_h_mm=sh, image_w_px=width_px,
+                   image_h_px=height_px)
+
+
+def _photo_camera(file: Path, size: tuple[int, int], exif: Any, details: dict[int, Any],
+                  camera: Camera | None) -> Camera:
+    """The photo's intrinsics: ``camera``, else the catalog model, else EXIF focal data."""
+    width, height = size
+    focal = _positive(details.get(_FOCAL_LENGTH))
+    model = str(exif.get(_MODEL, "")).strip("\x00 ")
+    if camera is None:
+        catalog = camera_from_exif_model(model)
+        if catalog is not None and (focal is None or abs(focal / catalog.focal_mm - 1) < 0.05):
+            camera = catalog
+    if camera is not None:
+        return scale_camera(camera, width, height)
+    name = f"exif:{model or file.name}"
+    focal35 = _positive(details.get(_FOCAL_35MM))
+    if focal and focal35:
+        diagonal_mm = _FULL_FRAME_DIAGONAL_MM * focal / focal35
+        sensor_w = diagonal_mm * width / math.hypot(width, height)
+        return Camera(name, sensor_w, sensor_w * height / width, focal, width, height)
+    xres = _positive(details.get(_FOCAL_PLANE_XRES))
+    unit_mm = _UNIT_MM.get(int(details.get(_FOCAL_PLANE_UNIT, 2) or 2))
+    if focal and xres and unit_mm:
+        sensor_w = width / xres * unit_mm
+        return Camera(name, sensor_w, sensor_w * height / width, focal, width, height)
+    raise InputError(file, f"unknown camera intrinsics (model {model or '?'!r} not in the "
+                     "catalog, no FocalLength with FocalLengthIn35mmFilm or FocalPlaneXResolution)")
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+# --- flight records -------------------------------------------------------------------------
+
+_RECORD_KEYS = ("index", "lat_deg", "lon_deg", "alt_amsl_m", "alt_rel_m", "yaw_deg")
+
+
+def flight_poses(flight_dir: str | PathLike[str], camera: Camera) -> dict[tuple[int, int],
+                                                                          PhotoPose]:
+    """Poses of the camera shots ``survey fly`` recorded, keyed by (sortie, image index).
+
+    Reads every ``FLIGHT_DIR/sortie_NN_photos.json``. The camera hangs on a gimbal looking
+    straight down, so pitch is -90, roll 0 and yaw the vehicle's yaw. Each pose's ``path`` is
+    its record file; ``source`` is ``"flight-log"``; ``time`` is UTC ISO 8601 when
+    ``time_usec`` is a Unix time (GPS-synchronised), else ``None``.
+
+    Raises
+    ------
+    InputError
+        No such folder, no record files, or a record that is not valid JSON / lacks a field.
+    """
+    folder = Path(flight_dir)
+    files = sorted(folder.glob("sortie_*_photos.json")) if folder.is_dir() else []
+    if not files:
+        raise InputError(folder, "no flight photo records (sortie_NN_photos.json)")
+    poses: dict[tuple[int, int], PhotoPose] = {}
+    for file in files:
+        for pose_key, pose in _sortie_poses(file, camera):
+            poses[pose_key] = pose
+    return poses
+
+
+def _sortie_poses(file: Path, camera: Camera) -> list[tuple[tuple[int, int], PhotoPose]]:
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+        sortie = int(doc["sortie"])
+        photos = list(doc["photos"])
+    except (OSError, ValueError) as exc:
+        raise InputError(file, f"not a readable flight photo record ({exc})") from None
+    except (KeyError, TypeError):
+        raise InputError(file, "not a flight photo record (needs 'sortie' and 'photos')") from None
+    out = []
+    for n, photo in enumerate(photos):
+        missing = [k for k in _RECORD_KEYS if not isinstance(photo, dict) or k not in photo]
+        if missing:
+            raise InputError(file, f"photo record {n} lacks {', '.join(missing)}")
+        out.append(((sortie, int(photo["index"])), _record_pose(file, photo, camera)))
+    return out
+
+
+def _record_pose(file: Path, photo: dict[str, Any], camera: Camera) -> PhotoPose:
+    usec = int(photo.get("time_usec") or 0)
+    time = (datetime.fromtimestamp(usec / 1e6, UTC).isoformat() if usec > 10**15 else None)
+    return PhotoPose(
+        path=file,
+        lat_deg=float(photo["lat_deg"]),
+        lon_deg=float(photo["lon_deg"]),
+        alt_msl_m=float(photo["alt_amsl_m"]),
+        rel_alt_m=float(photo["alt_rel_m"]),
+        yaw_deg=float(photo["yaw_deg"]) % 360.0,
+        pitch_deg=-90.0,
+        roll_deg=0.0,
+        camera=camera,
+        source="flight-log",
+        time=time,
+    )
+
+
+def photo_key(path: str | PathLike[str]) -> tuple[int, int] | None:
+    """(sortie, image index) from a ``sNN_IIII...`` photo name, else ``None``.
+
+    >>> photo_key("out/s01_0042.jpg")
+    (1, 42)
+    >>> photo_key("DJI_0018.JPG") is None
+    True
+    """
+    match = _PHOTO_NAME.match(Path(path).name)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def pose_for_photo(path: str | PathLike[str], flight: dict[tuple[int, int], PhotoPose] | None,
+                   camera: Camera | None) -> PhotoPose:
+    """The photo's own pose when its metadata has one, else its flight record.
+
+    The flight record is found by the file name (``s01_0042.jpg``: sortie 1, image index 42);
+    it gets ``path`` set to the photo and ``camera`` scaled to the photo's pixel size.
+
+    Raises
+    ------
+    ImageError
+        The photo is unreadable.
+    NoPoseMetadata
+        No pose in the photo and no matching flight record.
+    InputError
+        Unknown intrinsics (pass ``camera``).
+    """
+    file = Path(path)
+    try:
+        return read_pose(file, camera=camera)
+    except NoPoseMetadata as exc:
+        key = photo_key(file)
+        record = flight.get(key) if (flight and key) else None
+        if record is None:
+            raise NoPoseMetadata(file, f"{exc.problem}, and no flight record for it") from None
+    with _open_image(file) as image:
+        size = image.size
+    return replace(record, path=file, camera=scale_camera(camera or record.camera, *size))

@@ -1,0 +1,347 @@
+"""A virtual drone camera: photographs a flat :class:`sitl.scene.Scene` from a pose.
+
+Conventions (the same as the photo georeferencing in ``mapping.georef``)
+------------------------------------------------------------------------
+- Image pixels: ``u`` right, ``v`` down, continuous coordinates with ``(0, 0)`` at the top-left
+  corner of the top-left pixel; the principal point is the image centre ``(W/2, H/2)``.
+  Focal lengths in pixels: ``fx = focal_mm / sensor_w_mm * W``, ``fy = focal_mm / sensor_h_mm * H``.
+- Pose: ``yaw`` is the heading, degrees clockwise from north; ``pitch`` −90 looks straight down
+  (nadir), 0 at the horizon; ``roll`` turns the camera about its optical axis (positive: the
+  image's right side tips down, i.e. the picture rotates anticlockwise).
+- For nadir with yaw 0 the image top points north and its right side east; yaw 90 puts east at
+  the top (and south on the right).
+- World: east/north/up metres of the scene's local frame; the ground is flat at take-off height,
+  so the camera is ``rel_alt_m`` above it.
+
+Camera axes in the world (before roll), with ``f0 = (sin yaw, cos yaw, 0)``, ``up = (0, 0, 1)``:
+``forward = cos(pitch) f0 + sin(pitch) up``, ``right = (cos yaw, −sin yaw, 0)``,
+``down = forward × right``. A world point ``P`` seen from ``C`` has camera coordinates
+``(right·(P−C), down·(P−C), forward·(P−C))`` and projects to ``u = fx X/Z + W/2``,
+``v = fy Y/Z + H/2``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
+
+from sitl.scene import NEUTRAL_GROUND_BGR, Scene
+from survey.errors import InputError
+
+SKY_BGR: tuple[int, int, int] = (225, 200, 170)
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """A camera: image size, focal length and sensor size (the default is a DJI Phantom 3)."""
+
+    width_px: int = 4000
+    height_px: int = 3000
+    focal_mm: float = 3.61
+    sensor_w_mm: float = 6.17
+    sensor_h_mm: float = 4.55
+    make: str = "DJI"
+    model: str = "FC300S"
+
+    @property
+    def fx(self) -> float:
+        """Horizontal focal length, pixels."""
+        return self.focal_mm / self.sensor_w_mm * self.width_px
+
+    @property
+    def fy(self) -> float:
+        """Vertical focal length, pixels."""
+        return self.focal_mm / self.sensor_h_mm * self.height_px
+
+    @property
+    def focal_35mm(self) -> int:
+        """35 mm equivalent focal length (by the diagonal), as EXIF FocalLengthIn35mmFilm."""
+        return round(self.focal_mm * math.hypot(36.0, 24.0)
+                     / math.hypot(self.sensor_w_mm, self.sensor_h_mm))
+
+    def matrix(self) -> np.ndarray:
+        """The 3×3 camera matrix K (continuous pixel coordinates)."""
+        return np.array([[self.fx, 0.0, self.width_px / 2.0],
+                         [0.0, self.fy, self.height_px / 2.0],
+                         [0.0, 0.0, 1.0]])
+
+
+def camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: float = 0.0) -> np.ndarray:
+    """Rows: the camera's right, down and forward axes in world east/north/up coordinates."""
+    y, p, r = (math.radians(v) for v in (yaw_deg, pitch_deg, roll_deg))
+    f0 = np.array([math.sin(y), math.cos(y), 0.0])
+    up = np.array([0.0, 0.0, 1.0])
+    fwd = math.cos(p) * f0 + math.sin(p) * up
+    right = np.array([math.cos(y), -math.sin(y), 0.0])
+    down = np.cross(fwd, right)
+    right, down = (math.cos(r) * right + math.sin(r) * down,
+                   -math.sin(r) * right + math.cos(r) * down)
+    return np.vstack([right, down, fwd])
+
+
+def ground_to_image_homography(scene: Scene, intrinsics: Intrinsics, *, lat: float, lon: float,
+                               rel_alt_m: float, yaw_deg: float, pitch_deg: float = -90.0,
+                               roll_deg: float = 0.0) -> np.ndarray:
+    """3×3 homography: scene pixel ``[col, row, 1]`` → image pixel ``[u, v, 1]`` (continuous)."""
+    if not rel_alt_m > 0:
+        raise InputError("rel_alt_m", f"camera must be above the ground, got {rel_alt_m} m")
+    cx, cy = scene.frame.to_local(lon, lat)
+    c = np.array([float(cx), float(cy), float(rel_alt_m)])
+    r = camera_rotation(yaw_deg, pitch_deg, roll_deg)
+    m = np.column_stack([r[:, 0], r[:, 1], -r @ c])  # ground (x, y, 1) → camera
+    return intrinsics.matrix() @ m @ scene.affine_matrix()
+
+
+def render_photo(scene: Scene, intrinsics: Intrinsics, *, lat: float, lon: float,
+                 rel_alt_m: float, yaw_deg: float, pitch_deg: float = -90.0,
+                 roll_deg: float = 0.0) -> np.ndarray:
+    """What the camera sees of the flat scene, ``(H, W, 3)`` BGR ``uint8``.
+
+    Ground outside the scene is :data:`sitl.scene.NEUTRAL_GROUND_BGR`; above the horizon, sky.
+    When a photo pixel spans several scene pixels the scene is first reduced (image pyramid),
+    so high shots do not alias.
+    """
+    w, h = intrinsics.width_px, intrinsics.height_px
+    hom = ground_to_image_homography(scene, intrinsics, lat=lat, lon=lon, rel_alt_m=rel_alt_m,
+                                     yaw_deg=yaw_deg, pitch_deg=pitch_deg, roll_deg=roll_deg)
+    src = scene.image
+    # Photo GSD at the centre vs the scene's: reduce the scene when much finer than the photo.
+    r = camera_rotation(yaw_deg, pitch_deg, roll_deg)
+    down_cos = max(1e-3, -r[2, 2])
+    photo_gsd = rel_alt_m / down_cos * intrinsics.sensor_w_mm / (intrinsics.focal_mm * w)
+    level = 0
+    while photo_gsd > 2.0 * scene.gsd_m * 2**level and min(src.shape[:2]) > 64 and level < 6:
+        src = cv2.pyrDown(src)
+        level += 1
+    if level:  # reduced-image pixel → scene pixel
+        hom = hom @ np.diag([scene.width_px / src.shape[1], scene.height_px / src.shape[0], 1.0])
+    # Index coordinates (pixel centres at integers) on both sides.
+    to_cont = np.array([[1.0, 0, 0.5], [0, 1.0, 0.5], [0, 0, 1.0]])
+    from_cont = np.array([[1.0, 0, -0.5], [0, 1.0, -0.5], [0, 0, 1.0]])
+    hom_idx = from_cont @ hom @ to_cont
+    out = cv2.warpPerspective(src, hom_idx, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=NEUTRAL_GROUND_BGR)
+    # Rays at or above the horizon never meet the ground: paint them as sky.
+    ray_z = (r.T @ np.linalg.inv(intrinsics.matrix()))[2]  # world up-component of the ray
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], float)
+    if (corners @ ray_z).max() >= -1e-9:
+        uu = (ray_z[0] * (np.arange(w, dtype=np.float32) + 0.5))[None, :]
+        vv = (ray_z[1] * (np.arange(h, dtype=np.float32) + 0.5) + ray_z[2])[:, None]
+        sky = (uu + vv) >= -1e-3
+        out[sky] = SKY_BGR
+    return out
+
+
+# ====================================================================== JPEG + metadata
+def _dms(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
+    v = abs(value)
+    d = int(v)
+    m = int((v - d) * 60)
+    s = (v - d - m / 60.0) * 3600.0
+    return (IFDRational(d, 1), IFDRational(m, 1), IFDRational(round(s * 1_000_000), 1_000_000))
+
+
+def _rational(value: float, den: int = 1000) -> IFDRational:
+    f = Fraction(round(value * den), den)
+    return IFDRational(f.numerator, f.denominator)
+
+
+def _sgn(v: float) -> str:
+    return f"{v:+.2f}"
+
+
+def _norm_yaw(v: float) -> float:
+    v = (v + 180.0) % 360.0 - 180.0
+    return 180.0 if v == -180.0 else v
+
+
+def dji_xmp(intrinsics: Intrinsics, *, alt_msl_m: float, rel_alt_m: float, gimbal_roll: float,
+            gimbal_yaw: float, gimbal_pitch: float, flight_roll: float, flight_yaw: float,
+            flight_pitch: float, time: datetime) -> bytes:
+    """A DJI-style XMP packet (the layout of a Phantom's photos), padded like DJI's."""
+    date = time.strftime("%Y-%m-%d")
+    body = (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about="DJI Meta Data"\n'
+        '    xmlns:tiff="http://ns.adobe.com/tiff/1.0/"\n'
+        '    xmlns:exif="http://ns.adobe.com/exif/1.0/"\n'
+        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
+        '    xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"\n'
+        '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        '    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"\n'
+        '    xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/"\n'
+        f'   xmp:ModifyDate="{date}"\n'
+        f'   xmp:CreateDate="{date}"\n'
+        f'   tiff:Make="{intrinsics.make}"\n'
+        f'   tiff:Model="{intrinsics.model}"\n'
+        '   dc:format="image/jpeg"\n'
+        f'   drone-dji:AbsoluteAltitude="{_sgn(alt_msl_m)}"\n'
+        f'   drone-dji:RelativeAltitude="{_sgn(rel_alt_m)}"\n'
+        f'   drone-dji:GimbalRollDegree="{_sgn(gimbal_roll)}"\n'
+        f'   drone-dji:GimbalYawDegree="{_sgn(gimbal_yaw)}"\n'
+        f'   drone-dji:GimbalPitchDegree="{_sgn(gimbal_pitch)}"\n'
+        f'   drone-dji:FlightRollDegree="{_sgn(flight_roll)}"\n'
+        f'   drone-dji:FlightYawDegree="{_sgn(flight_yaw)}"\n'
+        f'   drone-dji:FlightPitchDegree="{_sgn(flight_pitch)}"\n'
+        '   crs:Version="7.0"\n'
+        '   crs:HasSettings="False"\n'
+        '   crs:HasCrop="False"\n'
+        '   crs:AlreadyApplied="False">\n'
+        '  </rdf:Description>\n'
+        ' </rdf:RDF>\n'
+        '</x:xmpmeta>\n'
+    )
+    pad = (" " * 100 + "\n") * 20
+    return (body + pad + '<?xpacket end="w"?>\n').encode("utf-8")
+
+
+def write_photo_jpeg(path: str | os.PathLike[str], image: np.ndarray, intrinsics: Intrinsics, *,
+                     lat: float, lon: float, alt_msl_m: float, rel_alt_m: float,
+                     yaw_deg: float, pitch_deg: float = -90.0, roll_deg: float = 0.0,
+                     flight_yaw_deg: float | None = None, flight_pitch_deg: float = 0.0,
+                     flight_roll_deg: float = 0.0, time: datetime | None = None,
+                     quality: int = 90) -> Path:
+    """Write a BGR image as a JPEG with a DJI photo's EXIF (GPS: MSL altitude) and XMP.
+
+    ``yaw_deg``/``pitch_deg``/``roll_deg`` are the gimbal's (the camera's) angles, written as
+    ``drone-dji:Gimbal*Degree``; the vehicle's go into ``drone-dji:Flight*Degree``. Yaws are
+    written in DJI's −180..180 range. ``time`` is local time (DJI writes no zone); default now.
+    The file appears atomically.
+    """
+    path = Path(path)
+    h, w = image.shape[:2]
+    if (w, h) != (intrinsics.width_px, intrinsics.height_px):
+        raise InputError(path, f"image is {w}×{h}, intrinsics say "
+                         f"{intrinsics.width_px}×{intrinsics.height_px}")
+    time = time or datetime.now()
+    stamp = time.strftime("%Y:%m:%d %H:%M:%S")
+    exif = Image.Exif()
+    exif[0x010F] = intrinsics.make            # Make
+    exif[0x0110] = intrinsics.model           # Model
+    exif[0x0112] = 1                          # Orientation
+    exif[0x0131] = "sitl virtual camera"      # Software
+    exif[0x0132] = stamp                      # DateTime
+    ex = exif.get_ifd(0x8769)
+    ex[0x9000] = b"0230"                      # ExifVersion
+    ex[0x9003] = stamp                        # DateTimeOriginal
+    ex[0x9004] = stamp                        # DateTimeDigitized
+    ex[0x829D] = _rational(2.8, 10)           # FNumber
+    ex[0x829A] = IFDRational(1, 500)          # ExposureTime
+    ex[0x8827] = 100                          # ISOSpeedRatings
+    ex[0x920A] = _rational(intrinsics.focal_mm, 100)  # FocalLength
+    ex[0xA405] = intrinsics.focal_35mm        # FocalLengthIn35mmFilm
+    ex[0xA002] = w                            # ExifImageWidth
+    ex[0xA003] = h                            # ExifImageHeight
+    gps = exif.get_ifd(0x8825)
+    gps[0] = b"\x02\x03\x00\x00"              # GPSVersionID
+    gps[1] = "N" if lat >= 0 else "S"
+    gps[2] = _dms(lat)
+    gps[3] = "E" if lon >= 0 else "W"
+    gps[4] = _dms(lon)
+    gps[5] = b"\x00" if alt_msl_m >= 0 else b"\x01"
+    gps[6] = _rational(abs(alt_msl_m), 1000)
+    gimbal_yaw = _norm_yaw(yaw_deg)
+    flight_yaw = _norm_yaw(yaw_deg if flight_yaw_deg is None else flight_yaw_deg)
+    xmp = dji_xmp(intrinsics, alt_msl_m=alt_msl_m, rel_alt_m=rel_alt_m, gimbal_roll=roll_deg,
+                  gimbal_yaw=gimbal_yaw, gimbal_pitch=pitch_deg, flight_roll=flight_roll_deg,
+                  flight_yaw=flight_yaw, flight_pitch=flight_pitch_deg, time=time)
+    pil = Image.fromarray(np.ascontiguousarray(image[..., ::-1]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pil.save(f, format="JPEG", quality=quality, exif=exif.tobytes(), xmp=xmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ====================================================================== a flight's photos
+DEFAULT_START = datetime(2015, 9, 10, 13, 0, 0)
+"""When a flight whose photo times are counted from boot is taken to start (the Jōsō flood)."""
+
+
+def _photo_time(time_usec: int, start: datetime) -> datetime:
+    if time_usec >= 10**15:  # microseconds since the UNIX epoch (after 2001)
+        return datetime.fromtimestamp(time_usec / 1e6, UTC).replace(tzinfo=None)
+    return start + timedelta(microseconds=int(time_usec))
+
+
+def photograph_flight(scene: Scene, intrinsics: Intrinsics, flight_dir: str | os.PathLike[str],
+                      out_dir: str | os.PathLike[str], *, takeoff_alt_msl_m: float | None = None,
+                      start_time: datetime = DEFAULT_START,
+                      progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Photograph every shot a flight reported (``sortie_NN_photos.json``) over ``scene``.
+
+    Each photo ``{"index", "lat_deg", "lon_deg", "alt_amsl_m", "alt_rel_m", "time_usec",
+    "roll_deg", "pitch_deg", "yaw_deg"}`` becomes ``out_dir/sNN_IIII.jpg``: the camera hangs on
+    a stabilised gimbal looking straight down (pitch −90, roll 0) with the vehicle's yaw; the
+    vehicle's roll/pitch/yaw go into the XMP's Flight angles. The ground is at take-off height,
+    so the camera is ``alt_rel_m`` above it. EXIF GPS altitude is ``alt_amsl_m``, or
+    ``takeoff_alt_msl_m + alt_rel_m`` when ``takeoff_alt_msl_m`` is given. Photo times are
+    ``time_usec`` (since the epoch, or since boot counted from ``start_time``). Photos already
+    there are skipped, so a run can be repeated or resumed.
+
+    Returns
+    -------
+    list[Path]
+        Every photo of the flight (written now or before), in sortie and index order.
+
+    Raises
+    ------
+    InputError
+        No photo lists in ``flight_dir``, or one that cannot be read.
+    """
+    flight_dir, out = Path(flight_dir), Path(out_dir)
+    lists = sorted(flight_dir.glob("sortie_*_photos.json"))
+    if not lists:
+        raise InputError(flight_dir, "no sortie_NN_photos.json in this folder")
+    jobs: list[tuple[Path, int, dict]] = []
+    for lp in lists:
+        try:
+            doc = json.loads(lp.read_text(encoding="utf-8"))
+            sortie = int(doc["sortie"])
+            photos = list(doc["photos"])
+            for ph in photos:
+                jobs.append((out / f"s{sortie:02d}_{int(ph['index']):04d}.jpg", sortie, ph))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(lp, f"not a photo list ({exc})") from exc
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for done, (path, _sortie, ph) in enumerate(jobs, start=1):
+        paths.append(path)
+        if not path.exists():
+            try:
+                lat, lon = float(ph["lat_deg"]), float(ph["lon_deg"])
+                rel = float(ph["alt_rel_m"])
+                msl = (float(ph["alt_amsl_m"]) if takeoff_alt_msl_m is None
+                       else takeoff_alt_msl_m + rel)
+                yaw = float(ph.get("yaw_deg", 0.0))
+                roll, pitch = float(ph.get("roll_deg", 0.0)), float(ph.get("pitch_deg", 0.0))
+                t = _photo_time(int(ph.get("time_usec", 0)), start_time)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError(flight_dir, f"photo {path.stem}: bad field ({exc})") from exc
+            img = render_photo(scene, intrinsics, lat=lat, lon=lon, rel_alt_m=rel, yaw_deg=yaw)
+            write_photo_jpeg(path, img, intrinsics, lat=lat, lon=lon, alt_msl_m=msl,
+                             rel_alt_m=rel, yaw_deg=yaw, pitch_deg=-90.0, roll_deg=0.0,
+                             flight_yaw_deg=yaw, flight_pitch_deg=pitch, flight_roll_deg=roll,
+                             time=t)
+        if progress is not None:
+            progress(done, len(jobs))
+    return paths
