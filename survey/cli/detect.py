@@ -257,3 +257,39 @@ def dataset_xbd(
 
 
 dataset_xbd.__doc__ = (dataset_xbd.__doc__ or "") + "\n\n" + DATASET_EPILOG
+
+
+SYNTHETIC_EPILOG = ("Example: survey dataset synthetic -o out/synth --scenes 8 --gsd 44.8 "
+                    "--with out/xbd/data.yaml")
+
+
+@dataset_app.command("synthetic", no_args_is_help=True)
+def dataset_synthetic(
+    ctx: typer.Context,
+    out: OutDir,
+    scenes: Annotated[int, typer.Option("--scenes", help="Scenes to generate (one tile "
+                                        "each).")] = 8,
+    gsd: Annotated[float, typer.Option("--gsd", help="Training GSD, cm/px (the xBD tiles: "
+                                       "~44.8).")] = 44.8,
+    base: Annotated[Path | None, typer.Option(
+        "--with", help="A YOLO dataset yaml to train alongside (its val/test splits are "
+        "kept).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="First scene's seed.")] = 0,
+) -> None:
+    """Generate disaster scenes (buildings in each damage class, roads, flood water) as YOLO
+    training tiles at the detector's GSD; optionally joined with another dataset."""
+    from sitl.scene_dataset import write_scene_dataset
+
+    app = ctx.obj
+    with cli_errors(app.err), _progress(app.err) as bar:
+        task = bar.add_task("Generating scenes", total=scenes)
+        yaml_path, card = write_scene_dataset(
+            out, scenes=scenes, gsd_m=gsd / 100.0, seed=seed, base_yaml=base,
+            progress=lambda done, total: bar.update(task, completed=done))
+    tiles = ", ".join(f"{k} {v}" for k, v in card.tiles.items())
+    boxes = ", ".join(f"{k} {v}" for k, v in card.boxes_per_class.items())
+    app.out.print(f"Wrote [bold]{escape(str(yaml_path))}[/]: tiles {tiles}; boxes {boxes}; "
+                  f"GSD {card.gsd_cm:.1f} cm/px; licence {escape(card.license or '')}")
+
+
+dataset_synthetic.__doc__ = (dataset_synthetic.__doc__ or "") + "\n\n" + SYNTHETIC_EPILOG
