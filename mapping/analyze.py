@@ -173,8 +173,9 @@ def plan_layers(plan_dir: Path) -> dict[str, dict]:
             for name, kinds in pick.items()}
 
 
-def flight_track(flight_dir: Path) -> dict:
-    """The flown track: a LineString per sortie from the telemetry logs' positions."""
+def flight_track(flight_dir: Path, *, simplify: bool = True) -> dict:
+    """The flown track: a LineString per sortie from the telemetry logs' positions
+    (simplified to ~0.1 m for the map unless ``simplify`` is false)."""
     features = []
     for log in sorted(flight_dir.glob("sortie_*.jsonl")):
         points = []
@@ -186,7 +187,8 @@ def flight_track(flight_dir: Path) -> dict:
             if row.get("type") == "GLOBAL_POSITION_INT" and (row.get("lat") or row.get("lon")):
                 points.append((row["lon"] * 1e-7, row["lat"] * 1e-7))
         if len(points) >= 2:
-            line_geom = LineString(points).simplify(1e-6)
+            line_geom = LineString(points)
+            line_geom = line_geom.simplify(1e-6) if simplify else line_geom
             features.append({"type": "Feature", "geometry": shapely.geometry.mapping(line_geom),
                              "properties": {"sortie": log.stem}})
     return {"type": "FeatureCollection", "features": features}

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from survey.cli import analyze as analyze_cmd
+from survey.cli import demo as demo_cmd
 from survey.cli import detect as detect_cmd
 from survey.cli import fly as fly_cmd
 from survey.cli import plan as plan_cmd
@@ -40,6 +41,7 @@ def main(ctx: typer.Context) -> None:
     ctx.obj = AppContext(out=Console(), err=Console(stderr=True))
 
 
+app.command("demo")(demo_cmd.demo)
 app.command("plan", no_args_is_help=True)(plan_cmd.plan)
 app.command("fly", no_args_is_help=True)(fly_cmd.fly)
 app.add_typer(sitl_cmd.sitl_app, name="sitl")

@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import json
 import threading
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
+from sitl.launch import VehicleKind, start_vehicle
 from survey.cli.errors import cli_errors
-from survey.errors import InputError, SimulatorError
+from survey.errors import InputError
 
 EPILOG = ("Example: survey sitl start --plan out/joso --speedup 5  (home from the plan; then, "
           "in another terminal: survey fly out/joso --connect tcp:127.0.0.1:5760)")
 
-# The planner's default drone flies 25 minutes; at the built-in copter's ~19 A in cruise that
-# takes an 8,000 mAh pack (its low-voltage warning then comes at about 21 minutes).
-BUILTIN_BATTERY_MAH = 8000
-
 sitl_app = typer.Typer(name="sitl", help="Simulated vehicles to fly plans against.",
                        no_args_is_help=True, add_completion=False)
-
-
-class VehicleKind(StrEnum):
-    """Which simulator to run."""
-
-    BUILTIN = "builtin"
-    ARDUPILOT = "ardupilot"
 
 
 def _wait(stop: threading.Event, vehicle: Any, swap_battery: bool) -> None:
@@ -77,7 +66,7 @@ def start(
             raise InputError("--speedup", f"must be positive, got {speedup:g}")
         if not 0 <= port < 65536:
             raise InputError("--port", f"must be 0..65535, got {port}")
-        sim, url = _start(vehicle, lat, lon, alt, speedup, port)
+        sim, url = start_vehicle(vehicle, lat, lon, alt, speedup, port)
         try:
             app.out.print(f"{vehicle.value} copter at {lat:.7f},{lon:.7f} ×{speedup:g}: "
                           f"[bold]{escape(url)}[/]", highlight=False)
@@ -106,35 +95,6 @@ def plan_home(plan_dir: Path) -> tuple[float, float]:
         raise InputError(path, f"cannot read it ({e.strerror or e})") from None
     except (ValueError, KeyError, TypeError):
         raise InputError(path, "not a survey plan summary (no home lat_deg/lon_deg)") from None
-
-
-def _start(kind: VehicleKind, lat: float, lon: float, alt: float, speedup: float,
-           port: int) -> tuple[Any, str]:
-    if kind is VehicleKind.BUILTIN:
-        from sitl.builtin import BuiltinCopter
-        try:
-            sim = BuiltinCopter(lat, lon, alt, port=port, speedup=speedup,
-                                params={"BATT_CAPACITY": BUILTIN_BATTERY_MAH}).start()
-        except (OSError, ValueError) as e:
-            raise SimulatorError(f"cannot start the built-in vehicle on port {port}: {e}") \
-                from None
-        return sim, sim.url
-    from sitl.ardupilot import ArduPilotSitl, SitlError
-    if (port - 5760) % 10 or port < 5760:
-        raise InputError("--port", "ArduPilot SITL uses 5760 + 10 × instance")
-    try:
-        sitl = ArduPilotSitl((lat, lon, alt, 0.0), speedup=speedup,
-                             instance=(port - 5760) // 10).start()
-    except (SitlError, ValueError) as e:
-        raise SimulatorError(str(e)) from None
-    try:
-        sitl.wait_ready()
-    except BaseException as e:
-        sitl.stop()
-        if isinstance(e, SitlError):
-            raise SimulatorError(str(e)) from None
-        raise
-    return sitl, sitl.url
 
 
 start.__doc__ = (start.__doc__ or "") + "\n\n" + EPILOG
