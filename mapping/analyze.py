@@ -222,6 +222,10 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None) -> AnalyzeS
         except InputError as exc:
             poses[path] = exc
     good = [p for p in poses.values() if isinstance(p, PhotoPose)]
+    if not good:  # nothing to map: refuse before a survey folder is written
+        first = next(p for p in poses.values() if isinstance(p, InputError))
+        raise InputError(first.source, f"{first.problem} (none of the {len(poses)} photo(s) "
+                         "has a usable pose; nothing analysed)")
     if dem is not None and good:
         _check_dem_covers(dem, good, config.dem)  # type: ignore[arg-type]
     store = create_store(config.out_dir, {"weights": config.weights})
@@ -278,6 +282,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             without += status == "no-pose"
             problems.append(str(pose))
             store.add_photo({**row, "status": status, "problem": pose.problem}, [])
+            done.add(sha)  # a copy of this photo later in the list is a skip, not a 2nd row
             continue
         try:
             image = load_image(path)
@@ -285,6 +290,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             failed += 1
             problems.append(str(exc))
             store.add_photo({**row, "status": "error", "problem": exc.problem}, [])
+            done.add(sha)
             continue
         extra, rows = analyse_photo(image, pose, config.model, _ground(dem, pose), config.conf)
         store.add_photo({**row, **_pose_columns(pose), **extra, "status": "ok"}, rows)

@@ -22,6 +22,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,7 +75,13 @@ def intrinsics(pose: PhotoPose) -> tuple[float, float, float, float]:
 
 def photo_frame(pose: PhotoPose) -> LocalFrame:
     """The local metric frame centred on the camera, in which this module works."""
-    return LocalFrame(pose.lat_deg, pose.lon_deg)
+    return _frame_at(pose.lat_deg, pose.lon_deg)
+
+
+@functools.lru_cache(maxsize=64)
+def _frame_at(lat_deg: float, lon_deg: float) -> LocalFrame:
+    # building the pyproj transformers takes ~40 ms: once per photo, not once per box
+    return LocalFrame(lat_deg, lon_deg)
 
 
 def pixel_rays(pose: PhotoPose, uv: np.ndarray) -> np.ndarray:

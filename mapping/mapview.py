@@ -17,6 +17,7 @@ from shapely.geometry import LineString, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from mapping.webmap import DamageObject, MapContent, Overlay, PhotoView, build_map, write_map
+from survey.errors import InputError
 from survey.store import Store
 
 MIN_NEW_COVER = 0.3
@@ -83,5 +84,16 @@ def survey_map_html(store: Store, *, offline: bool = True, title: str) -> str:
 
 def write_survey_map(store: Store, path: str | PathLike[str], *, offline: bool = True,
                      title: str) -> None:
-    """Write the map (atomically; the folder must exist or be creatable)."""
-    write_map(survey_content(store, title=title), path, offline=offline)
+    """Write the map (atomically; the folder must exist or be creatable).
+
+    Raises
+    ------
+    InputError
+        Nothing to map, or the file cannot be written there.
+    """
+    content = survey_content(store, title=title)
+    try:
+        write_map(content, path, offline=offline)
+    except OSError as exc:  # e.g. a read-only folder, or a file where the folder should be
+        why = "its folder is a file" if isinstance(exc, FileExistsError) else exc.strerror
+        raise InputError(path, f"cannot write the map ({why or exc})") from None
