@@ -263,9 +263,10 @@ def _check_start(start: str) -> str:
 def transfer_backbone(model: object, source: str | PathLike[str]) -> int:
     """Copy a checkpoint's backbone weights into a freshly built model; return tensors copied.
 
-    Only the target architecture's backbone layers (``yaml["backbone"]``) are filled, and a
-    tensor only where the checkpoint has the same layer index, name and shape — a neck or
-    head laid out differently is never seeded with weights of another layer.
+    Only the target architecture's backbone layers (``yaml["backbone"]``) are filled, each
+    only when the checkpoint has that layer index with every tensor of the same name and
+    shape — a neck or head laid out differently is never seeded with weights of another
+    layer, nor a layer half-filled.
 
     Raises
     ------
@@ -285,11 +286,15 @@ def transfer_backbone(model: object, source: str | PathLike[str]) -> int:
     except Exception as exc:  # torch/pickle errors vary: one line names the file
         raise InputError(path, f"not a YOLO checkpoint ({type(exc).__name__})") from None
     n_backbone = len(model.yaml["backbone"])  # type: ignore[attr-defined]
-    prefixes = tuple(f"model.{i}." for i in range(n_backbone))
     have = source_model.float().state_dict()
     target = model.state_dict()  # type: ignore[attr-defined]
-    take = {k: v for k, v in have.items()
-            if k.startswith(prefixes) and k in target and target[k].shape == v.shape}
+    take: dict = {}
+    for i in range(n_backbone):
+        prefix = f"model.{i}."
+        keys = [k for k in target if k.startswith(prefix)]
+        # a whole layer or nothing: half a layer (a norm without its conv) is no start
+        if keys and all(k in have and have[k].shape == target[k].shape for k in keys):
+            take.update({k: have[k] for k in keys})
     if not take:
         raise InputError(path, "no backbone layer matches the architecture's")
     model.load_state_dict(take, strict=False)  # type: ignore[attr-defined]

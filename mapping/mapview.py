@@ -30,19 +30,12 @@ def _geoms(layer: dict | None) -> list[BaseGeometry]:
     return [shape(f["geometry"]) for f in layer.get("features", []) if f.get("geometry")]
 
 
-def _lines(geoms: list[BaseGeometry]) -> list[LineString]:
-    out: list[LineString] = []
+def _parts(geoms: list[BaseGeometry], kind: type) -> list:
+    """The parts of ``geoms`` of one geometry type (multi-geometries split)."""
+    out = []
     for g in geoms:
-        out += [g] if isinstance(g, LineString) else [p for p in getattr(g, "geoms", [])
-                                                      if isinstance(p, LineString)]
-    return out
-
-
-def _polygons(geoms: list[BaseGeometry]) -> list[Polygon]:
-    out: list[Polygon] = []
-    for g in geoms:
-        out += [g] if isinstance(g, Polygon) else [p for p in getattr(g, "geoms", [])
-                                                   if isinstance(p, Polygon)]
+        out += [g] if isinstance(g, kind) else [p for p in getattr(g, "geoms", [])
+                                                if isinstance(p, kind)]
     return out
 
 
@@ -67,12 +60,12 @@ def survey_content(store: Store, *, title: str) -> MapContent:
         thumb = r["thumbnail"] if thumbs_for_all or r["id"] in with_boxes else None
         photos.append(PhotoView(r["name"], footprint, bytes(thumb) if thumb else None, overlay))
     layers = store.layers()
-    area = _polygons(_geoms(layers.get("area")))
+    area = _parts(_geoms(layers.get("area")), Polygon)
     return MapContent(
         title=title, objects=objects, photos=photos,
-        routes=_lines(_geoms(layers.get("routes"))),
-        track=_lines(_geoms(layers.get("track"))),
-        zones=_polygons(_geoms(layers.get("zones"))),
+        routes=_parts(_geoms(layers.get("routes")), LineString),
+        track=_parts(_geoms(layers.get("track")), LineString),
+        zones=_parts(_geoms(layers.get("zones")), Polygon),
         area=area[0] if len(area) == 1 else (shapely.union_all(area) if area else None),
     )
 

@@ -192,6 +192,9 @@ def evaluate(
     split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
     conf: Annotated[float, typer.Option("--conf", help="Minimum confidence, 0–1.")] = 0.25,
     device: Device = "cpu",
+    record: Annotated[bool, typer.Option(
+        "--record", help="Also write the scores into the model card beside the weights.")
+    ] = False,
 ) -> None:
     """Score a detector on a dataset split: per-class and damaged-vs-intact box F1 at IoU 0.3."""
     from detection.classes import DamageClass
@@ -223,6 +226,31 @@ def evaluate(
         table.add_row(name, str(s.tp), str(s.fp), str(s.fn), _fmt(s.precision), _fmt(s.recall),
                       _fmt(s.f1), end_section=i == len(DamageClass) - 1)
     app.out.print(table)
+    if record:
+        with cli_errors(app.err):
+            card_file = _record_scores(weights, split, rows, conf)
+        app.out.print(f"Scores recorded in [bold]{escape(str(card_file))}[/]")
+
+
+def _record_scores(weights: Path, split: str, rows: list, conf: float) -> Path:
+    """Add ``{split}_{name}_{precision|recall|f1}`` (IoU 0.3, at ``conf``) to the model card."""
+    from dataclasses import replace
+
+    from detection.card import model_card_path, read_model_card, write_model_card
+
+    card_file = model_card_path(weights)
+    if not card_file.exists():
+        raise InputError(card_file, "no model card beside the weights to record scores in")
+    card = read_model_card(card_file)
+    metrics = dict(card.metrics)
+    for name, s in rows:
+        key = {"damaged (major|destroyed)": "damaged",
+               "intact (intact|minor)": "not_damaged"}.get(name, name)
+        for stat in ("precision", "recall", "f1"):
+            metrics[f"{split}_{key}_{stat}_iou0.3"] = float(getattr(s, stat))
+    metrics[f"{split}_conf"] = conf
+    write_model_card(card_file, replace(card, metrics=metrics))
+    return card_file
 
 
 evaluate.__doc__ = (evaluate.__doc__ or "") + "\n\n" + EVALUATE_EPILOG

@@ -305,3 +305,43 @@ def test_dataset_xbd_writes_yaml_and_card(tmp_path: Path) -> None:
     assert 100 < card["gsd_cm"] < 250  # xBD tiles are 1.3–2.1 m/px
     assert sum(card["tiles"].values()) == 53
     assert (tmp_path / "x" / "data.yaml").is_file() and "CC BY-NC-SA 4.0" in stdout
+
+
+def test_evaluate_records_scores_in_the_card(trained: tuple[Path, Path, str],
+                                             tmp_path: Path) -> None:
+    import shutil
+
+    data, out, _ = trained
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    code, _, err = run("evaluate", copy / "model.pt", data, "--split", "test", "--conf",
+                            0.01, "--record")
+    assert code == 0, err
+    metrics = json.loads((copy / MODEL_CARD_NAME).read_text())["metrics"]
+    assert metrics["test_conf"] == 0.01
+    for key in ("damaged", "not_damaged", "destroyed", "intact"):
+        assert f"test_{key}_f1_iou0.3" in metrics
+    assert "val_mAP50" in metrics  # what training wrote stays
+
+
+def test_backbone_transfer_copies_matching_layers_only(trained: tuple[Path, Path, str]) -> None:
+    import torch
+
+    from detection.offline import yolo_class
+    from detection.train import transfer_backbone
+    from survey.errors import InputError
+
+    _, out, _ = trained
+    fresh = yolo_class()("yolo11n.yaml").model
+    copied = transfer_backbone(fresh, out / "model.pt")
+    source = yolo_class()(str(out / "model.pt")).model.float().state_dict()
+    n_backbone = len(fresh.yaml["backbone"])
+    assert copied == sum(1 for k in source if int(k.split(".")[1]) < n_backbone)
+    target = fresh.state_dict()
+    assert torch.equal(target["model.0.conv.weight"], source["model.0.conv.weight"])
+    head = f"model.{n_backbone + 2}."  # a head layer keeps its fresh weights
+    assert any(not torch.equal(target[k], source[k]) for k in target
+               if k.startswith(head) and k in source and "weight" in k)
+    wider = yolo_class()(str(Path("detection/arch/damage-p34.yaml").resolve())).model
+    with pytest.raises(InputError, match="no backbone layer matches"):
+        transfer_backbone(wider, out / "model.pt")  # yolo11n's layers are another width
