@@ -12,6 +12,7 @@ is the same as a trained one's, the boxes are not meaningful. Needs the ``bench`
 without them).
 
     python benchmarks/detect.py [--photos 3] [--weights W.pt] [--conf 0.25] [--fair]
+                                [--at-model-gsd]
 """
 
 from __future__ import annotations
@@ -41,7 +42,15 @@ def untrained_checkpoint(folder: Path, imgsz: int = 640) -> Path:
     return path
 
 
-def ours(photos: list[Path], weights: Path, conf: float) -> tuple[float, int, int]:
+def photo_gsd(path: Path) -> float:
+    """The photo's nadir GSD, cm/px, from its EXIF/XMP (as survey analyze reads it)."""
+    from mapping.pose import photo_gsd_cm, read_pose
+
+    return photo_gsd_cm(read_pose(path))
+
+
+def ours(photos: list[Path], weights: Path, conf: float, *, at_gsd: bool
+         ) -> tuple[float, int, int]:
     import torch
 
     from detection.detector import detect_photo
@@ -53,12 +62,14 @@ def ours(photos: list[Path], weights: Path, conf: float) -> tuple[float, int, in
     boxes = 0
     t0 = time.perf_counter()
     for path in photos:
-        boxes += len(detect_photo(load_image(path), model, overlap=0.2, conf=conf))
+        gsd = photo_gsd(path) if at_gsd else None
+        boxes += len(detect_photo(load_image(path), model, overlap=0.2, conf=conf,
+                                  photo_gsd_cm=gsd))
     return time.perf_counter() - t0, boxes, torch.get_num_threads()
 
 
-def sahi(photos: list[Path], weights: Path, conf: float, imgsz: int, *, fair: bool
-         ) -> tuple[float, int, int]:
+def sahi(photos: list[Path], weights: Path, conf: float, imgsz: int, *, fair: bool,
+         model_gsd: float | None) -> tuple[float, int, int]:
     import cv2
     import torch
     from sahi.models.ultralytics import UltralyticsDetectionModel
@@ -69,6 +80,11 @@ def sahi(photos: list[Path], weights: Path, conf: float, imgsz: int, *, fair: bo
 
     def run(path: Path) -> int:
         image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        if model_gsd is not None:  # the same resampling to the model's GSD as ours
+            f = photo_gsd(path) / model_gsd
+            image = cv2.resize(image, (max(1, round(image.shape[1] * f)),
+                                       max(1, round(image.shape[0] * f))),
+                               interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
         result = get_sliced_prediction(
             image, model, slice_height=imgsz, slice_width=imgsz, overlap_height_ratio=0.2,
             overlap_width_ratio=0.2, perform_standard_pred=False, verbose=0)
@@ -91,6 +107,9 @@ def main() -> int:
     parser.add_argument("--conf", type=float, default=0.25)
     parser.add_argument("--fair", action="store_true",
                         help="set torch's threads back to the cores for SAHI too")
+    parser.add_argument("--at-model-gsd", action="store_true",
+                        help="resample each photo to the model card's GSD first (the "
+                        "photo's GSD from its EXIF/XMP), as survey analyze does")
     args = parser.parse_args()
     photos = sorted(PHOTOS.glob("*.JPG"))[: args.photos] if PHOTOS.is_dir() else []
     if not photos:
@@ -107,11 +126,18 @@ def main() -> int:
         weights = args.weights or untrained_checkpoint(Path(tmp))
         from detection.model import load_model
 
-        imgsz = load_model(weights).imgsz
-        t_sahi, n_sahi, th_sahi = sahi(photos, weights, args.conf, imgsz, fair=args.fair)
-        t_ours, n_ours, th_ours = ours(photos, weights, args.conf)
+        loaded = load_model(weights)
+        imgsz = loaded.imgsz
+        model_gsd = loaded.gsd_cm if args.at_model_gsd else None
+        if args.at_model_gsd and model_gsd is None:
+            print("skipped: --at-model-gsd needs a model card with a GSD")
+            return 0
+        t_sahi, n_sahi, th_sahi = sahi(photos, weights, args.conf, imgsz, fair=args.fair,
+                                       model_gsd=model_gsd)
+        t_ours, n_ours, th_ours = ours(photos, weights, args.conf, at_gsd=args.at_model_gsd)
     n = len(photos)
-    print(f"{n} photos, tiles {imgsz} px at 0.2 overlap, conf {args.conf}")
+    scale = f", photos resampled to {model_gsd:.1f} cm/px" if model_gsd else ""
+    print(f"{n} photos, tiles {imgsz} px at 0.2 overlap, conf {args.conf}{scale}")
     print(f"  SAHI : {n / t_sahi:.3f} photos/s ({n_sahi} boxes, torch threads {th_sahi})")
     print(f"  ours : {n / t_ours:.3f} photos/s ({n_ours} boxes, torch threads {th_ours})")
     print(f"  ours / SAHI speed: {t_sahi / t_ours:.2f}×")

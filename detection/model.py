@@ -135,9 +135,11 @@ class DamageModel:
 
     def _run(self, images: list[np.ndarray], conf: float, imgsz: int | None = None
              ) -> list[Any]:
+        # class-agnostic NMS: a building has one damage level, so two boxes of different
+        # classes on it are one detection (the more confident), not two buildings
         results: list[Any] = self._yolo.predict(
             images, imgsz=imgsz or self.imgsz, conf=conf, device=self.device,
-            batch=len(images), verbose=False, save=False,
+            batch=len(images), verbose=False, save=False, agnostic_nms=True, iou=0.5,
         )
         return results
 

@@ -66,7 +66,7 @@ class AnalyzeConfig:
     flight_dir: Path | None = None
     plan_dir: Path | None = None
     camera: Camera | None = None
-    conf: float = 0.25
+    conf: float = 0.1
 
 
 def _ground(dem: object | None, pose: PhotoPose) -> object:

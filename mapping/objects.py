@@ -3,9 +3,13 @@
 Overlapping survey photos see each building several times, each view a box on the ground.
 Detections are taken best view first (confidence × how central the box sits in its photo:
 photo edges are the most oblique and most often cut off). A detection joins the object whose
-first (best) ground polygon it overlaps most — IoU at least ``min_iou`` — unless that object
-already has a view from the same photo (two boxes of one photo are two buildings); otherwise
-it starts a new object. Greedy and order-fixed, so the result is deterministic.
+first (best) ground polygon it overlaps most — at least ``min_overlap`` of the smaller of the
+two polygons (so that a view cut off by a photo edge still joins the full one), or holding the
+other's centre (boxes of one building drawn tighter or looser in different views) — unless
+that object already has a view from the same photo: two boxes of one photo are two buildings,
+except when one lies almost wholly (``same_photo_overlap``) inside the other, a part of the
+building boxed again. Otherwise it starts a new object. Greedy and order-fixed, so the result
+is deterministic.
 
 An object's class is the most severe one that at least half of its best views agree on,
 where a view of a more severe class also agrees the building is at least that damaged (so
@@ -81,14 +85,26 @@ def agreed_damage(views: Sequence[GroundDetection], best: int = 3) -> str:
     return top[0].damage
 
 
-def _iou(a: BaseGeometry, b: BaseGeometry) -> float:
-    inter = a.intersection(b).area
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
+def _overlap(a: BaseGeometry, b: BaseGeometry) -> float:
+    """Intersection over the smaller area (1 when one polygon lies inside the other)."""
+    smaller = min(a.area, b.area)
+    return a.intersection(b).area / smaller if smaller > 0 else 0.0
 
 
-def merge_detections(detections: Sequence[GroundDetection], *, min_iou: float = 0.25,
-                     best_views: int = 3) -> list[MergedObject]:
+def _same_building(a: BaseGeometry, b: BaseGeometry, min_overlap: float) -> float:
+    """How strongly two ground boxes are one building: their overlap (see :func:`_overlap`),
+    or ``min_overlap`` when either holds the other's centre; 0 when neither."""
+    overlap = _overlap(a, b)
+    if overlap >= min_overlap:
+        return overlap
+    if a.contains(b.centroid) or b.contains(a.centroid):
+        return min_overlap
+    return 0.0
+
+
+def merge_detections(detections: Sequence[GroundDetection], *, min_overlap: float = 0.5,
+                     same_photo_overlap: float = 0.8, best_views: int = 3
+                     ) -> list[MergedObject]:
     """Merge detections of the same building across photos (see the module docstring).
 
     Objects come out ordered by the position of their best view (west to east, then south to
@@ -112,13 +128,16 @@ def merge_detections(detections: Sequence[GroundDetection], *, min_iou: float = 
             tree, rebuilt_at, pending = STRtree(anchors) if anchors else None, len(anchors), []
         candidates = list(tree.query(shape)) if tree is not None else []
         candidates += pending
-        best, best_iou = -1, min_iou
+        best, best_overlap = -1, min_overlap
         for k in candidates:
             if det.photo in photos[k]:
-                continue
-            overlap = _iou(shape, anchors[k])
-            if overlap >= best_iou:
-                best, best_iou = k, overlap
+                overlap = _overlap(shape, anchors[k])
+                if overlap < same_photo_overlap:
+                    continue
+            else:
+                overlap = _same_building(shape, anchors[k], min_overlap)
+            if overlap >= best_overlap:
+                best, best_overlap = k, overlap
         if best < 0:
             anchors.append(shape)
             members.append([det])

@@ -174,7 +174,7 @@ def track_violations(flight_dir: Path, zones: list[Zone]) -> int:
 def run_demo(scene: Scene, out_dir: str | PathLike[str], *, weights: Path,
              vehicle: VehicleKind = VehicleKind.BUILTIN, speedup: float = 50.0,
              report: Report | None = None, on_event: Callable[[Any], None] | None = None,
-             conf: float = 0.25) -> DemoResult:
+             conf: float = 0.1) -> DemoResult:
     """Run the whole pipeline over ``scene`` into ``out_dir`` (see the module docstring).
 
     Raises

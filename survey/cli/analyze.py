@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from survey.cli.detect import Device, Weights, _progress, _weights, load_model
+from survey.cli.detect import (
+    DEFAULT_CONF,
+    Conf,
+    Device,
+    Weights,
+    _progress,
+    _weights,
+    load_model,
+)
 from survey.cli.errors import cli_errors
 from survey.errors import InputError
 
@@ -39,7 +47,7 @@ def analyze(
     camera: Annotated[str | None, typer.Option(
         "--camera", help="Camera intrinsics when the photos' EXIF does not give them (catalog "
         "name or custom:WxH:F:PXxPY).")] = None,
-    conf: Annotated[float, typer.Option("--conf", help="Minimum confidence, 0–1.")] = 0.25,
+    conf: Conf = DEFAULT_CONF,
     device: Device = "cpu",
 ) -> None:
     """Detect damage in survey photos, place it on the ground, merge views, store it."""

@@ -27,6 +27,12 @@ TRAIN_EPILOG = ("Example: survey train out/xbd/data.yaml --weights yolo11n.yaml 
 EVALUATE_EPILOG = "Example: survey evaluate models/damage/model.pt out/xbd/data.yaml --split test"
 DATASET_EPILOG = "Example: survey dataset xbd ../shared/data/xbd -o out/xbd"
 
+DEFAULT_CONF = 0.1
+"""Minimum confidence: the bundled model's best damaged-vs-intact F1 on its validation tiles."""
+Conf = Annotated[float, typer.Option(
+    "--conf", help="Minimum confidence, 0–1 (default: best F1 of the bundled model on its "
+    "validation tiles).")]
+
 BUNDLED_WEIGHTS = Path(__file__).resolve().parents[2] / "detection" / "weights" / "model.pt"
 
 Weights = Annotated[Path | None, typer.Option(
@@ -71,7 +77,7 @@ def detect(
         help="Photos (jpg, jpeg, png, tif) or folders of them.")],
     out: OutDir,
     weights: Weights = None,
-    conf: Annotated[float, typer.Option("--conf", help="Minimum confidence, 0–1.")] = 0.25,
+    conf: Conf = DEFAULT_CONF,
     gsd: Annotated[float | None, typer.Option(
         "--gsd", help="The photos' ground sample distance, cm/px: they are resampled to the "
         "model's. Default: from each photo's metadata (height above take-off and camera); "
@@ -190,7 +196,7 @@ def evaluate(
     weights: Annotated[Path, typer.Argument(help="Detector checkpoint (.pt).")],
     data: Annotated[Path, typer.Argument(help="YOLO dataset yaml.")],
     split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
-    conf: Annotated[float, typer.Option("--conf", help="Minimum confidence, 0–1.")] = 0.25,
+    conf: Conf = DEFAULT_CONF,
     device: Device = "cpu",
     record: Annotated[bool, typer.Option(
         "--record", help="Also write the scores into the model card beside the weights.")

@@ -76,3 +76,24 @@ def test_result_does_not_depend_on_input_order():
     assert len(first) == 30
     assert [(o.damage, sorted(v.id for v in o.views)) for o in first] == \
         [(o.damage, sorted(v.id for v in o.views)) for o in second]
+
+
+def test_a_part_boxed_again_in_the_same_photo_is_the_same_building():
+    whole = _square(0, 0, 16.0)
+    part = _square(2, 2, 8.0)  # wholly inside
+    objects = merge_detections([_det(1, "p.jpg", "destroyed", 0.9, whole),
+                                _det(2, "p.jpg", "destroyed", 0.5, part)])
+    assert len(objects) == 1
+
+
+def test_a_looser_box_of_another_view_joins_by_its_centre():
+    tight = _square(0, 0, 10.0)
+    loose = _square(-7, -7, 24.0)  # holds all of the tight one
+    shifted = _square(6, 6, 10.0)  # overlap 16 of 100 m², neither holds the other's centre
+    assert len(merge_detections([_det(1, "a", "intact", 0.9, tight),
+                                 _det(2, "b", "intact", 0.8, loose)])) == 1
+    assert len(merge_detections([_det(1, "a", "intact", 0.9, tight),
+                                 _det(2, "b", "intact", 0.8, shifted)])) == 2
+    holds_centre = _square(4, 4, 10.0)  # overlap 36/100 < 0.5, but holds (5, 5)
+    assert len(merge_detections([_det(1, "a", "intact", 0.9, tight),
+                                 _det(2, "b", "intact", 0.8, holds_centre)])) == 1
