@@ -59,8 +59,8 @@ def camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.nda
     """Camera-to-world (east, north, up) rotation matrix; see the module's conventions.
 
     >>> r = camera_rotation(0.0, -90.0, 0.0)          # nadir, image top north
-    >>> (r @ [0, 0, 1]).round(9) + 0, (r @ [0, -1, 0]).round(9) + 0  # optical axis, image up
-    (array([ 0.,  0., -1.]), array([0., 1., 0.]))
+    >>> [(r @ v).round(9).tolist() for v in ([0, 0, 1], [0, -1, 0])]  # optical axis, image up
+    [[0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]
     """
     return _rot_z(-yaw_deg) @ _rot_x(pitch_deg) @ _LEVEL_NORTH @ _rot_z(roll_deg)
 

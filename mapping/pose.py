@@ -157,7 +157,9 @@ def _open_image(file: Path) -> Image.Image:
         if head == b"\xff\xd8\xff" and b"\xff\xd9" not in tail:
             raise ImageError(file, "truncated JPEG (no end marker)")
         return Image.open(file)
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, ImportError):
+        # ImportError: once ultralytics is imported, its patched Image.open reacts to an
+        # unidentified file by importing an optional HEIF plugin that is not installed
         raise ImageError(file, "not an image") from None
     except OSError as exc:
         raise ImageError(file, f"cannot be read ({exc})") from None

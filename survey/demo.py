@@ -125,10 +125,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def check_out_dir(out: Path) -> None:
+    """Refuse an output folder that holds something other than an earlier demo.
+
+    Raises
+    ------
+    InputError
+        ``out`` is a file, or a non-empty folder without the demo's marker file.
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "is a file, not a folder")
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise InputError(out, "exists and is not a demo folder: give an empty or new one")
+
+
 def _prepare(out: Path) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not (out / MARKER).is_file():
-            raise InputError(out, "exists and is not a demo folder: give an empty or new one")
+    check_out_dir(out)
+    if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(json.dumps({"demo": "drone-survey"}) + "\n", encoding="utf-8")

@@ -36,7 +36,7 @@ def demo(
     """Plan a disaster area at Jōsō (2015 Kinugawa flood) with a no-fly zone, fly it on a
     simulated copter with a virtual camera, find the damage, write the offline map and the
     HQ bundle, and score the result against the scene's ground truth."""
-    from survey.demo import demo_scene, run_demo
+    from survey.demo import check_out_dir, demo_scene, run_demo
 
     app = ctx.obj
     started = time.perf_counter()
@@ -46,6 +46,7 @@ def demo(
         if not rate > 0:
             raise InputError("--speedup", f"must be positive, got {rate:g}")
         path = _weights(weights)
+        check_out_dir(out)
         with _progress(app.err) as bar:
             tasks: dict[str, int] = {}
 

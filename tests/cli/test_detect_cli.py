@@ -302,7 +302,7 @@ def test_dataset_xbd_writes_yaml_and_card(tmp_path: Path) -> None:
     train_ids = [tile_id_of(p.name) for p in (tmp_path / "x" / "images" / "train").iterdir()]
     gsds = [100 * tile_gsd_m(XBD / "labels" / f"{t}_post_disaster.json") for t in train_ids]
     assert card["gsd_cm"] == pytest.approx(statistics.median(gsds))  # median of train tiles
-    assert 100 < card["gsd_cm"] < 250  # xBD tiles are 1.3–2.1 m/px
+    assert 43 < card["gsd_cm"] < 50  # measured; metadata.gsd's 1.3–2.1 m is multispectral
     assert sum(card["tiles"].values()) == 53
     assert (tmp_path / "x" / "data.yaml").is_file() and "CC BY-NC-SA 4.0" in stdout
 

@@ -284,3 +284,18 @@ def test_pose_for_photo_prefers_metadata_then_flight_record(tmp_path):
     with pytest.raises(NoPoseMetadata, match="no flight record"):
         pose_for_photo(bare, None, cam)
     assert photo_key("s02_0007_x.jpg") == (2, 7)
+
+
+def test_not_an_image_after_ultralytics_patched_pillow(tmp_path):
+    """ultralytics replaces Image.open with one that imports an absent HEIF plugin on an
+    unidentified file: still a one-line ImageError, not a ModuleNotFoundError."""
+    from detection.offline import ultralytics_api
+    from survey.errors import ImageError
+
+    ultralytics_api()
+    import ultralytics.utils.patches  # noqa: F401  (the patch is installed on import)
+
+    junk = tmp_path / "notes.jpg"
+    junk.write_text("not a photo")
+    with pytest.raises(ImageError, match="not an image"):
+        read_pose(junk)
