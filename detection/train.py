@@ -221,6 +221,9 @@ class TrainConfig:
         ``start_weights`` (see :func:`transfer_backbone`).
     hours
         Train for this long instead of ``epochs`` (ultralytics fits its schedule to it).
+    lr
+        AdamW learning rate with no warm-up, e.g. to continue from a trained checkpoint
+        gently (default: ultralytics' automatic choice with warm-up).
     """
 
     data_yaml: Path
@@ -236,6 +239,7 @@ class TrainConfig:
     seed: int = 0
     backbone_from: Path | None = None
     hours: float | None = None
+    lr: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +371,9 @@ def train_model(config: TrainConfig) -> TrainResult:
         if config.backbone_from is not None:
             transfer_backbone(yolo.model, config.backbone_from)
             yolo.load(yolo.model)  # train() seeds its model from this one
-        timing = {"time": config.hours} if config.hours else {}
+        timing: dict[str, object] = {"time": config.hours} if config.hours else {}
+        if config.lr is not None:
+            timing.update(optimizer="AdamW", lr0=config.lr, warmup_epochs=0)
         # ultralytics accumulates gradients up to a nominal batch of 64 images: on a small
         # dataset (xBD's 37 training tiles at batch 4) that is one optimizer step every 16
         # batches, ~20 steps in 30 epochs. Step on every batch instead.

@@ -158,6 +158,9 @@ def train(
         "start an architecture given by --weights.")] = None,
     hours: Annotated[float | None, typer.Option(
         "--hours", help="Train for this many hours instead of --epochs.")] = None,
+    lr: Annotated[float | None, typer.Option(
+        "--lr", help="AdamW learning rate without warm-up (e.g. 0.0002 to continue a trained "
+        "model); default: ultralytics' choice.")] = None,
 ) -> None:
     """Train a damage detector offline; writes OUT/model.pt and OUT/model_card.json."""
     from detection.train import TrainConfig, train_model
@@ -166,7 +169,7 @@ def train(
     with cli_errors(app.err):
         config = TrainConfig(data_yaml=data, start_weights=weights, epochs=epochs, imgsz=imgsz,
                              out_dir=out, device=device, batch=batch, workers=workers,
-                             gsd_cm=gsd, backbone_from=backbone_from, hours=hours)
+                             gsd_cm=gsd, backbone_from=backbone_from, hours=hours, lr=lr)
         length = f"{hours:g} h" if hours else f"{epochs} epoch(s)"
         with app.err.status(f"Training {length}…"):
             result = train_model(config)

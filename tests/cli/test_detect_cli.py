@@ -345,3 +345,17 @@ def test_backbone_transfer_copies_matching_layers_only(trained: tuple[Path, Path
     wider = yolo_class()(str(Path("detection/arch/damage-p34.yaml").resolve())).model
     with pytest.raises(InputError, match="no backbone layer matches"):
         transfer_backbone(wider, out / "model.pt")  # yolo11n's layers are another width
+
+
+def test_train_lr_sets_adamw_without_warm_up(trained: tuple[Path, Path, str],
+                                             tmp_path: Path) -> None:
+    import torch
+
+    data, out, _ = trained
+    code, _, err = run("train", data, "--weights", out / "model.pt", "--epochs", 1, "--imgsz",
+                       64, "--batch", 3, "--workers", 0, "--lr", 0.0005, "-o", tmp_path / "c")
+    assert code == 0, err
+    args = torch.load(tmp_path / "c" / "model.pt", weights_only=False)["train_args"]
+    assert (args["optimizer"], args["lr0"], args["warmup_epochs"]) == ("AdamW", 0.0005, 0)
+    card = json.loads((tmp_path / "c" / MODEL_CARD_NAME).read_text())
+    assert card["base_weights"] == str(out / "model.pt")
