@@ -177,7 +177,7 @@ class DamageModel:
         if not self._ready:
             # ultralytics sets up its predictor (and drops torch to cores - 1 threads) on the
             # first call: do that on a blank tile, then restore the threads for real work.
-            self._run([np.full((self.imgsz, self.imgsz, 3), PAD_VALUE, np.uint8)], conf)
+            self._run([np.full((64, 64, 3), PAD_VALUE, np.uint8)], conf, 64)  # setup only
             self._ready = True
         self._restore_threads()
         groups: dict[int, list[int]] = {}

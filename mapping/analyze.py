@@ -20,13 +20,12 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from os import PathLike
 from pathlib import Path
 
 import numpy as np
 import shapely
 from shapely import wkt
-from shapely.geometry import LineString, Polygon
+from shapely.geometry import LineString
 
 from detection.detector import detect_photo
 from detection.images import content_sha256, load_image
@@ -314,14 +313,3 @@ def _common_root(paths: Sequence[Path]) -> Path | None:
         return Path(os.path.commonpath([p.resolve().parent for p in paths]))
     except ValueError:
         return None
-
-
-def read_geometry(text: str | None) -> Polygon | None:
-    return wkt.loads(text) if text else None
-
-
-def find_survey_photos(inputs: Sequence[str | PathLike[str]]) -> list[Path]:
-    """Photo files of the inputs (folders searched), sorted; see detection.photos."""
-    from detection.photos import find_photos
-
-    return find_photos(inputs)

@@ -56,7 +56,13 @@ def fema(label: str) -> str:
     return DamageClass[label.upper()].fema_name
 
 
+OBJECT_FIELDS = ("id", "damage", "fema", "confidence", "area_m2", "lat", "lon", "photos",
+                 "photo_names")
+_TEXT_FIELDS = ("damage", "fema", "photo_names")
+
+
 def object_properties(i: int, obj: ObjectRow) -> dict:
+    """An object's attributes, keyed by :data:`OBJECT_FIELDS`."""
     return {
         "id": i, "damage": obj.damage, "fema": fema(obj.damage),
         "confidence": round(obj.confidence, 3), "area_m2": round(obj.area_m2, 1),
@@ -108,9 +114,7 @@ def summary_csv(objects: Sequence[ObjectRow], facts: SurveyFacts) -> str:
 
 def objects_csv(objects: Sequence[ObjectRow]) -> str:
     out = io.StringIO()
-    fields = ["id", "damage", "fema", "confidence", "area_m2", "lat", "lon", "photos",
-              "photo_names"]
-    w = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    w = csv.DictWriter(out, fieldnames=OBJECT_FIELDS, lineterminator="\n")
     w.writeheader()
     for i, o in enumerate(objects, start=1):
         w.writerow(object_properties(i, o))
@@ -155,9 +159,9 @@ def write_gpkg(path: Path, objects: Sequence[ObjectRow], store: Store) -> None:
     from pyogrio.raw import write
 
     props = [object_properties(i, o) for i, o in enumerate(objects, start=1)]
-    fields = list(props[0]) if props else list(object_properties(1, _EMPTY))
-    columns = [np.array([p[f] for p in props], dtype=object if f in ("damage", "fema",
-                        "photo_names") else None) for f in fields]
+    fields = list(OBJECT_FIELDS)
+    columns = [np.array([p[f] for p in props], dtype=object if f in _TEXT_FIELDS else None)
+               for f in fields]
     geoms = np.array([shapely.to_wkb(wkt.loads(o.ground_wkt)) for o in objects], dtype=object)
     write(str(path), geoms, columns, fields, layer="objects", driver="GPKG",
           geometry_type="Polygon", crs="EPSG:4326")
@@ -170,9 +174,6 @@ def write_gpkg(path: Path, objects: Sequence[ObjectRow], store: Store) -> None:
                           dtype=object)
     write(str(path), foot_geoms, foot_cols, foot_fields, layer="footprints", driver="GPKG",
           geometry_type="Polygon", crs="EPSG:4326", append=True)
-
-
-_EMPTY = ObjectRow("intact", 0.0, "POLYGON EMPTY", 0.0, 0.0, 0.0, (), ())
 
 
 def write_bundle(store: Store, out_zip: str | PathLike[str], *, map_html: str,

@@ -299,6 +299,22 @@ def generate_scene(*, center_lon: float, center_lat: float,
                  water=[frame.geom_to_geo(p) for p in _polys(water)])
 
 
+def generate_village(*, center_lon: float, center_lat: float, size_m: tuple[float, float],
+                     gsd_m: float = 0.25, seed: int = 0) -> Scene:
+    """:func:`generate_scene` built up as a village: one building per 2,500 m² (30 % intact,
+    20 % minor, 20 % major, 30 % destroyed), or the default density where that many do not fit.
+    """
+    n = int(size_m[0] * size_m[1] / 2500.0)
+    counts = {"intact": round(0.3 * n), "minor": round(0.2 * n), "major": round(0.2 * n),
+              "destroyed": round(0.3 * n)}
+    try:
+        return generate_scene(center_lon=center_lon, center_lat=center_lat, size_m=size_m,
+                              gsd_m=gsd_m, seed=seed, counts=counts)
+    except InputError:  # not that many fit
+        return generate_scene(center_lon=center_lon, center_lat=center_lat, size_m=size_m,
+                              gsd_m=gsd_m, seed=seed)
+
+
 def _polys(geom) -> list[Polygon]:
     if geom.is_empty:
         return []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from detection.card import DatasetCard, dataset_card_path, read_dataset_card, write_dataset_card
 from detection.classes import DamageClass
-from sitl.scene import generate_scene, scene_tiles_to_yolo
+from sitl.scene import generate_village, scene_tiles_to_yolo
 from survey.errors import InputError
 from survey.files import atomic_write_text
 
@@ -45,34 +45,27 @@ def write_scene_dataset(out_dir: str | PathLike[str], *, scenes: int, gsd_m: flo
         raise InputError("--scenes/--gsd", f"need scenes ≥ 1 and GSD > 0, got {scenes}, {gsd_m}")
     base = read_dataset_yaml(base_yaml) if base_yaml is not None else None
     out = Path(out_dir)
-    train_dir = out / "images" / "train"
+    train_dir = out / "train"  # train/images/*.jpg, train/labels/*.txt
     side_m = tile_px * gsd_m
     boxes: Counter[str] = Counter()
     names = [c.label for c in DamageClass]
+    tiles = 0
     for k in range(scenes):
         lon, lat = PLACES[k % len(PLACES)]
-        n = int(side_m * side_m / 2500.0)  # denser than the default: more boxes per tile
-        counts = {"intact": round(0.3 * n), "minor": round(0.2 * n), "major": round(0.2 * n),
-                  "destroyed": round(0.3 * n)}
-        try:
-            scene = generate_scene(center_lon=lon, center_lat=lat, size_m=(side_m, side_m),
-                                   gsd_m=SCENE_GSD_M, seed=seed + k, counts=counts)
-        except InputError:  # not that many fit: the generator's own density
-            scene = generate_scene(center_lon=lon, center_lat=lat, size_m=(side_m, side_m),
-                                   gsd_m=SCENE_GSD_M, seed=seed + k)
-        scene_tiles_to_yolo(scene, train_dir.parent.parent / "_tiles", target_gsd_m=gsd_m,
-                            tile_px=tile_px, seed=seed + k, prefix="scene")
+        scene = generate_village(center_lon=lon, center_lat=lat, size_m=(side_m, side_m),
+                                 gsd_m=SCENE_GSD_M, seed=seed + k)
+        tiles += len(scene_tiles_to_yolo(scene, train_dir, target_gsd_m=gsd_m, tile_px=tile_px,
+                                         seed=seed + k, prefix="scene"))
         if callable(progress):
             progress(k + 1, scenes)
-    tiles = _move_tiles(out / "_tiles", out, "train")
-    for label_file in (out / "labels" / "train").glob("*.txt"):
+    for label_file in (train_dir / "labels").glob("*.txt"):
         for line in label_file.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 boxes[names[int(line.split()[0])]] += 1
     lines = [f"# {scenes} generated disaster scenes at {gsd_m * 100:.1f} cm/px"
              + (f" + {base.yaml_path}" if base else ""),
              f"path: {json.dumps(str(out.resolve()))}", "train:",
-             f"  - {json.dumps(str(train_dir.resolve()))}"]
+             f"  - {json.dumps(str((train_dir / 'images').resolve()))}"]
     split_tiles = {"train": tiles}
     if base is not None:
         lines += [f"  - {json.dumps(str(s))}" for s in base.splits["train"]]
@@ -104,16 +97,3 @@ def write_scene_dataset(out_dir: str | PathLike[str], *, scenes: int, gsd_m: flo
     write_dataset_card(dataset_card_path(yaml_path), card)
     return yaml_path, card
 
-
-def _move_tiles(src: Path, out: Path, split: str) -> int:
-    """Move ``src/images|labels/*`` into ``out/images|labels/<split>/``; return tiles moved."""
-    moved = 0
-    for kind in ("images", "labels"):
-        target = out / kind / split
-        target.mkdir(parents=True, exist_ok=True)
-        for file in sorted((src / kind).glob("*")):
-            file.replace(target / file.name)
-            moved += kind == "images"
-        (src / kind).rmdir()
-    src.rmdir()
-    return moved

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from shapely import wkt
 from shapely.geometry import Point, Polygon, shape
 
 from mapping.score import Score, score_objects
@@ -35,8 +36,8 @@ from missions.camera import Camera
 from missions.inputs import Zone
 from sitl.camera import Intrinsics
 from sitl.launch import VehicleKind, start_vehicle
-from sitl.scene import Scene, generate_scene
-from survey.errors import InputError, SurveyError
+from sitl.scene import Scene, generate_village
+from survey.errors import InputError
 from survey.frame import LocalFrame
 
 MARKER = "demo.json"
@@ -79,11 +80,8 @@ class DemoResult:
 def demo_scene(seed: int = DEMO_SEED, size_m: tuple[float, float] = DEMO_SIZE_M) -> Scene:
     """The demo's disaster area at Jōsō (generated; deterministic for a seed)."""
     lon, lat = JOSO_LON_LAT
-    n = int(size_m[0] * size_m[1] / 2500.0)  # a village: one building per 2,500 m²
-    counts = {"intact": round(0.3 * n), "minor": round(0.2 * n), "major": round(0.2 * n),
-              "destroyed": round(0.3 * n)}
-    return generate_scene(center_lon=lon, center_lat=lat, size_m=size_m, gsd_m=0.25, seed=seed,
-                          counts=counts)
+    return generate_village(center_lon=lon, center_lat=lat, size_m=size_m, gsd_m=0.25,
+                            seed=seed)
 
 
 def survey_inputs(scene: Scene, *, border_m: float = BORDER_M,
@@ -251,26 +249,15 @@ def run_demo(scene: Scene, out_dir: str | PathLike[str], *, weights: Path,
         atomic_write_text(out / "damage_map.html", html)
         write_bundle(store, out / "hq_bundle.zip", map_html=html, title=title)
         objects = store.objects()
+        surveyed = shapely.union_all([wkt.loads(r["footprint"])
+                                      for r in store.photos(status="ok") if r["footprint"]])
     lap("map+share")
-    surveyed = shapely.union_all([Polygon(shape(f["geometry"]))
-                                  for f in _footprints(survey_dir)]) if photos else Polygon()
     score = score_objects(objects, scene.buildings, surveyed)
     violations = track_violations(plan_dir / "flight", zones)
     result = DemoResult(out, len(plan.sorties), plan.photo_count, len(photos),
                         summary.objects, score, violations, timings)
     atomic_write_text(out / "demo_result.json", json.dumps(result_json(result), indent=1))
     return result
-
-
-def _footprints(survey_dir: Path) -> list[dict]:
-    from shapely import wkt
-    from shapely.geometry import mapping
-
-    from survey.store import open_store
-
-    with open_store(survey_dir) as store:
-        return [{"geometry": mapping(wkt.loads(r["footprint"]))}
-                for r in store.photos(status="ok") if r["footprint"]]
 
 
 def result_json(result: DemoResult) -> dict:
@@ -281,5 +268,3 @@ def result_json(result: DemoResult) -> dict:
         "timings_s": {k: round(v, 2) for k, v in result.timings_s.items()},
     }
 
-
-__all__ = ["DemoResult", "SurveyError", "demo_scene", "run_demo", "survey_inputs"]

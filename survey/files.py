@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -24,7 +25,10 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
+@functools.cache
 def _umask() -> int:
+    # reading the umask means setting it: do that once, not on every write while other
+    # threads (the flight logger) may be creating files
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -51,7 +51,8 @@ def analyze(
     device: Device = "cpu",
 ) -> None:
     """Detect damage in survey photos, place it on the ground, merge views, store it."""
-    from mapping.analyze import AnalyzeConfig, find_survey_photos
+    from detection.photos import find_photos
+    from mapping.analyze import AnalyzeConfig
     from mapping.analyze import analyze as run
     from missions.camera import camera_from_name
 
@@ -59,7 +60,7 @@ def analyze(
     with cli_errors(app.err):
         if not 0.0 <= conf <= 1.0:
             raise InputError("--conf", f"must be 0–1, got {conf:g}")
-        files = find_survey_photos(photos)
+        files = find_photos(photos)
         cam = camera_from_name(camera) if camera else None
         path = _weights(weights)
         with app.err.status("Loading the model…"):

@@ -12,7 +12,8 @@ import pytest
 import shapely
 from shapely import wkt
 
-from mapping.analyze import AnalyzeConfig, analyze, find_survey_photos
+from detection.photos import find_photos
+from mapping.analyze import AnalyzeConfig, analyze
 from mapping.share import survey_facts
 from survey.errors import InputError
 from survey.frame import LocalFrame
@@ -39,7 +40,7 @@ def _config(photos: list[Path], out: Path, model: object, **kw: object) -> Analy
 
 @needs_dji
 def test_real_dji_photos(tmp_path: Path) -> None:
-    photos = find_survey_photos([DJI])
+    photos = find_photos([DJI])
     assert len(photos) == 18
     out = tmp_path / "survey"
     model = CentreModel()  # one box in the middle of each photo (one tile per photo)

@@ -6,7 +6,7 @@ import cv2
 import pytest
 
 from detection.card import DatasetCard, dataset_card_path, read_dataset_card, write_dataset_card
-from detection.train import read_dataset_yaml
+from detection.train import label_path_for, read_dataset_yaml
 from sitl.scene_dataset import write_scene_dataset
 from survey.errors import InputError
 
@@ -18,8 +18,7 @@ def test_scenes_become_full_tiles_at_the_training_gsd(tmp_path):
     assert len(images) == 2 and card.tiles == {"train": 2}
     for image in images:  # one whole tile per scene: the trainer never rescales it
         assert cv2.imread(str(image)).shape[:2] == (512, 512)
-    labels = [image.parent.parent.parent / "labels" / "train" / f"{image.stem}.txt"
-              for image in images]
+    labels = [label_path_for(image) for image in images]
     rows = [line.split() for f in labels for line in f.read_text().splitlines()]
     assert sum(card.boxes_per_class.values()) == len(rows) > 0
     assert {r[0] for r in rows} <= {"0", "1", "2", "3"}
