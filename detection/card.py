@@ -52,6 +52,11 @@ class ModelCard:
         Licence of the code that produced it.
     notes
         Free text: intended use, limits.
+    task
+        ``"detect"`` (a damage detector) or ``"classify"`` (a building assessor).
+    crop
+        For an assessor, the crop recipe it was trained with
+        (:meth:`detection.crops.CropSpec.to_dict`).
     """
 
     classes: tuple[str, ...]
@@ -64,6 +69,8 @@ class ModelCard:
     metrics: Mapping[str, float] = field(default_factory=dict)
     license: str = CODE_LICENSE
     notes: str = ""
+    task: str = "detect"
+    crop: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The card as pretty JSON (``nan`` metrics as ``null``)."""
@@ -83,6 +90,12 @@ class DatasetCard:
     license: str | None
     tiles: Mapping[str, int] = field(default_factory=dict)
     boxes_per_class: Mapping[str, int] = field(default_factory=dict)
+    split_tiles: Mapping[str, list[str]] = field(default_factory=dict)
+    """Split → the tile ids in it (for datasets that record them)."""
+    crops_per_class: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Split → class → building crops (crop datasets)."""
+    crop: Mapping[str, float] = field(default_factory=dict)
+    """The crop recipe (crop datasets)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
@@ -150,6 +163,8 @@ def read_model_card(path: str | PathLike[str]) -> ModelCard:
         metrics={str(k): (math.nan if v is None else float(v)) for k, v in metrics.items()},
         license=str(data.get("license", CODE_LICENSE)),
         notes=str(data.get("notes", "")),
+        task=str(data.get("task", "detect")),
+        crop=dict(data.get("crop") or {}),
     )
 
 
@@ -174,6 +189,9 @@ def read_dataset_card(path: str | PathLike[str]) -> DatasetCard:
         license=data.get("license"),
         tiles=dict(data.get("tiles") or {}),
         boxes_per_class=dict(data.get("boxes_per_class") or {}),
+        split_tiles=dict(data.get("split_tiles") or {}),
+        crops_per_class=dict(data.get("crops_per_class") or {}),
+        crop=dict(data.get("crop") or {}),
     )
 
 

@@ -27,14 +27,18 @@ import shapely
 from shapely import wkt
 from shapely.geometry import LineString
 
+from detection.assessor import Assessor, regrade
 from detection.detector import detect_photo
 from detection.images import content_sha256, load_image
 from detection.model import DamageModel
+from mapping.buildings import FootprintIndex, grades_from_rows, photo_views
+from mapping.footprints import read_footprints
 from mapping.objects import GroundDetection, merge_detections
+from mapping.ortho import Ortho, is_orthomosaic, open_ortho
 from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
 from missions.camera import Camera
 from survey.errors import ImageError, InputError
-from survey.store import DetectionRow, ObjectRow, Store, create_store
+from survey.store import DetectionRow, ObjectRow, Store, ViewRow, create_store
 
 Progress = Callable[[int, int, str], None]
 OVERLAY_PX = 640
@@ -53,19 +57,31 @@ class AnalyzeSummary:
     detections: int
     objects: dict[str, int]
     problems: tuple[str, ...]
+    buildings: dict[str, int] | None = None
+    """Footprints per grade (and ``not_seen``) when run with footprints."""
 
 
 @dataclass(frozen=True, slots=True)
 class AnalyzeConfig:
+    """What to analyse and how.
+
+    With ``buildings`` (a footprint file) every footprint is graded by ``assessor`` from the
+    photos that see it and the detector is not run (``model`` may be ``None``). Without it,
+    the detector's boxes are regraded by ``assessor`` when one is given, and boxes it calls
+    background (not a building) are dropped.
+    """
+
     photos: Sequence[Path]
     out_dir: Path
-    model: DamageModel
+    model: DamageModel | None
     weights: str
     dem: Path | None = None
     flight_dir: Path | None = None
     plan_dir: Path | None = None
     camera: Camera | None = None
     conf: float = 0.1
+    assessor: Assessor | None = None
+    buildings: Path | None = None
 
 
 def _ground(dem: object | None, pose: PhotoPose) -> object:
@@ -99,39 +115,92 @@ def _pose_columns(pose: PhotoPose) -> dict:
     }
 
 
-def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel, ground: object,
-                  conf: float) -> tuple[dict, list[DetectionRow]]:
-    """Detect, georeference and render one photo: its extra ``photos`` columns and rows."""
+def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
+                  ground: object, conf: float, *, assessor: Assessor | None = None,
+                  footprints: FootprintIndex | None = None
+                  ) -> tuple[dict, list[DetectionRow], list[ViewRow]]:
+    """Detect (or grade footprints), georeference and render one photo: its extra ``photos``
+    columns, its detection rows and its building views (store ids: footprint index + 1)."""
     from mapping.georef import box_to_ground, footprint, pixels_to_ground
     from mapping.overlay import north_up_overlay, thumbnail_with_boxes
 
     height, width = image.shape[:2]
-    found = detect_photo(image, model, photo_gsd_cm=photo_gsd_cm(pose), conf=conf)
-    names = model.class_names
-    rows = []
-    for box, score, cls in zip(found.boxes, found.scores, found.classes, strict=True):
-        polygon, area = box_to_ground(pose, tuple(float(v) for v in box), ground)
-        ok = polygon is not None and not polygon.is_empty and polygon.is_valid
-        centre = polygon.centroid if ok else None
-        rows.append(DetectionRow(
-            box_xyxy=tuple(round(float(v), 2) for v in box),  # type: ignore[arg-type]
-            damage=names.get(int(cls), str(int(cls))), confidence=round(float(score), 4),
-            ground_wkt=polygon.wkt if ok else None, area_m2=float(area) if ok else None,
-            lon=centre.x if centre else None, lat=centre.y if centre else None,
-            centrality=_centrality(box, width, height)))
     outline = footprint(pose, ground)
+    rows: list[DetectionRow] = []
+    views: list[ViewRow] = []
+    if footprints is not None:
+        if assessor is None:
+            raise ValueError("grading footprints needs an assessor")
+        seen = photo_views(image, pose, ground, footprints, footprints.under(outline),
+                           assessor)
+        views = [ViewRow(v.building + 1, v.probabilities, v.weight, v.gsd_cm,
+                         v.incidence_deg, v.box_px) for v in seen]
+        boxes = np.array([v.box_px for v in seen], dtype=float).reshape(-1, 4)
+        labels = [_top_grade(v.probabilities) for v in seen]
+    elif model is not None:
+        found = detect_photo(image, model, photo_gsd_cm=photo_gsd_cm(pose), conf=conf)
+        names = {i: n for i, n in model.class_names.items()}
+        graded = [names.get(int(c), str(int(c))) for c in found.classes]
+        scores = [float(s) for s in found.scores]
+        keep = list(range(len(found.boxes)))
+        if assessor is not None:
+            keep, graded, scores = regrade(image, found.boxes, photo_gsd_cm(pose), assessor)
+        for k, damage, score in zip(keep, graded, scores, strict=True):
+            box = found.boxes[k]
+            polygon, area = box_to_ground(pose, tuple(float(v) for v in box), ground)
+            ok = polygon is not None and not polygon.is_empty and polygon.is_valid
+            centre = polygon.centroid if ok else None
+            rows.append(DetectionRow(
+                box_xyxy=tuple(round(float(v), 2) for v in box),  # type: ignore[arg-type]
+                damage=damage, confidence=round(score, 4),
+                ground_wkt=polygon.wkt if ok else None, area_m2=float(area) if ok else None,
+                lon=centre.x if centre else None, lat=centre.y if centre else None,
+                centrality=_centrality(box, width, height)))
+        boxes = np.array([r.box_xyxy for r in rows], dtype=float).reshape(-1, 4)
+        labels = [r.damage for r in rows]
+    else:
+        raise ValueError("analysis needs a detector or footprints")
     extra: dict = {"width": width, "height": height,
                    "footprint": outline.wkt if outline is not None and not outline.is_empty
                    else None}
-    labels = [r.damage for r in rows]
-    extra["thumbnail"] = thumbnail_with_boxes(image, found.boxes, labels, max_px=THUMBNAIL_PX)
+    extra["thumbnail"] = thumbnail_with_boxes(image, boxes, labels, max_px=THUMBNAIL_PX)
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
     ground_corners = pixels_to_ground(pose, corners, ground)
     if np.isfinite(ground_corners).all():
         overlay = north_up_overlay(image, ground_corners, max_px=OVERLAY_PX, webp_quality=75)
         extra["overlay"] = overlay.image
         extra["overlay_bounds"] = json.dumps(list(overlay.bounds))
-    return extra, rows
+    return extra, rows, views
+
+
+def _top_grade(probabilities: Sequence[float]) -> str:
+    from detection.assessor import GRADES
+
+    return GRADES[int(np.argmax(probabilities[:4]))]
+
+
+def grade_store(store: Store) -> dict[str, int]:
+    """Fuse every building's views into its grade, write them; footprints per grade."""
+    grades = grades_from_rows(store.building_views())
+    store.set_grades({i: (g.grade, g.status, g.confidence, g.probabilities, g.views)
+                      for i, g in grades.items()})
+    counts: dict[str, int] = {}
+    for b in store.buildings():
+        key = b.grade or b.status
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _footprint_rows(footprints: Sequence) -> list[tuple[str, dict, str, float, float, float]]:
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    rows = []
+    for f in footprints:
+        area = abs(geod.geometry_area_perimeter(f.polygon)[0])
+        centre = f.polygon.representative_point()
+        rows.append((f.key, f.attrs, f.polygon.wkt, float(area), centre.x, centre.y))
+    return rows
 
 
 def merge_store(store: Store) -> list[ObjectRow]:
@@ -214,24 +283,51 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None) -> AnalyzeS
         from mapping.dem import open_dem
 
         dem = open_dem(config.dem)
-    poses: dict[Path, PhotoPose | InputError] = {}
+    poses: dict[Path, PhotoPose | InputError | Ortho] = {}
     for path in config.photos:
+        if is_orthomosaic(path):
+            poses[path] = open_ortho(path)
+            continue
         try:
             poses[path] = pose_for_photo(path, flight, config.camera)
         except InputError as exc:
             poses[path] = exc
     good = [p for p in poses.values() if isinstance(p, PhotoPose)]
-    if not good:  # nothing to map: refuse before a survey folder is written
+    orthos = [p for p in poses.values() if isinstance(p, Ortho)]
+    if orthos and config.model is None and config.buildings is None:
+        raise InputError(orthos[0].path, "an orthomosaic needs a detector or --buildings")
+    if not good and not orthos:  # nothing to map: refuse before a survey folder is written
         first = next(p for p in poses.values() if isinstance(p, InputError))
         raise InputError(first.source, f"{first.problem} (none of the {len(poses)} photo(s) "
                          "has a usable pose; nothing analysed)")
     if dem is not None and good:
         _check_dem_covers(dem, good, config.dem)  # type: ignore[arg-type]
-    store = create_store(config.out_dir, {"weights": config.weights})
+    footprints = None
+    meta = {"weights": config.weights}
+    if config.buildings is not None:
+        if config.assessor is None:
+            raise InputError("--buildings", "grading footprints needs an assessor")
+        footprints = FootprintIndex(read_footprints(config.buildings))
+        meta["buildings"] = content_sha256(config.buildings)
+    if config.assessor is not None:
+        meta["assessor"] = str(config.assessor.weights.resolve())
+    store = create_store(config.out_dir, meta)
     try:
-        return _run(store, config, poses, dem, progress)
+        _check_same_inputs(store, meta, config.out_dir)
+        if footprints is not None and not store.buildings():
+            store.add_buildings(_footprint_rows(footprints.footprints))
+        return _run(store, config, poses, dem, progress, footprints)
     finally:
         store.close()
+
+
+def _check_same_inputs(store: Store, meta: dict[str, str], out_dir: Path) -> None:
+    have = store.meta()
+    for key, what in (("weights", "other weights"), ("assessor", "another assessor"),
+                      ("buildings", "other footprints")):
+        if have.get(key) != meta.get(key):
+            raise InputError(out_dir, f"analysed with {what} ({have.get(key) or 'none'}); "
+                             "use a new survey folder")
 
 
 def _camera_default() -> Camera:
@@ -240,12 +336,32 @@ def _camera_default() -> Camera:
     return camera_from_name(DEFAULT_CAMERA)
 
 
-def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | InputError],
-         dem: object | None, progress: Progress | None) -> AnalyzeSummary:
-    meta = store.meta()
-    if meta.get("weights") != config.weights:
-        raise InputError(config.out_dir, f"analysed with other weights ({meta.get('weights')}); "
-                         "use a new survey folder")
+def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintIndex | None
+                  ) -> tuple[dict, list[DetectionRow], list[ViewRow]]:
+    """An orthomosaic's ``photos`` columns (no camera: the raster's extent and resolution),
+    its detections or its footprints' views."""
+    from mapping.ortho import ortho_detections, ortho_overlay, ortho_views
+
+    views: list[ViewRow] = []
+    rows: list[DetectionRow] = []
+    if footprints is not None:
+        views = [ViewRow(v.building + 1, v.probabilities, v.weight, v.gsd_cm,
+                         v.incidence_deg, v.box_px)
+                 for v in ortho_views(ortho, footprints, config.assessor)]
+    else:
+        rows = ortho_detections(ortho, config.model, config.conf, config.assessor)
+    overlay, bounds, thumbnail = ortho_overlay(ortho)
+    centre = ortho.footprint.centroid
+    extra = {"width": ortho.width, "height": ortho.height, "footprint": ortho.footprint.wkt,
+             "gsd_cm": ortho.gsd_cm, "lat": centre.y, "lon": centre.x,
+             "pose_source": "orthomosaic", "overlay": overlay,
+             "overlay_bounds": json.dumps(bounds), "thumbnail": thumbnail}
+    return extra, rows, views
+
+
+def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | InputError | Ortho],
+         dem: object | None, progress: Progress | None,
+         footprints: FootprintIndex | None) -> AnalyzeSummary:
     plan_dir = config.plan_dir
     if plan_dir is None and config.flight_dir is not None:
         candidate = config.flight_dir.parent
@@ -275,6 +391,13 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             continue
         pose = poses[path]
         row = _photo_row(name, path, sha)
+        if isinstance(pose, Ortho):
+            extra, rows, views = analyse_ortho(pose, config, footprints)
+            store.add_photo({**row, **extra, "status": "ok"}, rows, views)
+            done.add(sha)
+            analysed += 1
+            n_det += len(rows)
+            continue
         if not isinstance(pose, PhotoPose):
             status = "error" if isinstance(pose, ImageError) else "no-pose"
             failed += status == "error"
@@ -291,8 +414,10 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             store.add_photo({**row, "status": "error", "problem": exc.problem}, [])
             done.add(sha)
             continue
-        extra, rows = analyse_photo(image, pose, config.model, _ground(dem, pose), config.conf)
-        store.add_photo({**row, **_pose_columns(pose), **extra, "status": "ok"}, rows)
+        extra, rows, views = analyse_photo(image, pose, config.model, _ground(dem, pose),
+                                           config.conf, assessor=config.assessor,
+                                           footprints=footprints)
+        store.add_photo({**row, **_pose_columns(pose), **extra, "status": "ok"}, rows, views)
         done.add(sha)
         analysed += 1
         n_det += len(rows)
@@ -302,8 +427,9 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
     counts: dict[str, int] = {}
     for o in objects:
         counts[o.damage] = counts.get(o.damage, 0) + 1
+    graded = grade_store(store) if footprints is not None else None
     return AnalyzeSummary(total, analysed, skipped, without, failed, n_det, counts,
-                          tuple(problems))
+                          tuple(problems), graded)
 
 
 def _common_root(paths: Sequence[Path]) -> Path | None:

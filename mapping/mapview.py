@@ -43,6 +43,14 @@ def survey_content(store: Store, *, title: str) -> MapContent:
     """Everything of the store the map shows."""
     objects = [DamageObject(i, wkt.loads(o.ground_wkt), o.damage, o.confidence, o.area_m2,
                             o.photos) for i, o in enumerate(store.objects(), start=1)]
+    not_seen = []
+    for b in store.buildings():  # footprints, graded per building
+        details = building_details(b.key, b.attrs, b.probabilities)
+        if b.grade is None:
+            not_seen.append((wkt.loads(b.ground_wkt), details))
+        else:
+            objects.append(DamageObject(b.id, wkt.loads(b.ground_wkt), b.grade,
+                                        b.confidence or 0.0, b.area_m2, b.views, details))
     rows = [r for r in store.photos(status="ok") if r["footprint"]]
     with_boxes = {r["photo_id"] for r in store.detections()}
     thumbs_for_all = len(rows) <= MAX_THUMBNAILS
@@ -67,7 +75,20 @@ def survey_content(store: Store, *, title: str) -> MapContent:
         track=_parts(_geoms(layers.get("track")), LineString),
         zones=_parts(_geoms(layers.get("zones")), Polygon),
         area=area[0] if len(area) == 1 else (shapely.union_all(area) if area else None),
+        not_seen=not_seen,
     )
+
+
+def building_details(key: str, attrs: dict, probabilities: dict[str, float]) -> str:
+    """A footprint's popup text: its id, attributes and grade probabilities (plain text).
+
+    >>> building_details("B7", {"address": "1-2 Jōsō"}, {"intact": 0.81, "destroyed": 0.1})
+    'id B7; address: 1-2 Jōsō; p intact 0.81, destroyed 0.10'
+    """
+    parts = [f"id {key}", *(f"{k}: {v}" for k, v in attrs.items() if v not in (None, ""))]
+    if probabilities:
+        parts.append("p " + ", ".join(f"{g} {p:.2f}" for g, p in probabilities.items()))
+    return "; ".join(parts)
 
 
 def survey_map_html(store: Store, *, offline: bool = True, title: str) -> str:

@@ -29,6 +29,13 @@ from shapely import wkt
 from shapely.geometry import mapping
 
 from detection.classes import DamageClass
+from mapping.share_buildings import (
+    buildings_csv,
+    buildings_geojson,
+    buildings_kml,
+    buildings_summary_csv,
+    write_buildings_layer,
+)
 from survey.errors import InputError
 from survey.frame import LocalFrame
 from survey.store import ObjectRow, Store
@@ -203,14 +210,23 @@ def write_bundle(store: Store, out_zip: str | PathLike[str], *, map_html: str,
             z.writestr("objects.kmz", kmz.getvalue())
             z.writestr("objects.csv", objects_csv(objects))
             z.writestr("summary.csv", summary_csv(objects, facts))
+            buildings = store.buildings()
+            if buildings:
+                z.writestr("buildings.geojson", json.dumps(buildings_geojson(buildings),
+                                                           ensure_ascii=False))
+                z.writestr("buildings.kml", buildings_kml(buildings, title))
+                z.writestr("buildings.csv", buildings_csv(buildings))
+                z.writestr("buildings_summary.csv", buildings_summary_csv(buildings))
             gpkg = target.with_name(f".{target.stem}.tmp.gpkg")
             try:
                 gpkg.unlink(missing_ok=True)
                 write_gpkg(gpkg, objects, store)
+                if buildings:
+                    write_buildings_layer(str(gpkg), buildings)
                 z.write(gpkg, "survey.gpkg")
             finally:
                 gpkg.unlink(missing_ok=True)
-            z.writestr("README.txt", _readme(title, facts, len(objects)))
+            z.writestr("README.txt", _readme(title, facts, len(objects), len(buildings)))
             names = z.namelist()
         tmp.replace(target)
     except OSError as exc:
@@ -222,9 +238,14 @@ def write_bundle(store: Store, out_zip: str | PathLike[str], *, map_html: str,
     return names
 
 
-def _readme(title: str, facts: SurveyFacts, n_objects: int) -> str:
+def _readme(title: str, facts: SurveyFacts, n_objects: int, n_buildings: int = 0) -> str:
+    buildings = (
+        "buildings.geojson/.kml/.csv  every footprint with its grade, probabilities, views\n"
+        "                 and its own id and attributes; GeoPackage layer 'buildings'\n"
+        "buildings_summary.csv  footprints per grade, and per grade by district/use\n"
+        f"buildings: {n_buildings} (not_seen: no photo covered them)\n\n") if n_buildings else ""
     return (
-        f"{title}\n\n"
+        f"{title}\n\n" + buildings +
         "damage_map.html  open in any browser; works with no internet (photos are the base map)\n"
         "objects.geojson  damage objects (polygons, EPSG:4326) for QGIS or web maps\n"
         "survey.gpkg      GeoPackage: layers 'objects' and 'footprints' (QGIS, ArcGIS)\n"

@@ -55,6 +55,9 @@ SEVERITY_COLOURS: dict[str, str] = {
 }
 """Fill/stroke colour per grade (also used for the boxes on photo thumbnails)."""
 
+NOT_SEEN_COLOUR = "#9e9e9e"
+"""Footprints that no photo covered."""
+
 CANVAS_ABOVE = 2000
 """With more damage objects than this, vector layers are drawn on a canvas, not as SVG paths."""
 
@@ -130,6 +133,8 @@ class DamageObject:
     confidence: float
     area_m2: float
     photos: tuple[str, ...] = ()
+    details: str = ""
+    """Plain text for the popup (a footprint's id and attributes); escaped when drawn."""
 
     def __post_init__(self) -> None:
         where = f"damage object {self.id}"
@@ -198,6 +203,8 @@ class MapContent:
     track: Sequence[LineString] = ()
     zones: Sequence[Polygon] = ()
     area: Polygon | None = None
+    not_seen: Sequence[tuple[Polygon, str]] = ()
+    """Footprints no photo covered, with their popup text: drawn grey."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,6 +245,7 @@ def _bounds(content: MapContent) -> tuple[float, float, float, float]:
     """(west, south, east, north) of everything on the map."""
     boxes: list[tuple[float, float, float, float]] = []
     geoms: list[BaseGeometry] = [o.polygon for o in content.objects]
+    geoms += [g for g, _ in content.not_seen]
     geoms += [p.footprint for p in content.photos]
     geoms += [*content.routes, *content.track, *content.zones]
     if content.area is not None:
@@ -366,7 +374,10 @@ def _legend_html(content: MapContent, counts: dict[str, int]) -> str:
         f'<td class="n">{counts[s]:,}</td></tr>'
         for s in SEVERITIES
     )
-    total = sum(counts.values())
+    if content.not_seen:
+        rows += (f'<tr><td><i style="background:{NOT_SEEN_COLOUR}"></i>Not seen</td>'
+                 f'<td class="n">{len(content.not_seen):,}</td></tr>')
+    total = sum(counts.values()) + len(content.not_seen)
     return (
         f"<h4>{_esc(content.title)}</h4><table>{rows}"
         f'<tr><td><b>Total</b></td><td class="n"><b>{total:,}</b></td></tr>'
@@ -383,6 +394,7 @@ def _object_layers(m: folium.Map, content: MapContent) -> dict[str, int]:
             "confidence": f"{o.confidence:.2f}",
             "area": f"{o.area_m2:,.0f} m²",
             "photos": _esc(", ".join(o.photos)) if o.photos else "",
+            "details": _esc(o.details),
         }
         by_sev[o.damage].append(_feature(o.polygon, props, len(by_sev[o.damage])))
     counts = {s: len(f) for s, f in by_sev.items()}
@@ -398,12 +410,24 @@ def _object_layers(m: folium.Map, content: MapContent) -> dict[str, int]:
             style_function=lambda _f, st=style: st,
             highlight_function=lambda _f: {"weight": 4, "fillOpacity": 0.7},
             popup=folium.GeoJsonPopup(
-                fields=["id", "damage", "confidence", "area", "photos"],
-                aliases=["Object", "Damage", "Confidence", "Area", "Photos"],
+                fields=["id", "damage", "confidence", "area", "photos", "details"],
+                aliases=["Object", "Damage", "Confidence", "Area", "Photos", "Building"],
                 localize=False, max_width=320,
             ),
             tooltip=folium.GeoJsonTooltip(fields=["damage", "id"], aliases=["", "#"],
                                           labels=False, localize=False),
+            zoom_on_click=False,
+        ).add_to(m)
+    if content.not_seen:
+        grey = {"color": NOT_SEEN_COLOUR, "weight": 1, "fillColor": NOT_SEEN_COLOUR,
+                "fillOpacity": 0.35, "className": "dmg-not-seen"}
+        feats = [_feature(g, {"status": "not seen", "details": _esc(text)}, i)
+                 for i, (g, text) in enumerate(content.not_seen)]
+        folium.GeoJson(
+            _collection(feats), name=f"Not seen ({len(feats):,})",
+            style_function=lambda _f, st=grey: st,
+            popup=folium.GeoJsonPopup(fields=["status", "details"], aliases=["", "Building"],
+                                      localize=False, max_width=320),
             zoom_on_click=False,
         ).add_to(m)
     return counts

@@ -22,7 +22,7 @@ from pathlib import Path
 from survey.errors import InputError
 
 STORE_NAME = "survey.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +57,22 @@ CREATE TABLE objects (
     photos TEXT NOT NULL, detections TEXT NOT NULL
 );
 CREATE TABLE layers (name TEXT PRIMARY KEY, geojson TEXT NOT NULL);
+CREATE TABLE buildings (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    attrs TEXT NOT NULL,
+    ground TEXT NOT NULL, area_m2 REAL NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'not_seen' CHECK (status IN ('assessed', 'not_seen')),
+    grade TEXT, confidence REAL, probabilities TEXT, views TEXT
+);
+CREATE TABLE building_views (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id),
+    building_id INTEGER NOT NULL REFERENCES buildings(id),
+    probabilities TEXT NOT NULL, weight REAL NOT NULL, gsd_cm REAL NOT NULL,
+    incidence_deg REAL NOT NULL, x0 REAL, y0 REAL, x1 REAL, y1 REAL
+);
+CREATE INDEX building_views_building ON building_views(building_id);
 """
 
 
@@ -72,6 +88,37 @@ class DetectionRow:
     lon: float | None = None
     lat: float | None = None
     centrality: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ViewRow:
+    """One photo's graded look at one building (``building_id`` is the store's id)."""
+
+    building_id: int
+    probabilities: tuple[float, ...]
+    weight: float
+    gsd_cm: float
+    incidence_deg: float
+    box_xyxy: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingRow:
+    """A footprint and its fused grade (``grade`` ``None`` and status ``not_seen`` until a
+    photo sees it)."""
+
+    id: int
+    key: str
+    attrs: dict
+    ground_wkt: str
+    area_m2: float
+    lon: float
+    lat: float
+    status: str
+    grade: str | None
+    confidence: float | None
+    probabilities: dict[str, float]
+    views: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +179,8 @@ class Store:
     def done_hashes(self) -> set[str]:
         return {h for (h,) in self.db.execute("SELECT sha256 FROM photos")}
 
-    def add_photo(self, photo: dict, detections: Sequence[DetectionRow]) -> int:
+    def add_photo(self, photo: dict, detections: Sequence[DetectionRow],
+                  views: Sequence[ViewRow] = ()) -> int:
         """Insert a photo and its detections in one transaction; return the photo's id.
 
         ``photo`` holds the ``photos`` columns (``name``, ``path``, ``sha256``, ``status`` at
@@ -152,6 +200,11 @@ class Store:
                 "area_m2, lon, lat, centrality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(photo_id, *d.box_xyxy, d.damage, d.confidence, d.ground_wkt, d.area_m2,
                   d.lon, d.lat, d.centrality) for d in detections])
+            db.executemany(
+                "INSERT INTO building_views (photo_id, building_id, probabilities, weight, "
+                "gsd_cm, incidence_deg, x0, y0, x1, y1) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(photo_id, v.building_id, json.dumps(list(v.probabilities)), v.weight,
+                  v.gsd_cm, v.incidence_deg, *v.box_xyxy) for v in views])
         return photo_id
 
     def photos(self, *, status: str | None = None) -> list[sqlite3.Row]:
@@ -166,6 +219,41 @@ class Store:
         return self.db.execute(
             "SELECT d.*, p.name AS photo_name FROM detections d JOIN photos p "
             "ON p.id = d.photo_id ORDER BY d.id").fetchall()
+
+    # -- buildings ------------------------------------------------------------------------
+    def add_buildings(self, rows: Sequence[tuple[str, dict, str, float, float, float]]) -> None:
+        """Insert footprints ``(key, attrs, ground wkt, area m², lon, lat)`` in one
+        transaction, ids from 1 in the given order."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO buildings (id, key, attrs, ground, area_m2, lon, lat) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(i, k, json.dumps(a, sort_keys=True, ensure_ascii=False), g, m2, lon, lat)
+                 for i, (k, a, g, m2, lon, lat) in enumerate(rows, start=1)])
+
+    def building_views(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT v.*, p.name AS photo_name FROM building_views v JOIN photos p "
+            "ON p.id = v.photo_id ORDER BY v.id").fetchall()
+
+    def set_grades(self, grades: dict[int, tuple[str | None, str, float, dict, tuple]]) -> None:
+        """Write every building's fused grade ``{id: (grade, status, confidence,
+        probabilities, views)}`` in one transaction; buildings not listed become not_seen."""
+        with self.transaction() as db:
+            db.execute("UPDATE buildings SET status = 'not_seen', grade = NULL, "
+                       "confidence = NULL, probabilities = NULL, views = NULL")
+            db.executemany(
+                "UPDATE buildings SET grade = ?, status = ?, confidence = ?, probabilities = ?, "
+                "views = ? WHERE id = ?",
+                [(g, s, c, json.dumps(p), json.dumps(list(v)), i)
+                 for i, (g, s, c, p, v) in grades.items()])
+
+    def buildings(self) -> list[BuildingRow]:
+        rows = self.db.execute("SELECT * FROM buildings ORDER BY id").fetchall()
+        return [BuildingRow(r["id"], r["key"], json.loads(r["attrs"]), r["ground"],
+                            r["area_m2"], r["lon"], r["lat"], r["status"], r["grade"],
+                            r["confidence"], json.loads(r["probabilities"] or "{}"),
+                            tuple(json.loads(r["views"] or "[]"))) for r in rows]
 
     # -- objects --------------------------------------------------------------------------
     def replace_objects(self, objects: Sequence[ObjectRow]) -> None:

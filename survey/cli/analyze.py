@@ -11,11 +11,14 @@ from rich.table import Table
 
 from survey.cli.detect import (
     DEFAULT_CONF,
+    Assessor,
     Conf,
     Device,
     Weights,
+    _assessor_path,
     _progress,
     _weights,
+    load_assessor,
     load_model,
 )
 from survey.cli.errors import cli_errors
@@ -49,8 +52,22 @@ def analyze(
         "name or custom:WxH:F:PXxPY).")] = None,
     conf: Conf = DEFAULT_CONF,
     device: Device = "cpu",
+    buildings: Annotated[Path | None, typer.Option(
+        "--buildings", help="Building footprints (GeoJSON, GeoPackage, Shapefile, KML, "
+        "OSM .osm/.pbf): grade every footprint from the photos that see it, instead of "
+        "detecting.")] = None,
+    assessor: Assessor = None,
+    no_assessor: Annotated[bool, typer.Option(
+        "--no-assessor", help="Keep the detector's own grades (no regrading of its boxes by "
+        "the assessor).")] = False,
 ) -> None:
-    """Detect damage in survey photos, place it on the ground, merge views, store it."""
+    """Find building damage in survey photos or orthomosaics (GeoTIFF), place it on the
+    ground, merge views, store it.
+
+    With --buildings, every footprint gets one grade (intact / minor / major / destroyed,
+    with a probability each) fused from every photo that sees it, or not_seen. Without,
+    the detector's boxes are regraded by the assessor, which drops what is not a building.
+    """
     from detection.photos import find_photos
     from mapping.analyze import AnalyzeConfig
     from mapping.analyze import analyze as run
@@ -62,12 +79,19 @@ def analyze(
             raise InputError("--conf", f"must be 0–1, got {conf:g}")
         files = find_photos(photos)
         cam = camera_from_name(camera) if camera else None
-        path = _weights(weights)
+        if buildings is not None and no_assessor:
+            raise InputError("--no-assessor", "--buildings needs the assessor")
+        model, weights_id = None, ""
         with app.err.status("Loading the model…"):
-            model = load_model(path, device=device)
+            grader = None if no_assessor else load_assessor(
+                _assessor_path(assessor, required=buildings is not None), device=device)
+            if buildings is None:
+                path = _weights(weights)
+                model, weights_id = load_model(path, device=device), str(path.resolve())
         config = AnalyzeConfig(photos=files, out_dir=out, model=model,  # type: ignore[arg-type]
-                               weights=str(path.resolve()), dem=dem, flight_dir=flight,
-                               plan_dir=plan, camera=cam, conf=conf)
+                               weights=weights_id, dem=dem, flight_dir=flight,
+                               plan_dir=plan, camera=cam, conf=conf, assessor=grader,
+                               buildings=buildings)
         with _progress(app.err) as bar:
             task = bar.add_task("Analysing", total=len(files))
 
@@ -89,9 +113,13 @@ def analyze(
     table.add_row("already done", str(summary.skipped))
     table.add_row("without pose", str(summary.without_pose))
     table.add_row("unreadable", str(summary.failed))
-    table.add_row("detections", str(summary.detections))
-    for label in ("destroyed", "major", "minor", "intact"):
-        table.add_row(f"objects {label}", str(summary.objects.get(label, 0)))
+    if summary.buildings is not None:
+        for label in ("destroyed", "major", "minor", "intact", "not_seen"):
+            table.add_row(f"buildings {label}", str(summary.buildings.get(label, 0)))
+    else:
+        table.add_row("detections", str(summary.detections))
+        for label in ("destroyed", "major", "minor", "intact"):
+            table.add_row(f"objects {label}", str(summary.objects.get(label, 0)))
     app.out.print(table)
     app.out.print(f"Survey → [bold]{escape(str(out))}[/]")
 

@@ -17,6 +17,7 @@ from survey.cli.options import OutDir
 from survey.errors import InputError
 
 if TYPE_CHECKING:
+    from detection.card import ModelCard
     from detection.model import TileModel
 
 DETECT_EPILOG = ("Example: survey detect ../shared/data/dji_brighton_beach --weights "
@@ -25,7 +26,8 @@ TRAIN_EPILOG = ("Example: survey train out/xbd/data.yaml --weights yolo11n.yaml 
                 "--imgsz 1024 -o models/damage --device 0  (after: survey dataset xbd "
                 "../shared/data/xbd -o out/xbd)")
 EVALUATE_EPILOG = "Example: survey evaluate models/damage/model.pt out/xbd/data.yaml --split test"
-DATASET_EPILOG = "Example: survey dataset xbd ../shared/data/xbd -o out/xbd"
+DATASET_EPILOG = ("Example: survey dataset xbd ../shared/data/xbd -o out/xbd;  survey dataset "
+                  "xbd ../shared/data/xbd ../shared/data/xbd_extra --crops -o out/crops")
 
 DEFAULT_CONF = 0.1
 """Minimum confidence: the bundled model's best damaged-vs-intact F1 on its validation tiles."""
@@ -46,6 +48,28 @@ def load_model(weights: Path, *, device: str = "cpu") -> TileModel:
     from detection.model import load_model as load
 
     return load(weights, device=device)
+
+
+BUNDLED_ASSESSOR = BUNDLED_WEIGHTS.parent / "assessor" / "model.pt"
+Assessor = Annotated[Path | None, typer.Option(
+    "--assessor", help="Building assessor (classifier .pt with model_card.json beside it). "
+    "Default: the bundled one.")]
+
+
+def load_assessor(weights: Path, *, device: str = "cpu") -> object:
+    """The assessor loader (a seam the CLI tests patch)."""
+    from detection.assessor import load_assessor as load
+
+    return load(weights, device=device)
+
+
+def _assessor_path(weights: Path | None, *, required: bool = True) -> Path:
+    if weights is not None:
+        return weights
+    if not BUNDLED_ASSESSOR.exists():
+        raise InputError("--assessor", "no bundled assessor in this install; give --assessor "
+                                       "PATH" + ("" if required else " or --no-assessor"))
+    return BUNDLED_ASSESSOR
 
 
 def _weights(weights: Path | None) -> Path:
@@ -140,14 +164,18 @@ detect.__doc__ = (detect.__doc__ or "") + "\n\n" + DETECT_EPILOG
 
 def train(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="YOLO dataset yaml (e.g. from survey dataset xbd).")],
+    data: Annotated[Path, typer.Argument(
+        help="YOLO dataset yaml (a detector), or a crop folder from survey dataset xbd --crops "
+        "(the building assessor).")],
     out: OutDir,
     weights: Annotated[str, typer.Option(
         "--weights", help="Start from a local .pt checkpoint, or a .yaml architecture such as "
         "yolo11n.yaml (from scratch).")] = "yolo11n.yaml",
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 30,
     imgsz: Annotated[int, typer.Option("--imgsz", help="Training image size, pixels.")] = 640,
-    batch: Annotated[int, typer.Option("--batch", help="Images per batch.")] = 8,
+    batch: Annotated[int | None, typer.Option(
+        "--batch", help="Images per batch (default: 8 for a detector, 64 for the "
+        "assessor).")] = None,
     device: Device = "cpu",
     gsd: Annotated[float | None, typer.Option(
         "--gsd", help="Training images' GSD, cm/px (default: from dataset_card.json).")] = None,
@@ -161,30 +189,49 @@ def train(
     lr: Annotated[float | None, typer.Option(
         "--lr", help="AdamW learning rate without warm-up (e.g. 0.0002 to continue a trained "
         "model); default: ultralytics' choice.")] = None,
+    balance: Annotated[float, typer.Option(
+        "--balance", help="Assessor only: repeat each grade's training crops (most / n) ** "
+        "BALANCE times (0: as they are, 1: equal).")] = 0.5,
 ) -> None:
-    """Train a damage detector offline; writes OUT/model.pt and OUT/model_card.json."""
+    """Train a damage detector, or the building assessor, offline; writes OUT/model.pt and
+    OUT/model_card.json."""
     from detection.train import TrainConfig, train_model
+    from detection.train_assessor import AssessorTrainConfig, is_crop_dataset, train_assessor
 
     app = ctx.obj
+    if is_crop_dataset(data):
+        with cli_errors(app.err):
+            start = weights if weights != "yolo11n.yaml" else "yolo11n-cls.yaml"
+            setup = AssessorTrainConfig(data_dir=data, out_dir=out, start_weights=start,
+                                        epochs=epochs, batch=batch or 64,
+                                        device=device, workers=workers, balance=balance,
+                                        hours=hours, lr=lr)
+            with app.err.status(f"Training the assessor, {epochs} epoch(s)…"):
+                _, card = train_assessor(setup)
+        _print_card(app, out / "model.pt", card)
+        return
     with cli_errors(app.err):
         config = TrainConfig(data_yaml=data, start_weights=weights, epochs=epochs, imgsz=imgsz,
-                             out_dir=out, device=device, batch=batch, workers=workers,
+                             out_dir=out, device=device, batch=batch or 8, workers=workers,
                              gsd_cm=gsd, backbone_from=backbone_from, hours=hours, lr=lr)
         length = f"{hours:g} h" if hours else f"{epochs} epoch(s)"
         with app.err.status(f"Training {length}…"):
             result = train_model(config)
-    card = result.card
+    _print_card(app, result.weights, result.card)
+
+
+def _print_card(app: object, weights: Path, card: ModelCard) -> None:
     info = Table(show_header=False, box=None)
     info.add_column(style="dim")
     info.add_column()
-    info.add_row("weights", escape(str(result.weights)))
+    info.add_row("weights", escape(str(weights)))
     info.add_row("classes", escape(", ".join(card.classes)))
     info.add_row("image size", f"{card.imgsz} px")
     info.add_row("GSD", f"{card.gsd_cm:.1f} cm/px" if card.gsd_cm else "unknown")
     info.add_row("data licence", escape(card.data_license or "unknown"))
     for name, value in card.metrics.items():
         info.add_row(escape(name), "n/a" if math.isnan(value) else f"{value:.3f}")
-    app.out.print(info)
+    app.out.print(info)  # type: ignore[attr-defined]
 
 
 train.__doc__ = (train.__doc__ or "") + "\n\n" + TRAIN_EPILOG
@@ -196,8 +243,10 @@ def _fmt(value: float) -> str:
 
 def evaluate(
     ctx: typer.Context,
-    weights: Annotated[Path, typer.Argument(help="Detector checkpoint (.pt).")],
-    data: Annotated[Path, typer.Argument(help="YOLO dataset yaml.")],
+    weights: Annotated[Path, typer.Argument(help="Detector or assessor checkpoint (.pt).")],
+    data: Annotated[Path, typer.Argument(
+        help="YOLO dataset yaml, or a crop folder (survey dataset xbd --crops) for the "
+        "assessor.")],
     split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
     conf: Conf = DEFAULT_CONF,
     device: Device = "cpu",
@@ -211,6 +260,11 @@ def evaluate(
     from detection.train import read_dataset_yaml
 
     app = ctx.obj
+    from detection.train_assessor import is_crop_dataset
+
+    if is_crop_dataset(data):
+        _evaluate_assessor(app, weights, data, split, device, record)
+        return
     with cli_errors(app.err):
         if split not in ("train", "val", "test"):
             raise InputError("--split", f"expected one of: train, val, test; got {split!r}")
@@ -239,6 +293,45 @@ def evaluate(
         with cli_errors(app.err):
             card_file = _record_scores(weights, split, rows, conf)
         app.out.print(f"Scores recorded in [bold]{escape(str(card_file))}[/]")
+
+
+def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, device: str,
+                       record: bool) -> None:
+    """Per-grade and damaged/intact scores of the building assessor on a crop split."""
+    from dataclasses import replace
+
+    from detection.card import model_card_path, read_model_card, write_model_card
+    from detection.train_assessor import assessor_metrics
+
+    err, out = app.err, app.out  # type: ignore[attr-defined]
+    with cli_errors(err):
+        if split not in ("train", "val", "test"):
+            raise InputError("--split", f"expected one of: train, val, test; got {split!r}")
+        from detection.assessor import evaluate_assessor
+
+        with err.status("Loading the assessor…"):
+            model = load_assessor(weights, device=device)
+        with _progress(err) as bar:
+            task = bar.add_task(f"Scoring {split}", total=None)
+            ev = evaluate_assessor(model, data, split,  # type: ignore[arg-type]
+                                   on_batch=lambda d, t: bar.update(task, completed=d, total=t))
+    table = Table(title=f"{split}: {ev.crops} crop(s), one per building (+ background)")
+    for col in ("grade", "TP", "FP", "FN", "precision", "recall", "F1"):
+        table.add_column(col, justify="left" if col == "grade" else "right")
+    rows = [*ev.per_grade.items(), ("damaged (major|destroyed)", ev.damaged),
+            ("intact (intact|minor)", ev.intact)]
+    for i, (name, s) in enumerate(rows):
+        table.add_row(name, str(s.tp), str(s.fp), str(s.fn), _fmt(s.precision), _fmt(s.recall),
+                      _fmt(s.f1), end_section=i == len(ev.per_grade) - 1)
+    out.print(table)
+    out.print(f"background crops graded major or destroyed: {ev.background_as_damaged}")
+    if record:
+        with cli_errors(err):
+            card_file = model_card_path(weights)
+            card = read_model_card(card_file)
+            write_model_card(card_file, replace(card, metrics={**card.metrics,
+                                                               **assessor_metrics(ev)}))
+        out.print(f"Scores recorded in [bold]{escape(str(card_file))}[/]")
 
 
 def _record_scores(weights: Path, split: str, rows: list, conf: float) -> Path:
@@ -272,20 +365,41 @@ dataset_app = typer.Typer(name="dataset", help="Build training datasets.",
 @dataset_app.command("xbd", no_args_is_help=True)
 def dataset_xbd(
     ctx: typer.Context,
-    xbd: Annotated[Path, typer.Argument(help="xBD folder with images/ and labels/.")],
+    xbd: Annotated[list[Path], typer.Argument(
+        help="xBD folder(s) with images/ and labels/ (several with --crops).")],
     out: OutDir,
     seed: Annotated[int, typer.Option("--seed", help="Train/val/test split seed.")] = 0,
+    crops: Annotated[bool, typer.Option(
+        "--crops", help="Building crops for the assessor (train|val|test/<grade>/*.jpg, "
+        "with background crops), instead of YOLO detection tiles.")] = False,
 ) -> None:
     """Convert xBD post-disaster tiles to a YOLO dataset (data.yaml + dataset_card.json).
 
     The card records the median GSD of the training tiles and the CC BY-NC-SA 4.0 licence,
-    which a model trained on it inherits.
+    which a model trained on it inherits. With --crops, one crop per labelled building of
+    every folder given, split by tile and stratified by disaster over all of them; the card
+    lists each split's tiles.
     """
     from detection.train import write_xbd_dataset
 
     app = ctx.obj
+    if crops:
+        from detection.train_assessor import write_xbd_crops
+
+        with cli_errors(app.err), _progress(app.err) as bar:
+            task = bar.add_task("Cutting crops", total=None)
+            card = write_xbd_crops(xbd, out, seed=seed, progress=lambda d, t: bar.update(
+                task, completed=d, total=t))
+        counts = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in c.items())
+                           for s, c in card.crops_per_class.items())
+        app.out.print(f"Wrote [bold]{escape(str(out))}[/]: {counts}; GSD "
+                      f"{card.gsd_cm:.0f} cm/px; licence {card.license}")
+        return
     with cli_errors(app.err), app.err.status("Converting…"):
-        yaml_path, card = write_xbd_dataset(xbd, out, seed=seed)
+        if len(xbd) != 1:
+            raise InputError("XBD", "a detection dataset takes one xBD folder (several with "
+                                    "--crops)")
+        yaml_path, card = write_xbd_dataset(xbd[0], out, seed=seed)
     tiles = ", ".join(f"{k} {v}" for k, v in card.tiles.items())
     boxes = ", ".join(f"{k} {v}" for k, v in card.boxes_per_class.items())
     gsd = f"{card.gsd_cm:.0f} cm/px" if card.gsd_cm else "unknown"

@@ -38,6 +38,7 @@ from tests.mapping.conftest import (
     CLI_DRIVER,
     LAT0,
     LON0,
+    ColourAssessor,
     ColourModel,
     SyntheticBuilding,
     SyntheticSurvey,
@@ -79,6 +80,10 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         return ColourModel()
 
     monkeypatch.setattr(analyze_cmd, "load_model", load)
+    monkeypatch.setattr(analyze_cmd, "load_assessor",
+                        lambda weights, device="cpu": ColourAssessor())
+    monkeypatch.setattr(analyze_cmd, "_assessor_path",
+                        lambda weights, required=True: weights or Path("colour-assessor.pt"))
     return loaded
 
 
@@ -313,8 +318,8 @@ def transaction(self):
         time.sleep({TX_HOLD_S})
 store_mod.Store.transaction = transaction
 _add = store_mod.Store.add_photo
-def add_photo(self, photo, detections):
-    out = _add(self, photo, detections)
+def add_photo(self, photo, detections, views=()):
+    out = _add(self, photo, detections, views)
     mark("added")
     return out
 store_mod.Store.add_photo = add_photo
@@ -326,9 +331,12 @@ def merge_store(store):
     mark("merged")
     return out
 analyze_mod.merge_store = merge_store
-from tests.mapping.conftest import ColourModel
+from pathlib import Path
+from tests.mapping.conftest import ColourAssessor, ColourModel
 import survey.cli.analyze as cli
 cli.load_model = lambda weights, device="cpu": ColourModel()
+cli.load_assessor = lambda weights, device="cpu": ColourAssessor()
+cli._assessor_path = lambda weights, required=True: weights or Path("colour-assessor.pt")
 from survey.cli.main import app
 import mapping.georef, mapping.overlay, mapping.objects, mapping.dem, detection.detector
 print("ready", flush=True)

@@ -74,6 +74,34 @@ class ColourModel:
         return out
 
 
+class ColourAssessor:
+    """A fake building assessor: grades a crop by the paint (see :data:`PAINT`) at its
+    centre; plain ground is background. Same interface as :class:`detection.assessor.Assessor`
+    (``spec``, ``weights``, ``predict``)."""
+
+    def __init__(self) -> None:
+        from detection.crops import CropSpec
+
+        self.spec = CropSpec(size_px=32, gsd_cm=20.0)
+        self.weights = Path("colour-assessor.pt")
+        self.crops = 0
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        from detection.assessor import GRADES
+
+        out = np.zeros((len(crops), len(GRADES)))
+        for i, crop in enumerate(crops):
+            self.crops += 1
+            h, w = crop.shape[:2]
+            centre = crop[h // 2 - 2:h // 2 + 3, w // 2 - 2:w // 2 + 3].reshape(-1, 3).mean(0)
+            dist = {g: float(np.abs(centre - PAINT[g]).max()) for g in NAMES}
+            best = min(dist, key=lambda g: dist[g])
+            grade = best if dist[best] < 70 else "background"
+            out[i] = 0.02
+            out[i, GRADES.index(grade)] = 0.92
+        return out
+
+
 class CentreModel:
     """'Finds' one "major" box in the middle fifth of each tile (whatever the photo shows)."""
 
@@ -196,9 +224,12 @@ def store_content(survey_dir: Path) -> dict[str, list]:
 CLI_DRIVER = """\
 import sys
 sys.path.insert(0, {root!r})
-from tests.mapping.conftest import ColourModel
+from pathlib import Path
+from tests.mapping.conftest import ColourAssessor, ColourModel
 import survey.cli.analyze as a
 a.load_model = lambda weights, device="cpu": ColourModel()
+a.load_assessor = lambda weights, device="cpu": ColourAssessor()
+a._assessor_path = lambda weights, required=True: weights or Path("colour-assessor.pt")
 from survey.cli.main import app
 sys.argv[0] = "survey"
 app()

@@ -1,0 +1,174 @@
+"""Per-building exports for HQ: every footprint with its grade, probabilities, views and the
+municipality's own id and attributes.
+
+- ``buildings.geojson``, GeoPackage layer ``buildings``, ``buildings.csv`` (one row each);
+- ``buildings.kml`` (a folder per grade, ``not_seen`` grey);
+- ``buildings_summary.csv``: footprints per grade (FEMA category), then per grade for each
+  attribute that groups buildings (a district, a use: 2–50 distinct values that repeat).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+from shapely import wkt
+from shapely.geometry import mapping
+
+from detection.classes import DamageClass
+from survey.store import BuildingRow
+
+NOT_SEEN = "not_seen"
+GRADE_ORDER = (*(c.label for c in reversed(DamageClass)), NOT_SEEN)
+"""destroyed, major, minor, intact, not_seen: the order of every table."""
+KML_COLOURS = {"intact": "ff3c9b2e", "minor": "ff00d7ff", "major": "ff0080ff",
+               "destroyed": "ff1e1ed7", NOT_SEEN: "ff9e9e9e"}
+BASE_FIELDS = ("building_id", "grade", "fema", "status", "confidence", "p_intact", "p_minor",
+               "p_major", "p_destroyed", "p_background", "views", "photo_names", "area_m2",
+               "lat", "lon")
+_MAX_GROUPS = 50
+
+
+def grade_of(b: BuildingRow) -> str:
+    return b.grade or NOT_SEEN
+
+
+def _fema(grade: str) -> str:
+    return DamageClass[grade.upper()].fema_name if grade != NOT_SEEN else ""
+
+
+def attribute_names(buildings: Sequence[BuildingRow]) -> list[str]:
+    """Attribute keys of the footprints, in first-seen order (never clashing with ours)."""
+    names: dict[str, None] = {}
+    for b in buildings:
+        for key in b.attrs:
+            names.setdefault(key if key not in BASE_FIELDS else f"attr_{key}", None)
+    return list(names)
+
+
+def building_properties(b: BuildingRow) -> dict[str, object]:
+    """Our fields (:data:`BASE_FIELDS`) then the footprint's own attributes."""
+    p = b.probabilities
+    props: dict[str, object] = {
+        "building_id": b.key, "grade": grade_of(b), "fema": _fema(grade_of(b)),
+        "status": b.status,
+        "confidence": round(b.confidence, 3) if b.confidence is not None else None,
+        **{f"p_{g}": (round(p[g], 4) if g in p else None)
+           for g in ("intact", "minor", "major", "destroyed", "background")},
+        "views": len(b.views), "photo_names": "; ".join(b.views),
+        "area_m2": round(b.area_m2, 1), "lat": round(b.lat, 7), "lon": round(b.lon, 7),
+    }
+    for key, value in b.attrs.items():
+        props[key if key not in BASE_FIELDS else f"attr_{key}"] = value
+    return props
+
+
+def buildings_geojson(buildings: Sequence[BuildingRow]) -> dict:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": b.key, "geometry": mapping(wkt.loads(b.ground_wkt)),
+         "properties": building_properties(b)} for b in buildings]}
+
+
+def buildings_csv(buildings: Sequence[BuildingRow]) -> str:
+    out = io.StringIO()
+    fields = [*BASE_FIELDS, *attribute_names(buildings)]
+    w = csv.DictWriter(out, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for b in buildings:
+        w.writerow(building_properties(b))
+    return out.getvalue()
+
+
+def grouping_attributes(buildings: Sequence[BuildingRow]) -> list[str]:
+    """Attributes that group buildings: text values, 2–50 distinct, each on average on
+    at least two buildings (a district or a use, not an address)."""
+    out = []
+    for key in {k: None for b in buildings for k in b.attrs}:
+        values = [b.attrs.get(key) for b in buildings if isinstance(b.attrs.get(key), str)]
+        distinct = set(values)
+        if 2 <= len(distinct) <= _MAX_GROUPS and len(values) >= 2 * len(distinct):
+            out.append(key)
+    return out
+
+
+def buildings_summary_csv(buildings: Sequence[BuildingRow]) -> str:
+    """Buildings per grade, then per grade within each grouping attribute."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["grade", "fema_category", "buildings", "area_m2"])
+    for g in GRADE_ORDER:
+        these = [b for b in buildings if grade_of(b) == g]
+        w.writerow([g, _fema(g), len(these), round(sum(b.area_m2 for b in these), 1)])
+    w.writerow(["total", "", len(buildings), round(sum(b.area_m2 for b in buildings), 1)])
+    for key in grouping_attributes(buildings):
+        w.writerow([])
+        w.writerow([key, *GRADE_ORDER, "total"])
+        counts: dict[str, Counter[str]] = {}
+        for b in buildings:
+            value = b.attrs.get(key)
+            counts.setdefault(str(value) if value is not None else "", Counter())[grade_of(b)] += 1
+        for value in sorted(counts):
+            c = counts[value]
+            w.writerow([value, *(c[g] for g in GRADE_ORDER), sum(c.values())])
+    return out.getvalue()
+
+
+def buildings_kml(buildings: Sequence[BuildingRow], title: str) -> str:
+    """KML 2.2: a folder per grade (``not_seen`` last), attributes as ExtendedData."""
+    kml = ET.Element("kml", xmlns="http://www.opengis.net/kml/2.2")
+    doc = ET.SubElement(kml, "Document")
+    ET.SubElement(doc, "name").text = title
+    for label, colour in KML_COLOURS.items():
+        style = ET.SubElement(doc, "Style", id=label)
+        line = ET.SubElement(style, "LineStyle")
+        ET.SubElement(line, "color").text = colour
+        ET.SubElement(line, "width").text = "2"
+        ET.SubElement(ET.SubElement(style, "PolyStyle"), "color").text = "80" + colour[2:]
+    for g in GRADE_ORDER:
+        folder = ET.SubElement(doc, "Folder")
+        ET.SubElement(folder, "name").text = f"{g} ({_fema(g)})" if _fema(g) else g
+        for b in buildings:
+            if grade_of(b) != g:
+                continue
+            pm = ET.SubElement(folder, "Placemark")
+            ET.SubElement(pm, "name").text = f"{b.key} {g}"
+            ET.SubElement(pm, "styleUrl").text = f"#{g}"
+            ext = ET.SubElement(pm, "ExtendedData")
+            for key, value in building_properties(b).items():
+                ET.SubElement(ET.SubElement(ext, "Data", name=key), "value").text = (
+                    "" if value is None else str(value))
+            multi = ET.SubElement(pm, "MultiGeometry")
+            for part in shapely.get_parts(wkt.loads(b.ground_wkt)):
+                ring = ET.SubElement(ET.SubElement(ET.SubElement(
+                    multi, "Polygon"), "outerBoundaryIs"), "LinearRing")
+                ET.SubElement(ring, "coordinates").text = " ".join(
+                    f"{x:.7f},{y:.7f},0" for x, y in part.exterior.coords)
+    ET.indent(kml)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(kml, encoding="unicode")
+
+
+def write_buildings_layer(path: str, buildings: Sequence[BuildingRow]) -> None:
+    """Append a ``buildings`` layer (MultiPolygon, EPSG:4326) to a GeoPackage."""
+    from pyogrio.raw import write
+
+    props = [building_properties(b) for b in buildings]
+    fields = [*BASE_FIELDS, *attribute_names(buildings)]
+    columns = []
+    for f in fields:
+        values = [p.get(f) for p in props]
+        if all((isinstance(v, int | float) and not isinstance(v, bool)) or v is None
+               for v in values) and any(v is not None for v in values):
+            columns.append(np.array([np.nan if v is None else v for v in values], dtype=float))
+        else:
+            columns.append(np.array(["" if v is None else (v if isinstance(v, str) else
+                                     json.dumps(v)) for v in values], dtype=object))
+    geoms = np.array([shapely.to_wkb(shapely.multipolygons(shapely.get_parts(
+        wkt.loads(b.ground_wkt)))) for b in buildings], dtype=object)
+    write(path, geoms, columns, fields, layer="buildings", driver="GPKG",
+          geometry_type="MultiPolygon", crs="EPSG:4326", append=True)

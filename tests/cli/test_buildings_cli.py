@@ -1,0 +1,210 @@
+"""`survey analyze --buildings`: one grade per footprint, from every photo that sees it, and
+orthomosaics; carried into the map and the HQ bundle."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import mapping
+
+import survey.cli.analyze as analyze_cmd
+from mapping.analyze import AnalyzeConfig, analyze
+from survey.store import open_store
+from tests.cli.test_analyze_cli import leftovers, one_error_line, run
+from tests.mapping.conftest import (
+    GROUND_BGR,
+    PAINT,
+    ColourAssessor,
+    SyntheticBuilding,
+    synthetic_survey,
+)
+
+OUTSIDE = SyntheticBuilding("E", "intact", 100.0, 0.0)  # east of every photo
+
+
+@pytest.fixture
+def fake_assessor(monkeypatch: pytest.MonkeyPatch) -> ColourAssessor:
+    grader = ColourAssessor()
+    monkeypatch.setattr(analyze_cmd, "load_assessor", lambda weights, device="cpu": grader)
+    monkeypatch.setattr(analyze_cmd, "_assessor_path",
+                        lambda weights, required=True: weights or Path("colour-assessor.pt"))
+
+    def no_detector(*_a: object, **_k: object) -> None:
+        raise AssertionError("the detector is not needed with --buildings")
+
+    monkeypatch.setattr(analyze_cmd, "load_model", no_detector)
+    return grader
+
+
+def footprints_file(survey: object, path: Path, extra: list[SyntheticBuilding] = ()) -> Path:
+    """The survey's buildings as municipal footprints: own ids, address and district."""
+    feats = []
+    for i, b in enumerate([*survey.buildings, *extra]):  # type: ignore[attr-defined]
+        ring = [survey.lonlat(x, y) for x, y in b.local().exterior.coords]  # type: ignore
+        feats.append({"type": "Feature", "geometry": mapping(shapely.Polygon(ring)),
+                      "properties": {"id": f"JOSO-{b.name}", "address": f"{i + 1}-3 Mitsukaido",
+                                     "district": "east" if b.x_m > 0 else "west"}})
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}),
+                    encoding="utf-8")
+    return path
+
+
+def test_every_footprint_graded_once_from_the_photos_that_see_it(
+        fake_assessor: ColourAssessor, tmp_path: Path) -> None:
+    survey = synthetic_survey(tmp_path / "photos")
+    feet = footprints_file(survey, tmp_path / "buildings.geojson", [OUTSIDE])
+    out = tmp_path / "survey"
+    code, stdout, err = run("analyze", survey.folder, "--buildings", feet, "-o", out)
+    assert code == 0, err
+    text = " ".join(stdout.split())
+    for label in ("destroyed", "major", "minor", "intact", "not_seen"):
+        assert f"buildings {label} 1" in text, text
+    with open_store(out) as store:
+        rows = {b.key: b for b in store.buildings()}
+    assert len(rows) == 5  # one record per footprint, never two
+    for b in survey.buildings:
+        row = rows[f"JOSO-{b.name}"]
+        assert row.grade == b.damage and row.status == "assessed"
+        assert set(row.views) == set(survey.photos_seeing(b)), b  # every photo that sees it
+        assert row.attrs["address"].endswith("Mitsukaido")
+        assert sum(row.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert rows["JOSO-E"].status == "not_seen" and rows["JOSO-E"].grade is None
+    # the map draws footprints by grade, the unseen one grey, attributes in the popups
+    code, _, err = run("map", out, "-o", tmp_path / "map.html")
+    assert code == 0, err
+    page = (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "Not seen (1)" in page and "dmg-not-seen" in page and "1-3 Mitsukaido" in page
+    code, _, err = run("share", out, "-o", tmp_path / "hq.zip")
+    assert code == 0, err
+    with zipfile.ZipFile(tmp_path / "hq.zip") as z:
+        names = set(z.namelist())
+        assert {"buildings.geojson", "buildings.kml", "buildings.csv",
+                "buildings_summary.csv"} <= names
+        gj = json.loads(z.read("buildings.geojson"))
+        summary = z.read("buildings_summary.csv").decode()
+        table = list(csv.DictReader(io.StringIO(z.read("buildings.csv").decode())))
+        z.extract("survey.gpkg", tmp_path)
+    by_id = {f["id"]: f["properties"] for f in gj["features"]}
+    assert by_id["JOSO-A"]["grade"] == "destroyed" and by_id["JOSO-A"]["district"] == "west"
+    assert by_id["JOSO-E"]["grade"] == "not_seen"
+    assert {r["building_id"] for r in table} == set(by_id)
+    assert "district,destroyed,major,minor,intact,not_seen,total" in summary
+    assert "east,0,1,0,0,1,2" in summary  # B (major) and E (not seen) are east
+    from pyogrio.raw import read
+
+    meta, _, _, values = read(tmp_path / "survey.gpkg", layer="buildings")
+    fields = list(meta["fields"])
+    assert sorted(values[fields.index("building_id")]) == sorted(by_id)
+    assert leftovers(tmp_path) == []
+
+
+def test_rerun_resumes_and_refuses_other_footprints(fake_assessor: ColourAssessor,
+                                                    tmp_path: Path) -> None:
+    survey = synthetic_survey(tmp_path / "photos")
+    feet = footprints_file(survey, tmp_path / "b.geojson")
+    out = tmp_path / "survey"
+    assert run("analyze", survey.folder, "--buildings", feet, "-o", out)[0] == 0
+    crops = fake_assessor.crops
+    code, stdout, err = run("analyze", survey.folder, "--buildings", feet, "-o", out)
+    assert code == 0 and "already done 5" in " ".join(stdout.split()), err
+    assert fake_assessor.crops == crops  # nothing graded twice
+    other = footprints_file(survey, tmp_path / "c.geojson", [OUTSIDE])
+    code, _, err = run("analyze", survey.folder, "--buildings", other, "-o", out)
+    assert code == 2
+    one_error_line(err, "other footprints")
+
+
+def test_bad_footprints_file_is_refused_before_anything_is_written(
+        fake_assessor: ColourAssessor, tmp_path: Path) -> None:
+    survey = synthetic_survey(tmp_path / "photos")
+    bad = tmp_path / "b.geojson"
+    bad.write_text("{ not json")
+    code, _, err = run("analyze", survey.folder, "--buildings", bad, "-o", tmp_path / "s")
+    assert code == 2
+    one_error_line(err, "b.geojson")
+    assert not (tmp_path / "s").exists()
+
+
+def _ortho(path: Path, survey: object, gsd_m: float = 0.1) -> Path:
+    """A north-up GeoTIFF in UTM 54N of the survey's painted buildings."""
+    import rasterio
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    tf = Transformer.from_crs(4326, 32654, always_xy=True)
+    lon0, lat0 = survey.lonlat(-80.0, 30.0)  # type: ignore[attr-defined]
+    x0, y0 = tf.transform(lon0, lat0)
+    width, height = round(160 / gsd_m), round(60 / gsd_m)
+    image = np.zeros((3, height, width), np.uint8)
+    image[:] = np.array(GROUND_BGR[::-1], np.uint8)[:, None, None]
+    for b in survey.buildings:  # type: ignore[attr-defined]
+        ring = np.array([tf.transform(*survey.lonlat(x, y))  # type: ignore[attr-defined]
+                         for x, y in b.local().exterior.coords])
+        c0, c1 = sorted(((ring[:, 0] - x0) / gsd_m).astype(int)[[0, 2]])
+        r0, r1 = sorted(((y0 - ring[:, 1]) / gsd_m).astype(int)[[0, 2]])
+        if c1 <= 0 or r1 <= 0 or c0 >= width or r0 >= height:
+            continue
+        image[:, max(r0, 0):r1, max(c0, 0):c1] = np.array(PAINT[b.damage][::-1],
+                                                          np.uint8)[:, None, None]
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=3,
+                       dtype="uint8", crs="EPSG:32654",
+                       transform=from_origin(x0, y0, gsd_m, gsd_m), tiled=True,
+                       blockxsize=256, blockysize=256) as dst:
+        dst.write(image)
+    return path
+
+
+def test_orthomosaic_footprints_cut_window_by_window(
+        fake_assessor: ColourAssessor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    survey = synthetic_survey(tmp_path / "photos")
+    ortho = _ortho(tmp_path / "odm_orthophoto.tif", survey, gsd_m=0.05)  # 3200 × 1200 px
+    feet = footprints_file(survey, tmp_path / "b.geojson", [OUTSIDE])
+    import rasterio.io
+
+    reads: list[tuple[int, int]] = []
+    real_read = rasterio.io.DatasetReader.read
+
+    def spy(self: object, *args: object, **kwargs: object) -> np.ndarray:
+        data = real_read(self, *args, **kwargs)
+        reads.append(data.shape[-2:])
+        return data
+
+    monkeypatch.setattr(rasterio.io.DatasetReader, "read", spy)
+    out = tmp_path / "survey"
+    code, _, err = run("analyze", ortho, "--buildings", feet, "-o", out)
+    assert code == 0, err
+    with open_store(out) as store:
+        rows = {b.key: b for b in store.buildings()}
+        photo = store.photos()[0]
+    for b in survey.buildings:
+        assert rows[f"JOSO-{b.name}"].grade == b.damage, b
+        assert rows[f"JOSO-{b.name}"].views == ("odm_orthophoto.tif",)
+    assert rows["JOSO-E"].status == "not_seen"  # outside the ortho
+    assert photo["pose_source"] == "orthomosaic" and photo["gsd_cm"] == pytest.approx(5.0)
+    # footprint windows, and the map's overlay decimated: never the whole raster
+    assert reads and all(h * w <= 3200 * 1200 / 4 for h, w in reads), reads
+    assert run("map", out, "-o", tmp_path / "m.html")[0] == 0
+
+
+def test_orthomosaic_without_footprints_runs_the_detector(tmp_path: Path) -> None:
+    from tests.mapping.conftest import ColourModel
+
+    survey = synthetic_survey(tmp_path / "photos")
+    ortho = _ortho(tmp_path / "ortho.tif", survey)
+    summary = analyze(AnalyzeConfig(photos=[ortho], out_dir=tmp_path / "s", model=ColourModel(),
+                                    weights="colour", assessor=ColourAssessor()))
+    assert summary.analysed == 1
+    assert sorted(summary.objects) == ["destroyed", "intact", "major", "minor"]
+    with open_store(tmp_path / "s") as store:
+        objects = store.objects()
+    for b in survey.buildings:
+        lon, lat = survey.lonlat(b.x_m, b.y_m)
+        near = [o for o in objects if abs(o.lon - lon) < 3e-5 and abs(o.lat - lat) < 3e-5]
+        assert [o.damage for o in near] == [b.damage], b
