@@ -78,6 +78,9 @@ class AssessorTrainConfig:
     balance: float = 0.0
     hours: float | None = None
     lr: float | None = None
+    backbone_from: Path | None = None
+    """A local YOLO checkpoint whose backbone layers (same index and shape) start the
+    architecture (see :func:`detection.train.transfer_backbone`)."""
 
 
 def _balanced_copy(data_dir: Path, into: Path, balance: float) -> dict[str, int]:
@@ -128,6 +131,11 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
         data = Path(tmp) / "data"
         repeats = _balanced_copy(config.data_dir, data, config.balance)
         yolo = yolo_class()(start)
+        if config.backbone_from is not None:
+            from detection.train import transfer_backbone
+
+            transfer_backbone(yolo.model, config.backbone_from)
+            yolo.load(yolo.model)
         extra: dict[str, object] = {"time": config.hours} if config.hours else {}
         if config.lr is not None:
             extra.update(optimizer="AdamW", lr0=config.lr, warmup_epochs=0)
@@ -147,7 +155,9 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
             names = yolo.names
             card = ModelCard(
                 classes=tuple(str(names[i]) for i in sorted(names)), imgsz=spec.size_px,
-                gsd_cm=spec.gsd_cm, base_weights=start, data=str(config.data_dir),
+                gsd_cm=spec.gsd_cm, data=str(config.data_dir),
+                base_weights=start + (f" (backbone from {config.backbone_from})"
+                                      if config.backbone_from else ""),
                 data_license=data_card.license, epochs=int(getattr(trainer, "epoch", 0)) + 1,
                 task="classify", crop=spec.to_dict(),
                 notes=f"Building damage grade from a footprint crop (xBD/FEMA scale, plus "

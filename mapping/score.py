@@ -117,3 +117,23 @@ def score_objects(objects: Sequence[ObjectRow], buildings: Sequence[object],
         predicted=len(d_pred), predicted_right=sum(truth_of.get(j) in damaged for j in d_pred))
     errors = tuple(truth_xy[i].distance(obj_xy[j]) for i, j in match.items())
     return Score(classes, damaged_score, errors, len(objects) - len(used))
+
+
+def score_buildings(graded: Sequence[object], truth: dict[str, str]) -> Score:
+    """Score per-building grades (``key``, ``grade``: a :class:`~survey.store.BuildingRow`)
+    against the true damage by footprint key. A building *found* is one graded (seen by a
+    photo); *right* when its grade is the true one. Footprints are given, so there is no
+    position error."""
+    seen = [(truth[b.key], b.grade) for b in graded  # type: ignore[attr-defined]
+            if b.key in truth and b.grade is not None]  # type: ignore[attr-defined]
+    n_truth = {label: sum(t == label for t in truth.values()) for label in LABELS}
+
+    def group(labels: set[str]) -> ClassScore:
+        return ClassScore(
+            truth=sum(n_truth[x] for x in labels), found=sum(t in labels for t, _ in seen),
+            right=sum(t in labels and g in labels for t, g in seen),
+            predicted=sum(g in labels for _, g in seen),
+            predicted_right=sum(g in labels and t in labels for t, g in seen))
+
+    classes = {label: group({label}) for label in LABELS}
+    return Score(classes, group({"major", "destroyed"}), (), 0)

@@ -205,7 +205,7 @@ def train(
             setup = AssessorTrainConfig(data_dir=data, out_dir=out, start_weights=start,
                                         epochs=epochs, batch=batch or 64,
                                         device=device, workers=workers, balance=balance,
-                                        hours=hours, lr=lr)
+                                        hours=hours, lr=lr, backbone_from=backbone_from)
             with app.err.status(f"Training the assessor, {epochs} epoch(s)…"):
                 _, card = train_assessor(setup)
         _print_card(app, out / "model.pt", card)

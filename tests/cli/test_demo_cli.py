@@ -35,6 +35,6 @@ def test_refuses_a_folder_that_is_not_a_demo(tmp_path) -> None:
 def test_bad_speedup_and_weights(tmp_path) -> None:
     code, _, err = run("-o", tmp_path / "d", "--speedup", 0)
     assert code == 2 and "--speedup" in err
-    code, _, err = run("-o", tmp_path / "d", "--weights", tmp_path / "none.pt")
+    code, _, err = run("-o", tmp_path / "d", "--assessor", tmp_path / "none.pt")
     assert code == 2 and "none.pt" in err and "Traceback" not in err
     assert not (tmp_path / "d").exists()

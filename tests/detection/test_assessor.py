@@ -1,0 +1,102 @@
+"""The building assessor: training writes a card with its crop recipe, loading checks it,
+probabilities come out in the project's grade order, and regrading drops non-buildings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detection.assessor import GRADES, load_assessor, regrade
+from detection.card import read_model_card
+from detection.crops import BACKGROUND, CropSpec
+from detection.train_assessor import AssessorTrainConfig, train_assessor, write_xbd_crops
+from survey.errors import InputError
+from tests.detection.test_crops import _tiles
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "detection" / "weights" / "assessor" / "model.pt"
+
+
+@pytest.fixture(scope="module")
+def tiny_assessor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("assess")
+    _tiles(root / "a", "fire", 10, "destroyed")
+    _tiles(root / "b", "wind", 10, "major-damage")
+    write_xbd_crops([root / "a", root / "b"], root / "crops")
+    weights, card = train_assessor(AssessorTrainConfig(
+        data_dir=root / "crops", out_dir=root / "model", epochs=1, batch=16, workers=0,
+        balance=1.0))
+    assert weights.is_file() and card.task == "classify"
+    return weights
+
+
+def test_training_writes_a_card_with_the_recipe_and_val_scores(tiny_assessor: Path) -> None:
+    card = read_model_card(tiny_assessor.with_name("model_card.json"))
+    assert card.task == "classify" and card.crop == CropSpec().to_dict()
+    assert set(card.classes) == set(GRADES)
+    assert card.data_license == "CC BY-NC-SA 4.0"
+    assert {"val_damaged_f1", "val_intact_f1", "val_major_recall"} <= set(card.metrics)
+    assert "repeats" in card.notes  # the class balance used is written down
+
+
+def test_probabilities_in_grade_order(tiny_assessor: Path) -> None:
+    model = load_assessor(tiny_assessor)
+    crops = [np.full((64, 64, 3), v, np.uint8) for v in (0, 90, 255)]
+    p = model.predict(crops)
+    assert p.shape == (3, len(GRADES))
+    assert np.allclose(p.sum(1), 1.0, atol=1e-4)
+    # the model's own (alphabetical) order is mapped to GRADES
+    raw = model._model(  # type: ignore[operator]
+        __import__("torch").from_numpy(np.stack(crops)[..., ::-1].transpose(0, 3, 1, 2)
+                                       .copy()).float() / 255)
+    raw = (raw[0] if isinstance(raw, tuple | list) else raw).detach().numpy()
+    order = list(model.card.classes)
+    for j, g in enumerate(GRADES):
+        assert np.allclose(p[:, j], raw[:, order.index(g)], atol=1e-5)
+
+
+def test_loading_refuses_what_is_not_an_assessor(tiny_assessor: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        load_assessor(tmp_path / "none.pt")
+    lone = tmp_path / "lone" / "model.pt"
+    lone.parent.mkdir()
+    lone.write_bytes(tiny_assessor.read_bytes())
+    with pytest.raises(InputError, match=r"model_card\.json"):
+        load_assessor(lone)
+    card = json.loads(tiny_assessor.with_name("model_card.json").read_text())
+    card["task"] = "detect"
+    (lone.parent / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(InputError, match="not a building assessor"):
+        load_assessor(lone)
+
+
+class _Fixed:
+    """An assessor that calls the first box background and the second destroyed."""
+
+    spec = CropSpec()
+
+    def predict(self, crops: list[np.ndarray]) -> np.ndarray:
+        out = np.full((len(crops), len(GRADES)), 0.05)
+        out[0, GRADES.index(BACKGROUND)] = 0.8
+        out[1, GRADES.index("destroyed")] = 0.8
+        return out
+
+
+def test_regrade_drops_what_is_not_a_building() -> None:
+    image = np.zeros((200, 200, 3), np.uint8)
+    boxes = np.array([[10, 10, 30, 30], [100, 100, 140, 130]], float)
+    keep, grades, scores = regrade(image, boxes, 45.0, _Fixed())  # type: ignore[arg-type]
+    assert keep == [1] and grades == ["destroyed"] and scores == [pytest.approx(0.8)]
+
+
+@pytest.mark.skipif(not BUNDLED.is_file(), reason="no bundled assessor")
+def test_bundled_assessor_loads_with_its_card() -> None:
+    model = load_assessor(BUNDLED)
+    card = model.card
+    assert card.data_license == "CC BY-NC-SA 4.0" and card.task == "classify"
+    for key in ("test_damaged_f1", "test_intact_f1", "test_major_recall", "val_damaged_f1"):
+        assert key in card.metrics, key
+    assert BUNDLED.stat().st_size < 15_000_000
