@@ -46,10 +46,15 @@ class Assessor:
         if missing:
             raise InputError(weights, f"assessor lacks class(es) {missing}; has {order}")
         self._index = np.array([order.index(g) for g in GRADES])
+        self.grade_weights = np.array([float(card.grade_weights.get(g, 1.0)) for g in GRADES])
 
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities ``(N, len(GRADES))`` (rows sum to 1) for BGR uint8 crops of
-        :attr:`spec` size."""
+        :attr:`spec` size, with the card's grade weights applied."""
+        return apply_weights(self.predict_raw(crops), self.grade_weights)
+
+    def predict_raw(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """The network's probabilities in :data:`GRADES` order, no grade weights."""
         import torch
 
         if not len(crops):
@@ -66,6 +71,45 @@ class Assessor:
             probs = y[0] if isinstance(y, tuple | list) else y
             out.append(probs.float().cpu().numpy())
         return np.concatenate(out)[:, self._index]
+
+
+def apply_weights(probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Probabilities re-weighted per grade (a change of class priors) and renormalised.
+
+    >>> apply_weights(np.array([[0.6, 0.4]]), np.array([1.0, 2.0])).round(3).tolist()
+    [[0.429, 0.571]]
+    """
+    out = probs * weights[None, :]
+    return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
+
+
+WEIGHT_CHOICES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+
+
+def choose_grade_weights(probs: np.ndarray, truth: Sequence[str]) -> dict[str, float]:
+    """Grade weights (intact fixed at 1) that maximise, on the given (validation) crops,
+    the mean F1 of the four grades plus the damaged and intact F1 (a grid over
+    :data:`WEIGHT_CHOICES`)."""
+    import itertools
+
+    t = np.array([GRADES.index(g) for g in truth])
+    damaged = np.array([damaged_group(g) == "damaged" for g in GRADES])
+    intact = np.array([damaged_group(g) == "intact" for g in GRADES])
+
+    def f1(pred_mask: np.ndarray, true_mask: np.ndarray) -> float:
+        tp = float((pred_mask & true_mask).sum())
+        denominator = float(pred_mask.sum() + true_mask.sum())
+        return 2 * tp / denominator if denominator else 0.0
+
+    best, best_w = -1.0, np.ones(len(GRADES))
+    for combo in itertools.product(WEIGHT_CHOICES, repeat=len(GRADES) - 1):
+        w = np.array((1.0, *combo))
+        pred = (probs * w).argmax(1)
+        grades = np.mean([f1(pred == i, t == i) for i in range(4)])
+        score = grades + f1(damaged[pred], damaged[t]) + f1(intact[pred], intact[t])
+        if score > best + 1e-12:
+            best, best_w = score, w
+    return {g: float(v) for g, v in zip(GRADES, best_w, strict=True)}
 
 
 def _resize(crop: np.ndarray, size: int) -> np.ndarray:
@@ -193,14 +237,15 @@ def read_crop_split(root: str | PathLike[str], split: str) -> list[tuple[Path, s
     return items
 
 
-def evaluate_assessor(assessor: Assessor, root: str | PathLike[str], split: str, *,
-                      on_batch: Callable[[int, int], None] | None = None
-                      ) -> AssessorEvaluation:
-    """Score ``assessor`` on ``root/split`` of a crop dataset (argmax grade)."""
+def split_probabilities(assessor: Assessor, root: str | PathLike[str], split: str, *,
+                        on_batch: Callable[[int, int], None] | None = None
+                        ) -> tuple[np.ndarray, list[str]]:
+    """The network's raw probabilities (no grade weights) and the true grades of every crop
+    of ``root/split``."""
     import cv2
 
     items = read_crop_split(root, split)
-    predicted: list[str] = []
+    out = [np.zeros((0, len(GRADES)))]
     step = 512
     for start in range(0, len(items), step):
         crops = []
@@ -209,10 +254,19 @@ def evaluate_assessor(assessor: Assessor, root: str | PathLike[str], split: str,
             if image is None:
                 raise InputError(path, "unreadable crop")
             crops.append(image)
-        predicted += [GRADES[i] for i in assessor.predict(crops).argmax(1)]
+        out.append(assessor.predict_raw(crops))
         if on_batch:
             on_batch(min(start + step, len(items)), len(items))
-    return score_predictions([g for _, g in items], predicted, split)
+    return np.concatenate(out), [g for _, g in items]
+
+
+def evaluate_assessor(assessor: Assessor, root: str | PathLike[str], split: str, *,
+                      on_batch: Callable[[int, int], None] | None = None
+                      ) -> AssessorEvaluation:
+    """Score ``assessor`` (with its grade weights) on ``root/split`` of a crop dataset."""
+    probs, truth = split_probabilities(assessor, root, split, on_batch=on_batch)
+    predicted = apply_weights(probs, assessor.grade_weights).argmax(1)
+    return score_predictions(truth, [GRADES[i] for i in predicted], split)
 
 
 # --- regrading a detector's boxes -----------------------------------------------------------

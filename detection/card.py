@@ -57,6 +57,9 @@ class ModelCard:
     crop
         For an assessor, the crop recipe it was trained with
         (:meth:`detection.crops.CropSpec.to_dict`).
+    grade_weights
+        For an assessor, the prior weight of each grade its probabilities are multiplied by
+        (then renormalised), chosen on the validation split; empty: none.
     """
 
     classes: tuple[str, ...]
@@ -71,6 +74,7 @@ class ModelCard:
     notes: str = ""
     task: str = "detect"
     crop: Mapping[str, float] = field(default_factory=dict)
+    grade_weights: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The card as pretty JSON (``nan`` metrics as ``null``)."""
@@ -165,6 +169,7 @@ def read_model_card(path: str | PathLike[str]) -> ModelCard:
         notes=str(data.get("notes", "")),
         task=str(data.get("task", "detect")),
         crop=dict(data.get("crop") or {}),
+        grade_weights={str(k): float(v) for k, v in (data.get("grade_weights") or {}).items()},
     )
 
 

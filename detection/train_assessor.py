@@ -5,7 +5,8 @@ grades can be drawn more often (``balance``: each class's crops are repeated
 ``(n_most / n_class) ** balance`` times in the training split, through links in a temporary
 copy, never duplicated on disk); val and test are left as they are. The model card records
 the crop recipe so that drone photos and orthomosaics are cut exactly as the training
-crops were.
+crops were, and grade weights (a change of class priors, chosen on the validation split by
+:func:`detection.assessor.choose_grade_weights`) that the test split never influences.
 """
 
 from __future__ import annotations
@@ -122,7 +123,12 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
     start = config.start_weights
     if not start.endswith(".yaml") and not Path(start).is_file():
         raise InputError(start, "no such file (weights are never downloaded: give a local path)")
-    from detection.assessor import evaluate_assessor, load_assessor
+    from detection.assessor import (
+        choose_grade_weights,
+        evaluate_assessor,
+        load_assessor,
+        split_probabilities,
+    )
     from detection.model import available_cores
     from detection.offline import yolo_class
 
@@ -162,6 +168,10 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
                 task="classify", crop=spec.to_dict(),
                 notes=f"Building damage grade from a footprint crop (xBD/FEMA scale, plus "
                       f"background = not a building). Trained with class repeats {repeats}.")
+            write_model_card(stage / MODEL_CARD_NAME, card)
+            model = load_assessor(stage / WEIGHTS_NAME)
+            probs, truth = split_probabilities(model, config.data_dir, "val")
+            card = replace(card, grade_weights=choose_grade_weights(probs, truth))
             write_model_card(stage / MODEL_CARD_NAME, card)
             scores = evaluate_assessor(load_assessor(stage / WEIGHTS_NAME), config.data_dir,
                                        "val")

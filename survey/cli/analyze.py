@@ -25,7 +25,7 @@ from survey.cli.errors import cli_errors
 from survey.errors import InputError
 
 ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/plan/flight "
-                  "-o out/demo/survey")
+                  "--buildings out/demo/footprints.geojson -o out/demo/survey2")
 MAP_EPILOG = "Example: survey map out/demo/survey -o out/demo/damage_map.html"
 SHARE_EPILOG = "Example: survey share out/demo/survey -o out/demo/hq_bundle.zip"
 
@@ -61,12 +61,12 @@ def analyze(
         "--no-assessor", help="Keep the detector's own grades (no regrading of its boxes by "
         "the assessor).")] = False,
 ) -> None:
-    """Find building damage in survey photos or orthomosaics (GeoTIFF), place it on the
-    ground, merge views, store it.
+    """Find building damage in survey photos or orthomosaics, place it on the ground, store it.
 
-    With --buildings, every footprint gets one grade (intact / minor / major / destroyed,
-    with a probability each) fused from every photo that sees it, or not_seen. Without,
-    the detector's boxes are regraded by the assessor, which drops what is not a building.
+    With --buildings, every footprint gets one grade (intact / minor / major / destroyed, with
+    a probability each) fused from every photo that sees it, or not_seen. Without, the
+    detector's boxes are regraded by the assessor, which drops what is not a building. An
+    orthomosaic is a georeferenced GeoTIFF (OpenDroneMap, WebODM), read window by window.
     """
     from detection.photos import find_photos
     from mapping.analyze import AnalyzeConfig

@@ -359,3 +359,31 @@ def test_train_lr_sets_adamw_without_warm_up(trained: tuple[Path, Path, str],
     assert (args["optimizer"], args["lr0"], args["warmup_epochs"]) == ("AdamW", 0.0005, 0)
     card = json.loads((tmp_path / "c" / MODEL_CARD_NAME).read_text())
     assert card["base_weights"] == str(out / "model.pt")
+
+
+def test_assessor_dataset_train_evaluate_record(tmp_path: Path) -> None:
+    """`dataset xbd A B --crops` → `train CROPS` → `evaluate W CROPS --record`, for real."""
+    from tests.detection.test_crops import _tiles
+
+    _tiles(tmp_path / "a", "fire", 8, "destroyed")
+    _tiles(tmp_path / "b", "wind", 8, "major-damage")
+    code, out, err = run("dataset", "xbd", tmp_path / "a", tmp_path / "b", "--crops",
+                         "-o", tmp_path / "crops")
+    assert code == 0, err
+    assert "destroyed" in out and "CC BY-NC-SA 4.0" in out
+    code, out, err = run("train", tmp_path / "crops", "--epochs", "1", "--batch", "16",
+                         "--workers", "0", "-o", tmp_path / "model")
+    assert code == 0, err
+    card = json.loads((tmp_path / "model" / MODEL_CARD_NAME).read_text())
+    assert card["task"] == "classify" and "val_damaged_f1" in card["metrics"]
+    code, out, err = run("evaluate", tmp_path / "model" / "model.pt", tmp_path / "crops",
+                         "--split", "test", "--record")
+    assert code == 0, err
+    assert "damaged (major|destroyed)" in out and "background crops graded" in out
+    card = json.loads((tmp_path / "model" / MODEL_CARD_NAME).read_text())
+    assert "test_damaged_f1" in card["metrics"] and "test_major_recall" in card["metrics"]
+
+
+def test_dataset_without_crops_takes_one_folder(tmp_path: Path) -> None:
+    code, _, err = run("dataset", "xbd", tmp_path / "a", tmp_path / "b", "-o", tmp_path / "o")
+    assert code == 2 and "one xBD folder" in err

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detection.assessor import GRADES, load_assessor, regrade
+from detection.assessor import (
+    GRADES,
+    choose_grade_weights,
+    load_assessor,
+    regrade,
+    score_predictions,
+)
 from detection.card import read_model_card
 from detection.crops import BACKGROUND, CropSpec
 from detection.train_assessor import AssessorTrainConfig, train_assessor, write_xbd_crops
@@ -45,7 +51,7 @@ def test_training_writes_a_card_with_the_recipe_and_val_scores(tiny_assessor: Pa
 def test_probabilities_in_grade_order(tiny_assessor: Path) -> None:
     model = load_assessor(tiny_assessor)
     crops = [np.full((64, 64, 3), v, np.uint8) for v in (0, 90, 255)]
-    p = model.predict(crops)
+    p = model.predict_raw(crops)
     assert p.shape == (3, len(GRADES))
     assert np.allclose(p.sum(1), 1.0, atol=1e-4)
     # the model's own (alphabetical) order is mapped to GRADES
@@ -56,6 +62,30 @@ def test_probabilities_in_grade_order(tiny_assessor: Path) -> None:
     order = list(model.card.classes)
     for j, g in enumerate(GRADES):
         assert np.allclose(p[:, j], raw[:, order.index(g)], atol=1e-5)
+    weighted = model.predict(crops)  # the card's grade weights (chosen on val) applied
+    w = np.array([model.card.grade_weights[g] for g in GRADES])
+    assert np.allclose(weighted, p * w / (p * w).sum(1, keepdims=True), atol=1e-6)
+
+
+def test_grade_weights_lift_an_under_called_grade() -> None:
+    rng = np.random.default_rng(0)
+    truth, rows = [], []
+    for g, n in (("intact", 300), ("minor", 60), ("major", 40), ("destroyed", 60),
+                 (BACKGROUND, 40)):
+        for _ in range(n):
+            p = rng.dirichlet(np.ones(len(GRADES)) * 0.5) * 0.3
+            p[GRADES.index(g)] += 0.4
+            if g == "major":  # the network leans to intact for major buildings
+                p[GRADES.index("intact")] += 0.45
+            truth.append(g)
+            rows.append(p / p.sum())
+    probs = np.array(rows)
+    weights = choose_grade_weights(probs, truth)
+    assert weights["intact"] == 1.0 and weights["major"] > 1.0
+    before = score_predictions(truth, [GRADES[i] for i in probs.argmax(1)])
+    w = np.array([weights[g] for g in GRADES])
+    after = score_predictions(truth, [GRADES[i] for i in (probs * w).argmax(1)])
+    assert after.per_grade["major"].recall > before.per_grade["major"].recall + 0.3
 
 
 def test_loading_refuses_what_is_not_an_assessor(tiny_assessor: Path, tmp_path: Path) -> None:
