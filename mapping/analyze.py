@@ -10,6 +10,11 @@
 3. The detections of all photos are merged into objects (:mod:`mapping.objects`), written in
    one transaction.
 
+With footprints (``buildings``), step 2 grades every footprint the photo sees instead of
+detecting (:mod:`mapping.buildings`), and step 3 fuses each building's views into its one
+grade. An orthomosaic (a georeferenced GeoTIFF) takes the place of a photo: footprints are cut
+from it directly, or the detector runs over it window by window (:mod:`mapping.ortho`).
+
 Killed at any point and re-run, it redoes at most the photo in flight and the merge: the
 final store equals an uninterrupted run's.
 """
