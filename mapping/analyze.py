@@ -136,12 +136,10 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
     if footprints is not None:
         if assessor is None:
             raise ValueError("grading footprints needs an assessor")
-        seen = photo_views(image, pose, ground, footprints, footprints.under(outline),
-                           assessor)
-        views = [ViewRow(v.building + 1, v.probabilities, v.weight, v.gsd_cm,
-                         v.incidence_deg, v.box_px) for v in seen]
-        boxes = np.array([v.box_px for v in seen], dtype=float).reshape(-1, 4)
-        labels = [_top_grade(v.probabilities) for v in seen]
+        views = photo_views(image, pose, ground, footprints, footprints.under(outline),
+                            assessor)
+        boxes = np.array([v.box_xyxy for v in views], dtype=float).reshape(-1, 4)
+        labels = [_top_grade(v.probabilities) for v in views]
     elif model is not None:
         found = detect_photo(image, model, photo_gsd_cm=photo_gsd_cm(pose), conf=conf)
         names = {i: n for i, n in model.class_names.items()}
@@ -350,9 +348,7 @@ def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintInde
     views: list[ViewRow] = []
     rows: list[DetectionRow] = []
     if footprints is not None:
-        views = [ViewRow(v.building + 1, v.probabilities, v.weight, v.gsd_cm,
-                         v.incidence_deg, v.box_px)
-                 for v in ortho_views(ortho, footprints, config.assessor)]
+        views = ortho_views(ortho, footprints, config.assessor)
     else:
         rows = ortho_detections(ortho, config.model, config.conf, config.assessor)
     overlay, bounds, thumbnail = ortho_overlay(ortho)

@@ -30,26 +30,13 @@ from detection.assessor import GRADES, Assessor
 from detection.crops import BACKGROUND, cut_crop
 from mapping.footprints import Footprint
 from mapping.pose import PhotoPose
+from survey.store import ViewRow
 
 MIN_VISIBLE = 0.85
 """Share of a footprint's pixel area that must be inside the frame for a view."""
 MAX_GSD_FACTOR = 2.0
 """A view at a GSD coarser than this × the assessor's is too far to grade."""
 NEEDS_VIEWS_AGREE = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class BuildingView:
-    """One photo's look at one building."""
-
-    building: int
-    """Index of the footprint in the list given."""
-    probabilities: tuple[float, ...]
-    """In :data:`detection.assessor.GRADES` order."""
-    weight: float
-    gsd_cm: float
-    incidence_deg: float
-    box_px: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +97,9 @@ def _view_geometry(pose: PhotoPose, lonlat: np.ndarray, ground: object
 
 
 def photo_views(image: np.ndarray, pose: PhotoPose, ground: object, index: FootprintIndex,
-                candidates: np.ndarray, assessor: Assessor) -> list[BuildingView]:
-    """Grade every footprint in ``candidates`` that the photo sees well enough."""
+                candidates: np.ndarray, assessor: Assessor) -> list[ViewRow]:
+    """Grade every footprint in ``candidates`` that the photo sees well enough; each view's
+    ``building_id`` is the store's id of the footprint (its index in ``index`` + 1)."""
     height, width = image.shape[:2]
     frame_box = box(0, 0, width, height)
     spec = assessor.spec
@@ -138,8 +126,8 @@ def photo_views(image: np.ndarray, pose: PhotoPose, ground: object, index: Footp
         weight = math.cos(math.radians(incidence)) * closeness * visible
         picked.append((int(i), bounds, weight, gsd_cm, incidence))  # type: ignore[arg-type]
     probs = assessor.predict(crops)
-    return [BuildingView(i, tuple(round(float(v), 5) for v in p), round(w, 5), round(g, 2),
-                         round(inc, 2), b)
+    return [ViewRow(i + 1, tuple(round(float(v), 5) for v in p), round(w, 5), round(g, 2),
+                    round(inc, 2), b)
             for (i, b, w, g, inc), p in zip(picked, probs, strict=True)]
 
 

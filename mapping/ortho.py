@@ -180,9 +180,11 @@ def ortho_overlay(ortho: Ortho) -> tuple[bytes, list[float], bytes]:
 
 def ortho_views(ortho: Ortho, index: object, assessor: object,
                 on_building: Callable[[int, int], None] | None = None) -> list:
-    """One :class:`~mapping.buildings.BuildingView` per footprint inside the ortho."""
+    """One :class:`~survey.store.ViewRow` per footprint inside the ortho (``building_id``:
+    its index in ``index`` + 1)."""
     from detection.crops import crop_window, cut_crop
-    from mapping.buildings import MIN_VISIBLE, BuildingView, _outline_lonlat
+    from mapping.buildings import MIN_VISIBLE, _outline_lonlat
+    from survey.store import ViewRow
 
     spec = assessor.spec  # type: ignore[attr-defined]
     candidates = index.under(ortho.footprint)  # type: ignore[attr-defined]
@@ -207,8 +209,8 @@ def ortho_views(ortho: Ortho, index: object, assessor: object,
             if on_building:
                 on_building(n + 1, len(candidates))
     probs = assessor.predict(crops)  # type: ignore[attr-defined]
-    return [BuildingView(i, tuple(round(float(v), 5) for v in p), 1.0, round(ortho.gsd_cm, 2),
-                         0.0, b) for (i, b), p in zip(picked, probs, strict=True)]
+    return [ViewRow(i + 1, tuple(round(float(v), 5) for v in p), 1.0, round(ortho.gsd_cm, 2),
+                    0.0, b) for (i, b), p in zip(picked, probs, strict=True)]
 
 
 def ortho_windows(ortho: Ortho) -> list[tuple[int, int, int, int]]:

@@ -29,6 +29,7 @@ from shapely import wkt
 from shapely.geometry import mapping
 
 from detection.classes import DamageClass
+from mapping.kml import KML_COLOURS, kml_document, kml_text
 from mapping.share_buildings import (
     buildings_csv,
     buildings_geojson,
@@ -40,9 +41,6 @@ from survey.errors import InputError
 from survey.frame import LocalFrame
 from survey.store import ObjectRow, Store
 
-KML_COLOURS = {  # aabbggrr
-    "intact": "ff3c9b2e", "minor": "ff00d7ff", "major": "ff0080ff", "destroyed": "ff1e1ed7",
-}
 _LABELS = [c.label for c in DamageClass]
 
 
@@ -130,16 +128,7 @@ def objects_csv(objects: Sequence[ObjectRow]) -> str:
 
 def objects_kml(objects: Sequence[ObjectRow], title: str) -> str:
     """KML 2.2: a folder per damage class, polygons styled by severity (XML-escaped)."""
-    kml = ET.Element("kml", xmlns="http://www.opengis.net/kml/2.2")
-    doc = ET.SubElement(kml, "Document")
-    ET.SubElement(doc, "name").text = title
-    for label, colour in KML_COLOURS.items():
-        style = ET.SubElement(doc, "Style", id=label)
-        line = ET.SubElement(style, "LineStyle")
-        ET.SubElement(line, "color").text = colour
-        ET.SubElement(line, "width").text = "2"
-        poly = ET.SubElement(style, "PolyStyle")
-        ET.SubElement(poly, "color").text = "80" + colour[2:]
+    kml, doc = kml_document(title, {k: v for k, v in KML_COLOURS.items() if k in _LABELS})
     for label in reversed(_LABELS):
         folder = ET.SubElement(doc, "Folder")
         ET.SubElement(folder, "name").text = f"{label} ({fema(label)})"
@@ -157,8 +146,7 @@ def objects_kml(objects: Sequence[ObjectRow], title: str) -> str:
             ring = wkt.loads(o.ground_wkt).exterior.coords
             ET.SubElement(shape, "coordinates").text = " ".join(
                 f"{x:.7f},{y:.7f},0" for x, y in ring)
-    ET.indent(kml)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(kml, encoding="unicode")
+    return kml_text(kml)
 
 
 def write_gpkg(path: Path, objects: Sequence[ObjectRow], store: Store) -> None:

@@ -22,13 +22,12 @@ from shapely import wkt
 from shapely.geometry import mapping
 
 from detection.classes import DamageClass
+from mapping.kml import KML_COLOURS, kml_document, kml_text
 from survey.store import BuildingRow
 
 NOT_SEEN = "not_seen"
 GRADE_ORDER = (*(c.label for c in reversed(DamageClass)), NOT_SEEN)
 """destroyed, major, minor, intact, not_seen: the order of every table."""
-KML_COLOURS = {"intact": "ff3c9b2e", "minor": "ff00d7ff", "major": "ff0080ff",
-               "destroyed": "ff1e1ed7", NOT_SEEN: "ff9e9e9e"}
 BASE_FIELDS = ("building_id", "grade", "fema", "status", "confidence", "p_intact", "p_minor",
                "p_major", "p_destroyed", "p_background", "views", "photo_names", "area_m2",
                "lat", "lon")
@@ -121,15 +120,7 @@ def buildings_summary_csv(buildings: Sequence[BuildingRow]) -> str:
 
 def buildings_kml(buildings: Sequence[BuildingRow], title: str) -> str:
     """KML 2.2: a folder per grade (``not_seen`` last), attributes as ExtendedData."""
-    kml = ET.Element("kml", xmlns="http://www.opengis.net/kml/2.2")
-    doc = ET.SubElement(kml, "Document")
-    ET.SubElement(doc, "name").text = title
-    for label, colour in KML_COLOURS.items():
-        style = ET.SubElement(doc, "Style", id=label)
-        line = ET.SubElement(style, "LineStyle")
-        ET.SubElement(line, "color").text = colour
-        ET.SubElement(line, "width").text = "2"
-        ET.SubElement(ET.SubElement(style, "PolyStyle"), "color").text = "80" + colour[2:]
+    kml, doc = kml_document(title, KML_COLOURS)
     for g in GRADE_ORDER:
         folder = ET.SubElement(doc, "Folder")
         ET.SubElement(folder, "name").text = f"{g} ({_fema(g)})" if _fema(g) else g
@@ -149,8 +140,7 @@ def buildings_kml(buildings: Sequence[BuildingRow], title: str) -> str:
                     multi, "Polygon"), "outerBoundaryIs"), "LinearRing")
                 ET.SubElement(ring, "coordinates").text = " ".join(
                     f"{x:.7f},{y:.7f},0" for x, y in part.exterior.coords)
-    ET.indent(kml)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(kml, encoding="unicode")
+    return kml_text(kml)
 
 
 def write_buildings_layer(path: str, buildings: Sequence[BuildingRow]) -> None:
