@@ -36,7 +36,6 @@ MIN_VISIBLE = 0.85
 """Share of a footprint's pixel area that must be inside the frame for a view."""
 MAX_GSD_FACTOR = 2.0
 """A view at a GSD coarser than this × the assessor's is too far to grade."""
-NEEDS_VIEWS_AGREE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
