@@ -181,12 +181,13 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
 
 
 def assessor_metrics(scores: object) -> dict[str, float]:
-    """``{split}_{grade|damaged|intact}_{precision|recall|f1}`` of an
-    :class:`~detection.assessor.AssessorEvaluation`, for a model card."""
+    """``{split}_{grade|damaged|not_damaged}_{precision|recall|f1}`` of an
+    :class:`~detection.assessor.AssessorEvaluation`, for a model card (``damaged``: major
+    or destroyed; ``not_damaged``: intact or minor, as in the detector's card)."""
     out: dict[str, float] = {}
     split = scores.split  # type: ignore[attr-defined]
     rows = {**scores.per_grade, "damaged": scores.damaged,  # type: ignore[attr-defined]
-            "intact": scores.intact}  # type: ignore[attr-defined]
+            "not_damaged": scores.intact}  # type: ignore[attr-defined]
     for name, s in rows.items():
         for stat in ("precision", "recall", "f1"):
             out[f"{split}_{name}_{stat}"] = float(getattr(s, stat))

@@ -44,7 +44,8 @@ def test_training_writes_a_card_with_the_recipe_and_val_scores(tiny_assessor: Pa
     assert card.task == "classify" and card.crop == CropSpec().to_dict()
     assert set(card.classes) == set(GRADES)
     assert card.data_license == "CC BY-NC-SA 4.0"
-    assert {"val_damaged_f1", "val_intact_f1", "val_major_recall"} <= set(card.metrics)
+    assert {"val_damaged_f1", "val_not_damaged_f1", "val_intact_f1", "val_major_recall"} <= set(
+        card.metrics)
     assert "repeats" in card.notes  # the class balance used is written down
 
 
@@ -127,6 +128,6 @@ def test_bundled_assessor_loads_with_its_card() -> None:
     model = load_assessor(BUNDLED)
     card = model.card
     assert card.data_license == "CC BY-NC-SA 4.0" and card.task == "classify"
-    for key in ("test_damaged_f1", "test_intact_f1", "test_major_recall", "val_damaged_f1"):
+    for key in ("test_damaged_f1", "test_not_damaged_f1", "test_major_recall", "val_damaged_f1"):
         assert key in card.metrics, key
     assert BUNDLED.stat().st_size < 15_000_000

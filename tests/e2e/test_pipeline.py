@@ -27,9 +27,10 @@ XBD = ROOT.parent / "shared" / "data" / "xbd"
 XBD_TILE = "santa-rosa-wildfire_00000242_post_disaster"  # test split: 60 destroyed, 3 intact
 
 # Measured with the bundled assessor (see the README); the floors leave a margin.
-SCENE_DESTROYED_RECALL_FLOOR = 0.5
-SCENE_SEEN_FLOOR = 0.9
-XBD_DESTROYED_RECALL_FLOOR = 0.6
+SCENE_DESTROYED_RECALL_FLOOR = 0.5  # measured 6 of 8
+SCENE_SEEN_FLOOR = 0.9  # measured every footprint in the surveyed area seen
+XBD_DESTROYED_RECALL_FLOOR = 0.75  # measured 55 of 60
+XBD_DESTROYED_PRECISION_FLOOR = 0.8  # measured 55 of 56
 
 
 def _check_outputs(result) -> None:
@@ -66,6 +67,7 @@ def test_xbd_scene_end_to_end(tmp_path):
     destroyed = result.score.classes["destroyed"]
     assert destroyed.truth >= 30
     assert destroyed.recall >= XBD_DESTROYED_RECALL_FLOOR, result.score.to_json()
+    assert destroyed.precision >= XBD_DESTROYED_PRECISION_FLOOR, result.score.to_json()
 
 
 @pytest.mark.skipif(not os.environ.get("ARDUPILOT_SITL"), reason="ARDUPILOT_SITL not set")
