@@ -5,7 +5,8 @@ false damage on the 18 undamaged real DJI photos.
    (default ``test``; its tiles are listed in the dataset card):
    - the assessor grades the building's crop (``survey analyze --buildings``'s path);
    - the detector runs over the whole tile as ``survey evaluate`` runs it, and the building
-     takes the class of the best box at IoU ≥ 0.3 (no box: ``background``, i.e. missed).
+     takes the class of the best box at IoU ≥ 0.3 (no box: ``background``, i.e. missed);
+   - the same boxes regraded by the assessor (``survey analyze`` without footprints).
    Both are scored with :func:`detection.assessor.score_predictions` (per grade,
    damaged = major | destroyed vs intact = intact | minor).
 2. **Throughput**: buildings/s of crop + assessor on this machine (torch threads = cores).
@@ -47,7 +48,7 @@ def compare(crops: Path, roots: list[Path], split: str, assessor_path: Path,
             detector_path: Path) -> None:
     import cv2
 
-    from detection.assessor import GRADES, load_assessor, score_predictions
+    from detection.assessor import GRADES, load_assessor, regrade, score_predictions
     from detection.card import read_dataset_card
     from detection.crops import BACKGROUND, cut_crop, tile_image
     from detection.detector import detect_photo
@@ -69,6 +70,7 @@ def compare(crops: Path, roots: list[Path], split: str, assessor_path: Path,
     truth: list[str] = []
     by_assessor: list[str] = []
     by_detector: list[str] = []
+    by_both: list[str] = []
     crop_s = 0.0
     n_crops = 0
     for tile in tiles:
@@ -84,17 +86,23 @@ def compare(crops: Path, roots: list[Path], split: str, assessor_path: Path,
         damage = [g for g in GRADES if g != BACKGROUND]
         by_assessor += [damage[int(np.argmax(p[:4]))] for p in probs]
         found = detect_photo(image, detector, conf=0.1)
+        # the detector path of survey analyze: its boxes regraded by the assessor
+        keep, regraded, _ = regrade(image, found.boxes, tile.gsd_m * 100, assessor)
+        box_grade = dict(zip(keep, regraded, strict=True))
         if len(boxes) and len(found.boxes):
             iou = _iou(boxes, found.boxes)
             best = iou.argmax(1)
             for i in range(len(boxes)):
                 ok = iou[i, best[i]] >= 0.3
                 by_detector.append(names[int(found.classes[best[i]])] if ok else BACKGROUND)
+                by_both.append(box_grade.get(int(best[i]), BACKGROUND) if ok else BACKGROUND)
         else:
             by_detector += [BACKGROUND] * len(boxes)
+            by_both += [BACKGROUND] * len(boxes)
     print(f"{split} split: {len(tiles)} tiles never used for any choice, {len(truth)} buildings")
     for name, pred in (("assessor (footprint crops)", by_assessor),
-                       ("detector (whole tile, IoU 0.3)", by_detector)):
+                       ("detector (whole tile, IoU 0.3)", by_detector),
+                       ("detector boxes regraded by the assessor", by_both)):
         e = score_predictions(truth, pred, split)
         print(f"\n{name}")
         print(f"  {'grade':<10} {'P':>6} {'R':>6} {'F1':>6}  (n)")
