@@ -136,3 +136,53 @@ def test_ten_thousand_objects_render(browser: Chromium, tmp_path: Path) -> None:
     assert browser.js("document.querySelectorAll('.leaflet-control-layers-selector').length") >= 7
     assert browser.console_errors() == []
     assert network_requests(browser) == []
+
+
+def test_building_footprints_by_grade_and_not_seen_grey(browser: Chromium, tmp_path: Path
+                                                        ) -> None:
+    from mapping.webmap import DamageObject
+
+    d = 0.0002
+    graded = [DamageObject(i + 1, Polygon([(LON0 + i * d, LAT0), (LON0 + i * d + d / 2, LAT0),
+                                           (LON0 + i * d + d / 2, LAT0 + d / 2),
+                                           (LON0 + i * d, LAT0 + d / 2)]),
+                           grade, 0.8, 120.0, ("DJI_0001.JPG",),
+                           f"id B{i}; address: {XSS_ATTR}{XSS_SCRIPT}")
+              for i, grade in enumerate(["destroyed", "major", "minor", "intact"])]
+    unseen = [(Polygon([(LON0 + i * d, LAT0 - d), (LON0 + i * d + d / 2, LAT0 - d),
+                        (LON0 + i * d + d / 2, LAT0 - d / 2), (LON0 + i * d, LAT0 - d / 2)]),
+               f"id U{i}; name: {XSS_SCRIPT}") for i in range(3)]
+    page = tmp_path / "buildings.html"
+    write_map(MapContent("Footprints", graded, [hostile_photo()], not_seen=unseen), page)
+    open_page(browser, page)
+    browser.wait_js("document.querySelectorAll('.leaflet-control-layers-selector').length")
+    assert browser.js("document.querySelectorAll('path.dmg-not-seen').length") == 3
+    assert browser.js("getComputedStyle(document.querySelector('path.dmg-not-seen'))"
+                      ".stroke") == "rgb(158, 158, 158)"
+    toggle = """(() => {
+        const label = [...document.querySelectorAll('.leaflet-control-layers-overlays label')]
+            .find(l => l.textContent.trim().startsWith('Not seen'));
+        label.querySelector('input').click();
+        return document.querySelectorAll('path.dmg-not-seen').length;
+    })()"""
+    assert browser.js(toggle) == 0 and browser.js(toggle) == 3
+    legend = browser.js("document.querySelector('.survey-legend').textContent")
+    assert "Not seen" in legend and "7" in legend  # 4 graded + 3 not seen
+    groups = f"""(() => {{
+        const map = {FIND_MAP};
+        const groups = [];
+        map.eachLayer(l => {{ if (l.getPopup && l.getPopup() && l.eachLayer) groups.push(l); }});
+        return groups;
+    }})()"""
+    texts = []
+    for i in range(browser.js(groups + ".length")):
+        browser.js(f"(() => {{ const f = {groups}[{i}].getLayers()[0];"
+                   " f.fire('click', {latlng: f.getBounds().getCenter()}, true); })()")
+        time.sleep(0.2)
+        texts.append(browser.js("document.querySelector('.leaflet-popup-content')"
+                                ".textContent"))
+    assert any("id U0" in t and "not seen" in t and XSS_SCRIPT in t for t in texts), texts
+    assert any("id B0" in t and XSS_ATTR + XSS_SCRIPT in t for t in texts), texts
+    assert browser.js("typeof window.__pwned") == "undefined"
+    assert browser.console_errors() == []
+    assert network_requests(browser) == []
