@@ -208,3 +208,28 @@ def test_orthomosaic_without_footprints_runs_the_detector(tmp_path: Path) -> Non
         lon, lat = survey.lonlat(b.x_m, b.y_m)
         near = [o for o in objects if abs(o.lon - lon) < 3e-5 and abs(o.lat - lat) < 3e-5]
         assert [o.damage for o in near] == [b.damage], b
+
+
+def test_footprints_projected_onto_a_dem(tmp_path: Path) -> None:
+    """Views go through the same ground model as georeferencing: a DEM at the take-off height
+    (photos 52 m above sea level, 40 m above take-off) grades as flat ground does; a DEM 10 m
+    higher puts the camera 30 m, not 40 m, above the roofs, so each view's GSD is 3/4."""
+    from tests.mapping.test_analyze import _dem
+
+    survey = synthetic_survey(tmp_path / "photos")
+    feet = footprints_file(survey, tmp_path / "b.geojson")
+    gsd = {}
+    for name, height in (("same", 12.0), ("higher", 22.0)):
+        analyze(AnalyzeConfig(photos=survey.photos, out_dir=tmp_path / name, model=None,
+                              weights="", assessor=ColourAssessor(), buildings=feet,
+                              dem=_dem(tmp_path / f"{name}.tif", height)))
+        with open_store(tmp_path / name) as store:
+            if name == "same":
+                assert {b.key: b.grade for b in store.buildings()} == {
+                    f"JOSO-{b.name}": b.damage for b in survey.buildings}
+            gsd[name] = {(r["building_id"], r["photo_name"]): r["gsd_cm"]
+                         for r in store.building_views()}
+    common = sorted(set(gsd["same"]) & set(gsd["higher"]))
+    assert len(common) >= 5
+    np.testing.assert_allclose([gsd["higher"][k] for k in common],
+                               [gsd["same"][k] * 30 / 40 for k in common], rtol=0.02)
