@@ -32,7 +32,7 @@ import shapely
 from shapely import wkt
 from shapely.geometry import LineString
 
-from detection.assessor import Assessor, regrade
+from detection.assessor import GRADES, Assessor, regrade
 from detection.detector import detect_photo
 from detection.images import content_sha256, load_image
 from detection.model import DamageModel
@@ -142,7 +142,7 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
         labels = [_top_grade(v.probabilities) for v in views]
     elif model is not None:
         found = detect_photo(image, model, photo_gsd_cm=photo_gsd_cm(pose), conf=conf)
-        names = {i: n for i, n in model.class_names.items()}
+        names = model.class_names
         graded = [names.get(int(c), str(int(c))) for c in found.classes]
         scores = [float(s) for s in found.scores]
         keep = list(range(len(found.boxes)))
@@ -177,8 +177,6 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
 
 
 def _top_grade(probabilities: Sequence[float]) -> str:
-    from detection.assessor import GRADES
-
     return GRADES[int(np.argmax(probabilities[:4]))]
 
 
