@@ -233,3 +233,27 @@ def test_footprints_projected_onto_a_dem(tmp_path: Path) -> None:
     assert len(common) >= 5
     np.testing.assert_allclose([gsd["higher"][k] for k in common],
                                [gsd["same"][k] * 30 / 40 for k in common], rtol=0.02)
+
+
+def test_orthomosaic_in_lonlat_measures_its_gsd_in_metres(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from mapping.ortho import is_orthomosaic, open_ortho
+
+    deg = 0.1 / 111_320.0  # ~10 cm of longitude at the equator
+    path = tmp_path / "ll.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=200, height=100, count=3,
+                       dtype="uint8", crs="EPSG:4326",
+                       transform=from_origin(139.99, 36.07, deg, deg)) as dst:
+        dst.write(np.zeros((3, 100, 200), np.uint8))
+    ortho = open_ortho(path)
+    # east-west pixels shrink with cos(latitude); north-south ones do not
+    expected = 100 * np.sqrt(0.1 * np.cos(np.radians(36.07)) * 0.1 * 110_540 / 111_320)
+    assert ortho.gsd_cm == pytest.approx(expected, rel=0.01)
+    assert is_orthomosaic(path) and not is_orthomosaic(tmp_path / "none.tif")
+    plain = tmp_path / "plain.tif"
+    with rasterio.open(plain, "w", driver="GTiff", width=8, height=8, count=3,
+                       dtype="uint8") as dst:
+        dst.write(np.zeros((3, 8, 8), np.uint8))
+    assert not is_orthomosaic(plain)  # a TIFF photo, not an orthomosaic
