@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from survey.cli.detect import (
@@ -22,6 +21,7 @@ from survey.cli.detect import (
     load_model,
 )
 from survey.cli.errors import cli_errors
+from survey.cli.text import escape
 from survey.errors import InputError
 
 ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/plan/flight "

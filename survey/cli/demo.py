@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from sitl.launch import VehicleKind
 from survey.cli.detect import Assessor, _assessor_path, _progress
 from survey.cli.errors import cli_errors
+from survey.cli.text import escape
 from survey.errors import InputError
 
 EPILOG = "Example: survey demo -o out/demo  (then open out/demo/damage_map.html)"

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from survey.cli.errors import cli_errors
 from survey.cli.options import OutDir
+from survey.cli.text import escape
 from survey.errors import InputError
 
 if TYPE_CHECKING:

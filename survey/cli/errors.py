@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from survey.cli.text import escape
 from survey.errors import SurveyError
 
 

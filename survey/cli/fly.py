@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from missions.flight import EventKind, FlightEvent, FlightResult
 from survey.cli.errors import cli_errors
+from survey.cli.text import escape
 
 EPILOG = ("Example: survey fly out/joso --connect tcp:127.0.0.1:5760  "
           "(start a simulator first: survey sitl start --home 36.0712,139.9812)")

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from missions.camera import CATALOG, DEFAULT_CAMERA
 from missions.model import Plan
 from survey.cli.errors import cli_errors
 from survey.cli.options import Altitude, Gsd, OutDir, Overlap
+from survey.cli.text import escape
 from survey.errors import InputError
 
 _CAMERAS = ", ".join(

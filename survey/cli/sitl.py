@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from sitl.launch import VehicleKind, start_vehicle
 from survey.cli.errors import cli_errors
+from survey.cli.text import escape
 from survey.errors import InputError
 
 EPILOG = ("Example: survey sitl start --plan out/joso --speedup 5  (home from the plan; then, "
