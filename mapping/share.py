@@ -38,6 +38,7 @@ from mapping.share_buildings import (
     write_buildings_layer,
 )
 from survey.errors import InputError
+from survey.files import check_replaceable, replace_output
 from survey.frame import LocalFrame
 from survey.store import ObjectRow, Store
 
@@ -183,6 +184,7 @@ def write_bundle(store: Store, out_zip: str | PathLike[str], *, map_html: str,
     target = Path(out_zip)
     if not target.parent.is_dir():
         raise InputError(target, "output folder does not exist")
+    check_replaceable(target)
     objects = store.objects()
     facts = survey_facts(store)
     tmp = target.with_name(f".{target.name}.tmp")
@@ -216,7 +218,7 @@ def write_bundle(store: Store, out_zip: str | PathLike[str], *, map_html: str,
                 gpkg.unlink(missing_ok=True)
             z.writestr("README.txt", _readme(title, facts, len(objects), len(buildings)))
             names = z.namelist()
-        tmp.replace(target)
+        replace_output(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise InputError(target, f"cannot write the bundle ({exc.strerror or exc})") from None

@@ -5,21 +5,73 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from survey.errors import InputError
+
+
+def check_replaceable(path: str | os.PathLike[str], *, folder: bool = False) -> None:
+    """Refuse an output path that holds something an output must never replace.
+
+    An output file may replace only a regular file (not a device, a FIFO, a socket, a
+    symbolic link or a folder); an output folder only a folder. Nothing there is fine.
+
+    Raises
+    ------
+    InputError
+        Naming the path and what is there.
+    """
+    target = Path(path)
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(target, f"cannot be written ({exc.strerror})") from None
+    want = stat.S_ISDIR if folder else stat.S_ISREG
+    if not want(mode):
+        raise InputError(target, f"is {_kind(mode)}; an output may only replace "
+                                 f"{'a folder' if folder else 'a regular file'}")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def replace_output(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Move a finished temporary file onto ``path`` (see :func:`check_replaceable`)."""
+    check_replaceable(path)
+    os.replace(tmp, path)
+
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder, then rename."""
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder, then rename.
+
+    Raises
+    ------
+    InputError
+        ``path`` holds a device, FIFO, link or folder, or its folder cannot be written.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    check_replaceable(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(path, f"cannot write the file there ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared files
-        os.replace(tmp, path)
+        replace_output(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -42,13 +94,20 @@ def staged_dir(outdir: str | os.PathLike[str]) -> Iterator[Path]:
     Files already in ``outdir`` with other names are kept; same-named ones are replaced.
     """
     outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".tmp", dir=outdir.parent))
+    check_replaceable(outdir, folder=True)
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".tmp",
+                                    dir=outdir.parent))
+    except OSError as exc:
+        raise InputError(outdir, f"cannot write the folder there ({exc.strerror})") from None
     try:
         yield tmp
         if not outdir.exists():
             os.replace(tmp, outdir)
             return
+        for f in sorted(tmp.iterdir()):
+            check_replaceable(outdir / f.name, folder=f.is_dir())
         for f in sorted(tmp.iterdir()):
             os.replace(f, outdir / f.name)
     finally:

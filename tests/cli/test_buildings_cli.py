@@ -257,3 +257,22 @@ def test_orthomosaic_in_lonlat_measures_its_gsd_in_metres(tmp_path: Path) -> Non
                        dtype="uint8") as dst:
         dst.write(np.zeros((3, 8, 8), np.uint8))
     assert not is_orthomosaic(plain)  # a TIFF photo, not an orthomosaic
+
+
+def test_share_and_map_never_replace_a_fifo(fake_assessor: ColourAssessor, tmp_path: Path
+                                            ) -> None:
+    import os
+    import stat
+
+    survey = synthetic_survey(tmp_path / "photos")
+    feet = footprints_file(survey, tmp_path / "b.geojson")
+    out = tmp_path / "survey"
+    assert run("analyze", survey.folder, "--buildings", feet, "-o", out)[0] == 0
+    for command in ("share", "map"):
+        fifo = tmp_path / f"{command}.fifo"
+        os.mkfifo(fifo)
+        code, _, err = run(command, out, "-o", fifo)
+        assert code == 2
+        one_error_line(err, "a FIFO")
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert leftovers(tmp_path) == []
