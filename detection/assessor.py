@@ -278,7 +278,13 @@ def evaluate_assessor(assessor: Assessor, root: str | PathLike[str], split: str,
                       ) -> AssessorEvaluation:
     """Score ``assessor`` (with its grade weights) on ``root/split`` of a crop dataset."""
     probs, truth = split_probabilities(assessor, root, split, on_batch=on_batch)
-    predicted = apply_weights(probs, assessor.grade_weights).argmax(1)
+    return score_probabilities(probs, truth, assessor.grade_weights, split)
+
+
+def score_probabilities(probs: np.ndarray, truth: Sequence[str], weights: np.ndarray,
+                        split: str = "") -> AssessorEvaluation:
+    """Scores of raw probabilities graded with ``weights`` (most probable grade)."""
+    predicted = apply_weights(probs, weights).argmax(1)
     return score_predictions(truth, [GRADES[i] for i in predicted], split)
 
 

@@ -26,11 +26,11 @@ import cv2
 import numpy as np
 
 from detection.classes import DamageClass
+from detection.model import PAD_VALUE
 from survey.errors import InputError
 
 BACKGROUND = "background"
 """The assessor's class for a crop that shows no building."""
-PAD_VALUE = 114
 
 
 @dataclass(frozen=True, slots=True)

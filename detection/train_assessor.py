@@ -123,10 +123,13 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
     start = config.start_weights
     if not start.endswith(".yaml") and not Path(start).is_file():
         raise InputError(start, "no such file (weights are never downloaded: give a local path)")
+    import numpy as np
+
     from detection.assessor import (
+        GRADES,
         choose_grade_weights,
-        evaluate_assessor,
         load_assessor,
+        score_probabilities,
         split_probabilities,
     )
     from detection.model import available_cores
@@ -171,11 +174,10 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
             write_model_card(stage / MODEL_CARD_NAME, card)
             model = load_assessor(stage / WEIGHTS_NAME)
             probs, truth = split_probabilities(model, config.data_dir, "val")
-            card = replace(card, grade_weights=choose_grade_weights(probs, truth))
-            write_model_card(stage / MODEL_CARD_NAME, card)
-            scores = evaluate_assessor(load_assessor(stage / WEIGHTS_NAME), config.data_dir,
-                                       "val")
-            card = replace(card, metrics=assessor_metrics(scores))
+            weights = choose_grade_weights(probs, truth)
+            scores = score_probabilities(probs, truth, np.array([weights[g] for g in GRADES]),
+                                         "val")
+            card = replace(card, grade_weights=weights, metrics=assessor_metrics(scores))
             write_model_card(stage / MODEL_CARD_NAME, card)
     return Path(config.out_dir) / WEIGHTS_NAME, card
 

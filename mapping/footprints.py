@@ -9,9 +9,7 @@ only ``multipolygons`` with a ``building`` tag are taken.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -121,14 +119,3 @@ def _to_wgs84(file: Path, geoms: np.ndarray, crs: str | None) -> np.ndarray:
             and -90 <= bounds[3] <= 90):
         raise InputError(file, "no coordinate system and coordinates are not lon/lat")
     return geoms
-
-
-def footprints_geojson(footprints: Sequence[Footprint]) -> dict:
-    """The footprints as a GeoJSON FeatureCollection (``id`` and attributes kept)."""
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": f.key, "geometry": shapely.geometry.mapping(f.polygon),
-         "properties": f.attrs} for f in footprints]}
-
-
-def attrs_json(attrs: dict[str, object]) -> str:
-    return json.dumps(attrs, sort_keys=True, ensure_ascii=False)

@@ -14,6 +14,7 @@ a decimated read.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ _SUFFIXES = (".tif", ".tiff")
 
 @dataclass(frozen=True)
 class Ortho:
-    """An open orthomosaic: path, size, CRS transforms and ground resolution."""
+    """An orthomosaic: path, size, ground resolution, extent, CRS and affine transform."""
 
     path: Path
     width: int
@@ -41,11 +42,22 @@ class Ortho:
     gsd_cm: float
     footprint: Polygon
     """Raster extent in lon/lat."""
+    crs_wkt: str = "EPSG:4326"
+    transform: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+    """The raster's affine ``(a, b, c, d, e, f)``: x = a·col + b·row + c, y = d·col + e·row + f."""
 
     def _dataset(self):
         import rasterio
 
         return rasterio.open(self.path)
+
+
+@functools.lru_cache(maxsize=8)
+def _transformer(source: str, target: str):
+    # building a pyproj transformer costs ~10-40 ms: once per raster, not once per footprint
+    from pyproj import Transformer
+
+    return Transformer.from_crs(source, target, always_xy=True)
 
 
 def is_orthomosaic(path: str | PathLike[str]) -> bool:
@@ -61,12 +73,6 @@ def is_orthomosaic(path: str | PathLike[str]) -> bool:
             return src.crs is not None and not src.transform.is_identity
     except (RasterioIOError, OSError):
         return False
-
-
-def _to_lonlat(crs: object):
-    from pyproj import Transformer
-
-    return Transformer.from_crs(crs, 4326, always_xy=True)
 
 
 def open_ortho(path: str | PathLike[str]) -> Ortho:
@@ -94,7 +100,7 @@ def open_ortho(path: str | PathLike[str]) -> Ortho:
             width, height, transform, bounds = src.width, src.height, src.transform, src.bounds
     except RasterioIOError as exc:
         raise InputError(file, f"not a readable GeoTIFF ({exc})") from None
-    to_ll = _to_lonlat(crs)
+    to_ll = _transformer(crs.to_wkt(), "EPSG:4326")
     xs = np.linspace(bounds.left, bounds.right, 9)
     ys = np.linspace(bounds.bottom, bounds.top, 9)
     ring = ([(x, bounds.top) for x in xs] + [(bounds.right, y) for y in ys[::-1]] +
@@ -109,15 +115,18 @@ def open_ortho(path: str | PathLike[str]) -> Ortho:
     else:
         px_x *= crs.axis_info[0].unit_conversion_factor
         px_y *= crs.axis_info[0].unit_conversion_factor
-    return Ortho(file, width, height, float(math.sqrt(px_x * px_y) * 100.0), outline)
+    return Ortho(file, width, height, float(math.sqrt(px_x * px_y) * 100.0), outline,
+                 crs.to_wkt(), tuple(transform[:6]))
 
 
 def read_window(src: object, x0: int, y0: int, w: int, h: int) -> np.ndarray:
     """BGR uint8 pixels of a window of an open raster (grey outside it)."""
     from rasterio.windows import Window
 
-    data = src.read([1, 2, 3], window=Window(x0, y0, w, h), boundless=True,  # type: ignore[attr-defined]
-                    fill_value=114)
+    from detection.model import PAD_VALUE
+
+    data = src.read([1, 2, 3], window=Window(x0, y0, w, h),  # type: ignore[attr-defined]
+                    boundless=True, fill_value=PAD_VALUE)
     return _bgr8(data)
 
 
@@ -132,24 +141,20 @@ def _bgr8(data: np.ndarray) -> np.ndarray:
 
 def lonlat_to_pixel(ortho: Ortho, lonlat: np.ndarray) -> np.ndarray:
     """Raster pixel coordinates (col, row) of lon/lat points."""
-    from pyproj import Transformer
-
-    with ortho._dataset() as src:
-        crs, inverse = src.crs, ~src.transform
-    tf = Transformer.from_crs(4326, crs.to_wkt(), always_xy=True)
-    x, y = tf.transform(lonlat[:, 0], lonlat[:, 1])
-    a, b, c, d, e, f = tuple(inverse[:6])
-    return np.column_stack([a * np.asarray(x) + b * np.asarray(y) + c,
-                            d * np.asarray(x) + e * np.asarray(y) + f])
+    x, y = _transformer("EPSG:4326", ortho.crs_wkt).transform(lonlat[:, 0], lonlat[:, 1])
+    x, y = np.asarray(x), np.asarray(y)
+    a, b, c, d, e, f = ortho.transform
+    det = a * e - b * d
+    return np.column_stack([(e * (x - c) - b * (y - f)) / det,
+                            (a * (y - f) - d * (x - c)) / det])
 
 
 def pixel_to_lonlat(ortho: Ortho, uv: np.ndarray) -> np.ndarray:
     """Lon/lat of raster pixel coordinates (col, row)."""
-    with ortho._dataset() as src:
-        crs, t = src.crs, src.transform
-    x = t.a * uv[:, 0] + t.b * uv[:, 1] + t.c
-    y = t.d * uv[:, 0] + t.e * uv[:, 1] + t.f
-    lon, lat = _to_lonlat(crs.to_wkt()).transform(x, y)
+    a, b, c, d, e, f = ortho.transform
+    x = a * uv[:, 0] + b * uv[:, 1] + c
+    y = d * uv[:, 0] + e * uv[:, 1] + f
+    lon, lat = _transformer(ortho.crs_wkt, "EPSG:4326").transform(x, y)
     return np.column_stack([lon, lat])
 
 
@@ -239,7 +244,7 @@ def ortho_detections(ortho: Ortho, model: object, conf: float, assessor: object 
 
     rows = []
     for x0, y0, w, h in ortho_windows(ortho):
-        with ortho._dataset() as src:
+        with ortho._dataset() as src:  # one window in memory at a time
             image = read_window(src, x0, y0, w, h)
         found = detect_photo(image, model, photo_gsd_cm=ortho.gsd_cm, conf=conf)  # type: ignore[arg-type]
         names = model.class_names  # type: ignore[attr-defined]
