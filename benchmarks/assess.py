@@ -15,7 +15,8 @@ false damage on the 18 undamaged real DJI photos.
    detector + assessor.
 
     python benchmarks/assess.py --crops out/crops --xbd ../shared/data/xbd \
-        ../shared/data/xbd_extra [--split test] [--assessor A.pt] [--detector D.pt] [--dji]
+        ../shared/data/xbd_extra [--split test] [--assessor A.safetensors] \
+        [--detector D.safetensors] [--dji]
 """
 
 from __future__ import annotations
@@ -146,8 +147,8 @@ def main() -> None:
                     default=[ROOT.parent / "shared" / "data" / "xbd",
                              ROOT.parent / "shared" / "data" / "xbd_extra"])
     ap.add_argument("--split", default="test")
-    ap.add_argument("--assessor", type=Path, default=WEIGHTS / "assessor" / "model.pt")
-    ap.add_argument("--detector", type=Path, default=WEIGHTS / "model.pt")
+    ap.add_argument("--assessor", type=Path, default=WEIGHTS / "assessor" / "model.safetensors")
+    ap.add_argument("--detector", type=Path, default=WEIGHTS / "model.safetensors")
     ap.add_argument("--dji", action="store_true", help="also the 18 DJI photos")
     args = ap.parse_args()
     if not (args.crops / "dataset_card.json").is_file():

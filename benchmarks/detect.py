@@ -11,7 +11,7 @@ is the same as a trained one's, the boxes are not meaningful. Needs the ``bench`
 (``pip install -e '.[bench]'``) and ``../shared/data/dji_brighton_beach`` (skips cleanly
 without them).
 
-    python benchmarks/detect.py [--photos 3] [--weights W.pt] [--conf 0.25] [--fair]
+    python benchmarks/detect.py [--photos 3] [--weights W.safetensors] [--conf 0.25] [--fair]
                                 [--at-model-gsd]
 """
 
@@ -29,17 +29,18 @@ PHOTOS = ROOT.parent / "shared" / "data" / "dji_brighton_beach"
 
 
 def untrained_checkpoint(folder: Path, imgsz: int = 640) -> Path:
-    """An untrained yolo11n with the damage classes, saved as ultralytics saves one."""
-    import torch
+    """An untrained yolo11n with the damage classes, written as survey train writes one."""
     from ultralytics.nn.tasks import DetectionModel
 
+    from detection.card import MODEL_CARD_NAME, ModelCard, write_model_card
     from detection.classes import class_names
+    from detection.weights_file import WEIGHTS_NAME, save_weights
 
     net = DetectionModel("yolo11n.yaml", nc=4, verbose=False)
-    net.names = class_names()
-    path = folder / "model.pt"
-    torch.save({"model": net, "train_args": {"imgsz": imgsz, "task": "detect"}}, path)
-    return path
+    hashes = save_weights(net, folder)
+    write_model_card(folder / MODEL_CARD_NAME, ModelCard(
+        classes=tuple(class_names().values()), imgsz=imgsz, **hashes))
+    return folder / WEIGHTS_NAME
 
 
 def photo_gsd(path: Path) -> float:
@@ -75,7 +76,10 @@ def sahi(photos: list[Path], weights: Path, conf: float, imgsz: int, *, fair: bo
     from sahi.models.ultralytics import UltralyticsDetectionModel
     from sahi.predict import get_sliced_prediction
 
-    model = UltralyticsDetectionModel(model_path=str(weights), device="cpu",
+    from detection.weights_file import open_checkpoint
+
+    yolo, _ = open_checkpoint(weights, task="detect")  # no pickle: SAHI gets the loaded model
+    model = UltralyticsDetectionModel(model=yolo, device="cpu",
                                       confidence_threshold=conf, image_size=imgsz)
 
     def run(path: Path) -> int:

@@ -131,33 +131,30 @@ def _resize(crop: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def load_assessor(weights_path: str | PathLike[str], *, device: str = "cpu") -> Assessor:
-    """Load a building-crop classifier with its model card.
+def load_assessor(weights_path: str | PathLike[str], *, device: str = "cpu",
+                  trust: bool = False,
+                  on_trust: Callable[[Path, str], None] | None = None) -> Assessor:
+    """Load a building-crop classifier with its model card (``model.safetensors``, or a
+    ``.pt`` pickle only with ``trust``: see :func:`detection.weights_file.open_checkpoint`).
 
     Raises
     ------
     InputError
         No such file, no card beside it, a card that is not a classifier's or lacks the crop
-        recipe, or a file that is not an ultralytics classification checkpoint.
+        recipe, an untrusted pickle, or a file that is not a classification checkpoint.
     """
-    path = Path(weights_path)
-    if not path.is_file():
-        raise InputError(path, "no such file (give the path of the assessor's .pt)")
-    card_file = model_card_path(path)
-    if not card_file.is_file():
-        raise InputError(path, f"no {card_file.name} beside the assessor weights")
-    card = read_model_card(card_file)
-    if card.task != "classify" or not card.crop:
-        raise InputError(card_file, "not a building assessor's card (task classify, with a "
-                                    "crop recipe)")
-    from detection.offline import yolo_class
+    from detection.weights_file import open_checkpoint
 
-    try:
-        yolo = yolo_class()(str(path))
-    except Exception as exc:  # torch/pickle errors vary: one line names the file
-        raise InputError(path, f"not a YOLO checkpoint ({type(exc).__name__})") from None
-    if getattr(yolo, "task", None) != "classify":
-        raise InputError(path, f"not a classification model (task {yolo.task!r})")
+    path = Path(weights_path)
+    card_file = model_card_path(path)
+    if path.is_file() and not card_file.is_file():
+        raise InputError(path, f"no {card_file.name} beside the assessor weights")
+    if card_file.is_file():
+        card = read_model_card(card_file)
+        if card.task != "classify" or not card.crop:
+            raise InputError(card_file, "not a building assessor's card (task classify, with "
+                                        "a crop recipe)")
+    yolo, card = open_checkpoint(path, task="classify", trust=trust, on_trust=on_trust)
     names = tuple(str(yolo.names[i]) for i in sorted(yolo.names))
     if names != tuple(card.classes):
         raise InputError(card_file, f"classes {list(card.classes)} differ from the "

@@ -60,6 +60,9 @@ class ModelCard:
     grade_weights
         For an assessor, the prior weight of each grade its probabilities are multiplied by
         (then renormalised), chosen on the validation split; empty: none.
+    weights_sha256, architecture_sha256
+        sha256 of ``model.safetensors`` and ``model.yaml`` (:mod:`detection.weights_file`),
+        checked before the model is built.
     """
 
     classes: tuple[str, ...]
@@ -75,6 +78,8 @@ class ModelCard:
     task: str = "detect"
     crop: Mapping[str, float] = field(default_factory=dict)
     grade_weights: Mapping[str, float] = field(default_factory=dict)
+    weights_sha256: str = ""
+    architecture_sha256: str = ""
 
     def to_json(self) -> str:
         """The card as pretty JSON (``nan`` metrics as ``null``)."""
@@ -170,7 +175,17 @@ def read_model_card(path: str | PathLike[str]) -> ModelCard:
         task=str(data.get("task", "detect")),
         crop=dict(data.get("crop") or {}),
         grade_weights={str(k): float(v) for k, v in (data.get("grade_weights") or {}).items()},
+        weights_sha256=_hex_digest(file, data, "weights_sha256"),
+        architecture_sha256=_hex_digest(file, data, "architecture_sha256"),
     )
+
+
+def _hex_digest(path: Path, data: dict, key: str) -> str:
+    value = data.get(key) or ""
+    if not isinstance(value, str) or (value and (len(value) != 64 or not all(
+            c in "0123456789abcdef" for c in value))):
+        raise InputError(path, f"{key} must be 64 lowercase hex digits, got {value!r}")
+    return value
 
 
 def write_model_card(path: str | PathLike[str], card: ModelCard) -> None:

@@ -1,7 +1,7 @@
 """The model adapter: a YOLO checkpoint behind ``predict(tiles, *, conf) -> list[Detections]``.
 
 The second of the three tiling parts (see :mod:`detection.tiling`). :func:`load_model` reads a
-local ``.pt`` checkpoint (through :mod:`detection.offline`, never a download) and what the
+local checkpoint (:mod:`detection.weights_file`: safetensors, never a download) and what the
 model was trained at: classes, image size, ground sample distance (from ``model_card.json``
 next to the weights, else the checkpoint's own training arguments). :class:`DamageModel`
 predicts at that image size (DESIGN.md: a model upscales other tile sizes to its own, slowly,
@@ -12,9 +12,7 @@ cores after ultralytics lowers it.
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -22,16 +20,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from detection.card import MODEL_CARD_NAME, ModelCard, model_card_path, read_model_card
+from detection.card import MODEL_CARD_NAME, ModelCard, model_card_path
 from detection.merge import Detections
 from survey.errors import InputError
 
 PAD_VALUE = 114
 """Grey that ultralytics letterboxes with; small tiles are padded with it."""
-
-_LOAD_ERRORS = (TypeError, KeyError, AttributeError, RuntimeError, ValueError, EOFError,
-                pickle.UnpicklingError, zipfile.BadZipFile, ModuleNotFoundError)
-
 
 class TileModel(Protocol):
     """What the tiled detector needs of a model (a real one or a test fake)."""
@@ -208,52 +202,41 @@ def _imgsz_of(value: object) -> int | None:
 
 
 def load_model(weights_path: str | PathLike[str], *, device: str = "cpu", batch: int = 1,
-               threads: int | None = None) -> DamageModel:
-    """Load a local YOLO detection checkpoint (``.pt``) for tiled prediction.
+               threads: int | None = None, trust: bool = False,
+               on_trust: Callable[[Path, str], None] | None = None) -> DamageModel:
+    """Load a local YOLO detector for tiled prediction.
 
-    Classes, training image size and GSD come from ``model_card.json`` beside the weights
-    when there is one (see :mod:`detection.card`); otherwise classes and image size come from
-    the checkpoint and the GSD is unknown (photos are then not resampled).
-
-    A ``.pt`` file is a pickle: load only checkpoints you trust.
+    ``weights_path`` is a ``model.safetensors`` with ``model.yaml`` and ``model_card.json``
+    beside it (:mod:`detection.weights_file`: no code runs, hashes checked). A ``.pt`` pickle
+    loads only with ``trust`` (``on_trust`` sees its sha256 first); its classes and image
+    size come from the card when there is one, else from the checkpoint, and the GSD is then
+    unknown (photos are not resampled).
 
     Parameters
     ----------
     weights_path
-        The checkpoint file; never a model name to download.
+        The weights file; never a model name to download.
     device
         ``"cpu"`` or a CUDA device such as ``"0"``.
     batch
         Tiles per forward pass (1 is fastest on CPU, DESIGN.md).
     threads
         torch CPU threads for prediction (default: the cores this process may use).
+    trust, on_trust
+        Allow a pickle checkpoint (the CLI's ``--trust-weights``), and show its hash.
 
     Raises
     ------
     InputError
-        The path does not exist, is not a ``.pt`` file, is not a YOLO detection checkpoint,
-        has no training image size and no card, or disagrees with its card.
+        The path does not exist, is not a detector, is an untrusted pickle, has no training
+        image size and no card, or disagrees with its card.
     """
-    path = Path(weights_path)
-    if not path.exists():
-        raise InputError(path, "no such file (give the path of a .pt checkpoint)")
-    if not path.is_file():
-        raise InputError(path, "not a file (give the path of a .pt checkpoint)")
-    if path.suffix.lower() != ".pt":
-        raise InputError(path, f"not a YOLO checkpoint (expected a .pt file, got "
-                               f"{path.suffix or 'no suffix'!r})")
-    from detection.offline import yolo_class
+    from detection.weights_file import open_checkpoint
 
-    yolo_type = yolo_class()
-    try:
-        yolo = yolo_type(str(path))
-    except _LOAD_ERRORS as exc:
-        raise InputError(path, f"not a YOLO checkpoint ({type(exc).__name__})") from None
-    if getattr(yolo, "task", None) != "detect":
-        raise InputError(path, f"not a detection model (task {getattr(yolo, 'task', None)!r})")
+    path = Path(weights_path)
+    yolo, card = open_checkpoint(path, task="detect", trust=trust, on_trust=on_trust)
     names = {int(k): str(v) for k, v in dict(yolo.names).items()}
     card_file = model_card_path(path)
-    card = read_model_card(card_file) if card_file.exists() else None
     if card is not None:
         if tuple(names[i] for i in sorted(names)) != card.classes:
             raise InputError(card_file, f"classes {list(card.classes)} differ from the "

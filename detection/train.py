@@ -28,12 +28,12 @@ from detection.card import (
     write_model_card,
 )
 from detection.classes import class_names
+from detection.weights_file import WEIGHTS_NAME, export_checkpoint, read_state, start_yolo
 from detection.xbd import YoloDataset
 from survey.errors import InputError
 from survey.files import staged_dir
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
-WEIGHTS_NAME = "model.pt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +204,9 @@ class TrainConfig:
     data_yaml
         YOLO dataset yaml (a ``dataset_card.json`` beside it supplies GSD and licence).
     start_weights
-        A local ``.pt`` checkpoint to fine-tune, or a ``.yaml`` architecture (e.g.
-        ``yolo11n.yaml``, found in ultralytics' own configs) to train from scratch.
+        A local ``model.safetensors`` to fine-tune, or a ``.yaml`` architecture (e.g.
+        ``yolo11n.yaml``, found in ultralytics' own configs) to train from scratch; a ``.pt``
+        pickle only with ``trust_weights``.
     epochs, imgsz, batch
         Training length, image size (pixels, square), images per batch.
     device
@@ -217,8 +218,10 @@ class TrainConfig:
     seed
         Random seed.
     backbone_from
-        A local ``.pt`` checkpoint whose backbone layers initialise those of an architecture
+        A local weights file whose backbone layers initialise those of an architecture
         ``start_weights`` (see :func:`transfer_backbone`).
+    trust_weights
+        Allow ``.pt`` pickles as ``start_weights`` / ``backbone_from`` (they can run code).
     hours
         Train for this long instead of ``epochs`` (ultralytics fits its schedule to it).
     lr
@@ -240,6 +243,7 @@ class TrainConfig:
     backbone_from: Path | None = None
     hours: float | None = None
     lr: float | None = None
+    trust_weights: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,20 +255,7 @@ class TrainResult:
     card: ModelCard
 
 
-def _check_start(start: str) -> str:
-    path = Path(start)
-    if path.suffix.lower() == ".yaml":
-        if path.exists() or len(path.parts) == 1:  # a bare name: one of ultralytics' configs
-            return str(path)
-        raise InputError(start, "no such file")
-    if path.suffix.lower() != ".pt":
-        raise InputError(start, "start weights must be a .pt checkpoint or a .yaml architecture")
-    if not path.is_file():
-        raise InputError(start, "no such file (weights are never downloaded: give a local path)")
-    return str(path)
-
-
-def transfer_backbone(model: object, source: str | PathLike[str]) -> int:
+def transfer_backbone(model: object, source: str | PathLike[str], *, trust: bool = False) -> int:
     """Copy a checkpoint's backbone weights into a freshly built model; return tensors copied.
 
     Only the target architecture's backbone layers (``yaml["backbone"]``) are filled, each
@@ -275,22 +266,12 @@ def transfer_backbone(model: object, source: str | PathLike[str]) -> int:
     Raises
     ------
     InputError
-        The checkpoint is missing, not a YOLO checkpoint, or shares no backbone tensor.
+        The checkpoint is missing, not a YOLO checkpoint, an untrusted pickle, or shares no
+        backbone tensor.
     """
     path = Path(source)
-    if path.suffix.lower() != ".pt" or not path.is_file():
-        raise InputError(path, "backbone weights must be an existing local .pt checkpoint")
-    from detection.offline import ultralytics_api
-
-    ultralytics_api()
-    from ultralytics.nn.tasks import load_checkpoint
-
-    try:
-        source_model, _ = load_checkpoint(str(path))
-    except Exception as exc:  # torch/pickle errors vary: one line names the file
-        raise InputError(path, f"not a YOLO checkpoint ({type(exc).__name__})") from None
+    have = read_state(path, trust=trust)
     n_backbone = len(model.yaml["backbone"])  # type: ignore[attr-defined]
-    have = source_model.float().state_dict()
     target = model.state_dict()  # type: ignore[attr-defined]
     take: dict = {}
     for i in range(n_backbone):
@@ -329,7 +310,8 @@ def _long_side_px(spec: DatasetSpec) -> float:
 
 
 def train_model(config: TrainConfig) -> TrainResult:
-    """Train, then write ``model.pt`` (best epoch) and ``model_card.json`` into ``out_dir``.
+    """Train, then write ``model.safetensors`` + ``model.yaml`` (best epoch) and
+    ``model_card.json`` into ``out_dir``.
 
     The card holds the classes, image size, the training GSD (``config.gsd_cm``, else the
     dataset card's), the data licence, the validation scores of ultralytics and, when the
@@ -346,7 +328,6 @@ def train_model(config: TrainConfig) -> TrainResult:
         raise InputError("--epochs/--imgsz/--batch", f"need epochs ≥ 1, imgsz ≥ 32, batch ≥ 1; "
                          f"got {config.epochs}, {config.imgsz}, {config.batch}")
     spec = read_dataset_yaml(config.data_yaml)
-    start = _check_start(config.start_weights)
     card_file = dataset_card_path(config.data_yaml)
     data_card = read_dataset_card(card_file) if card_file.exists() else None
     gsd_cm = config.gsd_cm if config.gsd_cm is not None else (data_card and data_card.gsd_cm)
@@ -357,19 +338,14 @@ def train_model(config: TrainConfig) -> TrainResult:
     licence = config.data_license or (data_card.license if data_card else None)
 
     from detection.model import available_cores
-    from detection.offline import yolo_class
 
     workers = config.workers if config.workers is not None else min(2, available_cores())
     with tempfile.TemporaryDirectory(prefix="survey-train-") as tmp:
         data_file = Path(tmp) / "data.yaml"
         data_file.write_text(spec.ultralytics_yaml(), encoding="utf-8")
-        try:
-            yolo = yolo_class()(start)
-        except FileNotFoundError:
-            raise InputError(start, "no such architecture yaml (neither a file nor one of "
-                                    "ultralytics' configs, e.g. yolo11n.yaml)") from None
+        yolo = start_yolo(config.start_weights, task="detect", trust=config.trust_weights)
         if config.backbone_from is not None:
-            transfer_backbone(yolo.model, config.backbone_from)
+            transfer_backbone(yolo.model, config.backbone_from, trust=config.trust_weights)
             yolo.load(yolo.model)  # train() seeds its model from this one
         timing: dict[str, object] = {"time": config.hours} if config.hours else {}
         if config.lr is not None:
@@ -388,7 +364,7 @@ def train_model(config: TrainConfig) -> TrainResult:
         best = Path(trainer.best if Path(trainer.best).exists() else trainer.last)
         metrics = _val_metrics(trainer.metrics or {})
         with staged_dir(config.out_dir) as stage:
-            shutil.copyfile(best, stage / WEIGHTS_NAME)
+            hashes = export_checkpoint(best, stage)
             results_csv = Path(trainer.save_dir) / "results.csv"
             if results_csv.exists():
                 shutil.copyfile(results_csv, stage / "results.csv")
@@ -401,7 +377,7 @@ def train_model(config: TrainConfig) -> TrainResult:
                 data=str(config.data_yaml),
                 data_license=licence,
                 epochs=int(getattr(trainer, "epoch", config.epochs - 1)) + 1,
-                metrics=metrics,
+                metrics=metrics, **hashes,
                 notes="Building damage boxes (xBD/FEMA scale) for drone survey photos; "
                       "resample photos to gsd_cm before detection.",
             )

@@ -28,11 +28,11 @@ from detection.card import (
     write_model_card,
 )
 from detection.crops import CropSpec, write_crop_dataset
+from detection.weights_file import WEIGHTS_NAME, export_checkpoint, start_yolo
 from detection.xbd import XBD_LICENSE
 from survey.errors import InputError
 from survey.files import staged_dir
 
-WEIGHTS_NAME = "model.pt"
 CROP_CARD_NAME = "dataset_card.json"
 
 
@@ -80,8 +80,10 @@ class AssessorTrainConfig:
     hours: float | None = None
     lr: float | None = None
     backbone_from: Path | None = None
-    """A local YOLO checkpoint whose backbone layers (same index and shape) start the
+    """A local weights file whose backbone layers (same index and shape) start the
     architecture (see :func:`detection.train.transfer_backbone`)."""
+    trust_weights: bool = False
+    """Allow ``.pt`` pickles as start or backbone weights (they can run code)."""
 
 
 def _balanced_copy(data_dir: Path, into: Path, balance: float) -> dict[str, int]:
@@ -106,7 +108,8 @@ def _balanced_copy(data_dir: Path, into: Path, balance: float) -> dict[str, int]
 
 
 def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
-    """Train, then write ``model.pt`` (best val top-1 epoch) and its card into ``out_dir``;
+    """Train, then write ``model.safetensors`` + ``model.yaml`` (best val top-1 epoch) and
+    its card into ``out_dir``;
     the card holds the val scores (per grade, damaged / intact F1).
 
     Raises
@@ -121,8 +124,6 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
     data_card = read_dataset_card(config.data_dir / CROP_CARD_NAME)
     spec = CropSpec.from_dict(dict(data_card.crop))
     start = config.start_weights
-    if not start.endswith(".yaml") and not Path(start).is_file():
-        raise InputError(start, "no such file (weights are never downloaded: give a local path)")
     import numpy as np
 
     from detection.assessor import (
@@ -133,17 +134,16 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
         split_probabilities,
     )
     from detection.model import available_cores
-    from detection.offline import yolo_class
 
     workers = config.workers if config.workers is not None else min(2, available_cores())
     with tempfile.TemporaryDirectory(prefix="survey-assess-") as tmp:
         data = Path(tmp) / "data"
         repeats = _balanced_copy(config.data_dir, data, config.balance)
-        yolo = yolo_class()(start)
+        yolo = start_yolo(start, task="classify", trust=config.trust_weights)
         if config.backbone_from is not None:
             from detection.train import transfer_backbone
 
-            transfer_backbone(yolo.model, config.backbone_from)
+            transfer_backbone(yolo.model, config.backbone_from, trust=config.trust_weights)
             yolo.load(yolo.model)
         extra: dict[str, object] = {"time": config.hours} if config.hours else {}
         if config.lr is not None:
@@ -157,7 +157,7 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
         trainer = yolo.trainer
         best = Path(trainer.best if Path(trainer.best).exists() else trainer.last)
         with staged_dir(config.out_dir) as stage:
-            shutil.copyfile(best, stage / WEIGHTS_NAME)
+            hashes = export_checkpoint(best, stage)
             results = Path(trainer.save_dir) / "results.csv"
             if results.exists():
                 shutil.copyfile(results, stage / "results.csv")
@@ -168,7 +168,7 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
                 base_weights=start + (f" (backbone from {config.backbone_from})"
                                       if config.backbone_from else ""),
                 data_license=data_card.license, epochs=int(getattr(trainer, "epoch", 0)) + 1,
-                task="classify", crop=spec.to_dict(),
+                task="classify", crop=spec.to_dict(), **hashes,
                 notes=f"Building damage grade from a footprint crop (xBD/FEMA scale, plus "
                       f"background = not a building). Trained with class repeats {repeats}.")
             write_model_card(stage / MODEL_CARD_NAME, card)

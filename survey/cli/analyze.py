@@ -13,12 +13,14 @@ from survey.cli.detect import (
     Assessor,
     Conf,
     Device,
+    TrustWeights,
     Weights,
     _assessor_path,
     _progress,
     _weights,
     load_assessor,
     load_model,
+    show_trusted,
 )
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
@@ -60,6 +62,7 @@ def analyze(
     no_assessor: Annotated[bool, typer.Option(
         "--no-assessor", help="Keep the detector's own grades (no regrading of its boxes by "
         "the assessor).")] = False,
+    trust_weights: TrustWeights = False,
 ) -> None:
     """Find building damage in survey photos or orthomosaics, place it on the ground, store it.
 
@@ -82,12 +85,15 @@ def analyze(
         if buildings is not None and no_assessor:
             raise InputError("--no-assessor", "--buildings needs the assessor")
         model, weights_id = None, ""
+        shown = show_trusted(app.err)
         with app.err.status("Loading the model…"):
             grader = None if no_assessor else load_assessor(
-                _assessor_path(assessor, required=buildings is not None), device=device)
+                _assessor_path(assessor, required=buildings is not None), device=device,
+                trust=trust_weights, on_trust=shown)
             if buildings is None:
                 path = _weights(weights)
-                model, weights_id = load_model(path, device=device), str(path.resolve())
+                model = load_model(path, device=device, trust=trust_weights, on_trust=shown)
+                weights_id = str(path.resolve())
         config = AnalyzeConfig(photos=files, out_dir=out, model=model,  # type: ignore[arg-type]
                                weights=weights_id, dem=dem, flight_dir=flight,
                                plan_dir=plan, camera=cam, conf=conf, assessor=grader,

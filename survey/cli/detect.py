@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,11 +22,12 @@ if TYPE_CHECKING:
     from detection.model import TileModel
 
 DETECT_EPILOG = ("Example: survey detect ../shared/data/dji_brighton_beach --weights "
-                 "models/damage/model.pt --gsd 1.7 -o out/detect")
+                 "models/damage/model.safetensors --gsd 1.7 -o out/detect")
 TRAIN_EPILOG = ("Example: survey train out/xbd/data.yaml --weights yolo11n.yaml --epochs 30 "
                 "--imgsz 1024 -o models/damage --device 0  (after: survey dataset xbd "
                 "../shared/data/xbd -o out/xbd)")
-EVALUATE_EPILOG = "Example: survey evaluate models/damage/model.pt out/xbd/data.yaml --split test"
+EVALUATE_EPILOG = ("Example: survey evaluate models/damage/model.safetensors out/xbd/data.yaml "
+                   "--split test")
 DATASET_EPILOG = ("Example: survey dataset xbd ../shared/data/xbd -o out/xbd;  survey dataset "
                   "xbd ../shared/data/xbd ../shared/data/xbd_extra --crops -o out/crops")
 
@@ -35,32 +37,46 @@ Conf = Annotated[float, typer.Option(
     "--conf", help="Minimum confidence, 0–1 (default: best F1 of the bundled model on its "
     "validation tiles).")]
 
-BUNDLED_WEIGHTS = Path(__file__).resolve().parents[2] / "detection" / "weights" / "model.pt"
+BUNDLED_WEIGHTS = (Path(__file__).resolve().parents[2] / "detection" / "weights"
+                   / "model.safetensors")
 
 Weights = Annotated[Path | None, typer.Option(
-    "--weights", help="Detector checkpoint (.pt, with model_card.json beside it). Default: the "
-    "bundled model.")]
+    "--weights", help="Detector weights (model.safetensors, with model.yaml and "
+    "model_card.json beside it). Default: the bundled model.")]
 Device = Annotated[str, typer.Option("--device", help="cpu, or a CUDA device number (0).")]
+TrustWeights = Annotated[bool, typer.Option(
+    "--trust-weights", help="Also load .pt pickle checkpoints. A pickle can run code when "
+    "loaded: only files you trust (their sha256 is shown first).")]
 
 
-def load_model(weights: Path, *, device: str = "cpu") -> TileModel:
+def show_trusted(console: Console) -> Callable[[Path, str], None]:
+    """What to tell the user before a trusted pickle is loaded."""
+    def show(path: Path, sha256: str) -> None:
+        console.print(f"[yellow]loading a pickle checkpoint you trust:[/] {escape(str(path))} "
+                      f"sha256 {sha256}", soft_wrap=True, highlight=False)
+    return show
+
+
+def load_model(weights: Path, *, device: str = "cpu", trust: bool = False,
+               on_trust: Callable[[Path, str], None] | None = None) -> TileModel:
     """The model loader (a seam the CLI tests patch)."""
     from detection.model import load_model as load
 
-    return load(weights, device=device)
+    return load(weights, device=device, trust=trust, on_trust=on_trust)
 
 
-BUNDLED_ASSESSOR = BUNDLED_WEIGHTS.parent / "assessor" / "model.pt"
+BUNDLED_ASSESSOR = BUNDLED_WEIGHTS.parent / "assessor" / "model.safetensors"
 Assessor = Annotated[Path | None, typer.Option(
-    "--assessor", help="Building assessor (classifier .pt with model_card.json beside it). "
-    "Default: the bundled one.")]
+    "--assessor", help="Building assessor (classifier model.safetensors with model.yaml and "
+    "model_card.json beside it). Default: the bundled one.")]
 
 
-def load_assessor(weights: Path, *, device: str = "cpu") -> object:
+def load_assessor(weights: Path, *, device: str = "cpu", trust: bool = False,
+                  on_trust: Callable[[Path, str], None] | None = None) -> object:
     """The assessor loader (a seam the CLI tests patch)."""
     from detection.assessor import load_assessor as load
 
-    return load(weights, device=device)
+    return load(weights, device=device, trust=trust, on_trust=on_trust)
 
 
 def _assessor_path(weights: Path | None, *, required: bool = True) -> Path:
@@ -108,6 +124,7 @@ def detect(
         "photos without it are not resampled.")] = None,
     overlap: Annotated[float, typer.Option("--overlap", help="Tile overlap, 0–0.9.")] = 0.2,
     device: Device = "cpu",
+    trust_weights: TrustWeights = False,
 ) -> None:
     """Find building damage in drone photos (tiled YOLO at the model's scale).
 
@@ -135,7 +152,8 @@ def detect(
         files = find_photos(photos)
         path = _weights(weights)
         with app.err.status("Loading the model…"):
-            model = load_model(path, device=device)
+            model = load_model(path, device=device, trust=trust_weights,
+                               on_trust=show_trusted(app.err))
         settings = DetectSettings(photo_gsd_cm=gsd, overlap=overlap, conf=conf,
                                   weights=str(path))
         with _progress(app.err) as progress:
@@ -169,8 +187,8 @@ def train(
         "(the building assessor).")],
     out: OutDir,
     weights: Annotated[str, typer.Option(
-        "--weights", help="Start from a local .pt checkpoint, or a .yaml architecture such as "
-        "yolo11n.yaml (from scratch).")] = "yolo11n.yaml",
+        "--weights", help="Start from a local model.safetensors, or a .yaml architecture such "
+        "as yolo11n.yaml (from scratch); a .pt only with --trust-weights.")] = "yolo11n.yaml",
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 30,
     imgsz: Annotated[int, typer.Option("--imgsz", help="Training image size, pixels.")] = 640,
     batch: Annotated[int | None, typer.Option(
@@ -182,8 +200,9 @@ def train(
     workers: Annotated[int | None, typer.Option(
         "--workers", help="Data-loader processes (default: up to 2).")] = None,
     backbone_from: Annotated[Path | None, typer.Option(
-        "--backbone-from", help="A local YOLO .pt whose backbone layers (same index and shape) "
-        "start an architecture given by --weights.")] = None,
+        "--backbone-from", help="Local YOLO weights (model.safetensors; a .pt only with "
+        "--trust-weights) whose backbone layers (same index and shape) start an architecture "
+        "given by --weights.")] = None,
     hours: Annotated[float | None, typer.Option(
         "--hours", help="Train for this many hours instead of --epochs.")] = None,
     lr: Annotated[float | None, typer.Option(
@@ -192,9 +211,10 @@ def train(
     balance: Annotated[float, typer.Option(
         "--balance", help="Assessor only: repeat each grade's training crops (most / n) ** "
         "BALANCE times (0: as they are, 1: equal).")] = 0.5,
+    trust_weights: TrustWeights = False,
 ) -> None:
-    """Train a damage detector, or the building assessor, offline; writes OUT/model.pt and
-    OUT/model_card.json."""
+    """Train a damage detector, or the building assessor, offline; writes
+    OUT/model.safetensors, OUT/model.yaml and OUT/model_card.json."""
     from detection.train import TrainConfig, train_model
     from detection.train_assessor import AssessorTrainConfig, is_crop_dataset, train_assessor
 
@@ -205,15 +225,17 @@ def train(
             setup = AssessorTrainConfig(data_dir=data, out_dir=out, start_weights=start,
                                         epochs=epochs, batch=batch or 64,
                                         device=device, workers=workers, balance=balance,
-                                        hours=hours, lr=lr, backbone_from=backbone_from)
+                                        hours=hours, lr=lr, backbone_from=backbone_from,
+                                        trust_weights=trust_weights)
             with app.err.status(f"Training the assessor, {epochs} epoch(s)…"):
                 _, card = train_assessor(setup)
-        _print_card(app, out / "model.pt", card)
+        _print_card(app, out / "model.safetensors", card)
         return
     with cli_errors(app.err):
         config = TrainConfig(data_yaml=data, start_weights=weights, epochs=epochs, imgsz=imgsz,
                              out_dir=out, device=device, batch=batch or 8, workers=workers,
-                             gsd_cm=gsd, backbone_from=backbone_from, hours=hours, lr=lr)
+                             gsd_cm=gsd, backbone_from=backbone_from, hours=hours, lr=lr,
+                             trust_weights=trust_weights)
         length = f"{hours:g} h" if hours else f"{epochs} epoch(s)"
         with app.err.status(f"Training {length}…"):
             result = train_model(config)
@@ -243,7 +265,8 @@ def _fmt(value: float) -> str:
 
 def evaluate(
     ctx: typer.Context,
-    weights: Annotated[Path, typer.Argument(help="Detector or assessor checkpoint (.pt).")],
+    weights: Annotated[Path, typer.Argument(
+        help="Detector or assessor weights (model.safetensors).")],
     data: Annotated[Path, typer.Argument(
         help="YOLO dataset yaml, or a crop folder (survey dataset xbd --crops) for the "
         "assessor.")],
@@ -253,6 +276,7 @@ def evaluate(
     record: Annotated[bool, typer.Option(
         "--record", help="Also write the scores into the model card beside the weights.")
     ] = False,
+    trust_weights: TrustWeights = False,
 ) -> None:
     """Score a detector on a dataset split: per-class and damaged-vs-intact box F1 at IoU 0.3."""
     from detection.classes import DamageClass
@@ -263,7 +287,7 @@ def evaluate(
     from detection.train_assessor import is_crop_dataset
 
     if is_crop_dataset(data):
-        _evaluate_assessor(app, weights, data, split, device, record)
+        _evaluate_assessor(app, weights, data, split, device, record, trust_weights)
         return
     with cli_errors(app.err):
         if split not in ("train", "val", "test"):
@@ -272,7 +296,8 @@ def evaluate(
             raise InputError("--conf", f"must be 0–1, got {conf:g}")
         spec = read_dataset_yaml(data, required=(split,))
         with app.err.status("Loading the model…"):
-            model = load_model(weights, device=device)
+            model = load_model(weights, device=device, trust=trust_weights,
+                               on_trust=show_trusted(app.err))
         total = len(spec.images(split))
         with _progress(app.err) as progress:
             task = progress.add_task(f"Scoring {split}", total=total)
@@ -296,7 +321,7 @@ def evaluate(
 
 
 def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, device: str,
-                       record: bool) -> None:
+                       record: bool, trust: bool) -> None:
     """Per-grade and damaged/intact scores of the building assessor on a crop split."""
     from dataclasses import replace
 
@@ -310,7 +335,8 @@ def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, devic
         from detection.assessor import evaluate_assessor
 
         with err.status("Loading the assessor…"):
-            model = load_assessor(weights, device=device)
+            model = load_assessor(weights, device=device, trust=trust,
+                                  on_trust=show_trusted(err))
         with _progress(err) as bar:
             task = bar.add_task(f"Scoring {split}", total=None)
             ev = evaluate_assessor(model, data, split,  # type: ignore[arg-type]

@@ -75,13 +75,13 @@ def run(*args: object) -> tuple[int, str, str]:
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     loaded: list[Path] = []
 
-    def load(weights: Path, *, device: str = "cpu") -> ColourModel:
+    def load(weights: Path, **_: object) -> ColourModel:
         loaded.append(weights)
         return ColourModel()
 
     monkeypatch.setattr(analyze_cmd, "load_model", load)
     monkeypatch.setattr(analyze_cmd, "load_assessor",
-                        lambda weights, device="cpu": ColourAssessor())
+                        lambda weights, **_: ColourAssessor())
     monkeypatch.setattr(analyze_cmd, "_assessor_path",
                         lambda weights, required=True: weights or Path("colour-assessor.pt"))
     return loaded
@@ -334,8 +334,8 @@ analyze_mod.merge_store = merge_store
 from pathlib import Path
 from tests.mapping.conftest import ColourAssessor, ColourModel
 import survey.cli.analyze as cli
-cli.load_model = lambda weights, device="cpu": ColourModel()
-cli.load_assessor = lambda weights, device="cpu": ColourAssessor()
+cli.load_model = lambda weights, **_: ColourModel()
+cli.load_assessor = lambda weights, **_: ColourAssessor()
 cli._assessor_path = lambda weights, required=True: weights or Path("colour-assessor.pt")
 from survey.cli.main import app
 import mapping.georef, mapping.overlay, mapping.objects, mapping.dem, detection.detector

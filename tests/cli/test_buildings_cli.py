@@ -32,7 +32,7 @@ OUTSIDE = SyntheticBuilding("E", "intact", 100.0, 0.0)  # east of every photo
 @pytest.fixture
 def fake_assessor(monkeypatch: pytest.MonkeyPatch) -> ColourAssessor:
     grader = ColourAssessor()
-    monkeypatch.setattr(analyze_cmd, "load_assessor", lambda weights, device="cpu": grader)
+    monkeypatch.setattr(analyze_cmd, "load_assessor", lambda weights, **_: grader)
     monkeypatch.setattr(analyze_cmd, "_assessor_path",
                         lambda weights, required=True: weights or Path("colour-assessor.pt"))
 

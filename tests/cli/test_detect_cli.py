@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from detection.card import DATASET_CARD_NAME, MODEL_CARD_NAME
 from detection.merge import Detections
+from detection.weights_file import file_sha256
 from detection.xbd import tile_gsd_m, tile_id_of
 from survey.cli import detect as detect_cmd
 from survey.cli.main import AppContext
@@ -73,7 +74,7 @@ class FakeModel:
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     loaded: list[Path] = []
 
-    def load(weights: Path, *, device: str = "cpu") -> FakeModel:
+    def load(weights: Path, **_: object) -> FakeModel:
         loaded.append(weights)
         return FakeModel()
 
@@ -228,7 +229,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
 
 def test_train_writes_weights_and_a_model_card(trained: tuple[Path, Path, str]) -> None:
     _, out, stdout = trained
-    assert (out / "model.pt").is_file()
+    assert (out / "model.safetensors").is_file()
     card = json.loads((out / MODEL_CARD_NAME).read_text())
     assert card["classes"] == NAMES and card["imgsz"] == 64 and card["epochs"] == 1
     # 96-px images shrunk to imgsz 64: the model sees 150 × 96 / 64 = 225 cm/px.
@@ -242,7 +243,8 @@ def test_train_writes_weights_and_a_model_card(trained: tuple[Path, Path, str]) 
 def test_evaluate_prints_per_class_and_damaged_vs_intact(trained: tuple[Path, Path, str]
                                                          ) -> None:
     data, out, _ = trained
-    code, stdout, err = run("evaluate", out / "model.pt", data, "--split", "test", "--conf", 0.01)
+    code, stdout, err = run("evaluate", out / "model.safetensors", data, "--split", "test",
+                            "--conf", 0.01)
     assert code == 0, err
     assert "test: 2 image(s), 4 labelled box(es), IoU ≥ 0.3" in stdout
     for row in ("intact", "minor", "major", "destroyed", "damaged (major|destroyed)",
@@ -253,7 +255,7 @@ def test_evaluate_prints_per_class_and_damaged_vs_intact(trained: tuple[Path, Pa
 def test_detect_with_real_weights(trained: tuple[Path, Path, str], tmp_path: Path) -> None:
     data, out, _ = trained
     code, _, err = run("detect", data.parent / "images" / "test", "--weights",
-                            out / "model.pt", "--gsd", 150, "-o", tmp_path / "o")
+                            out / "model.safetensors", "--gsd", 150, "-o", tmp_path / "o")
     assert code == 0, err
     rows = records(tmp_path / "o")
     assert len(rows) == 2 and all(r["gsd_cm"] == 225.0 for r in rows)
@@ -276,10 +278,14 @@ def test_train_bad_dataset_yaml_is_one_line(tmp_path: Path, yaml: str, expect: s
 @pytest.mark.parametrize(("weights", "expect"), [
     ("yolo11n.pt", "never downloaded"),
     ("yolo99z.yaml", "no such architecture yaml"),
-    ("weights.onnx", "must be a .pt checkpoint or a .yaml"),
+    ("weights.onnx", "expected model.safetensors"),
+    ("local.pt", "pickle and can run code"),
 ])
 def test_train_start_weights_must_be_local(tmp_path: Path, weights: str, expect: str) -> None:
     data = synthetic_dataset(tmp_path / "d")
+    if weights in ("weights.onnx", "local.pt"):
+        weights = str(tmp_path / weights)
+        Path(weights).write_bytes(b"x")
     code, _, err = run("train", data, "--weights", weights, "-o", tmp_path / "o")
     assert code == 2 and expect in err and err.count("\n") == 1
 
@@ -314,7 +320,7 @@ def test_evaluate_records_scores_in_the_card(trained: tuple[Path, Path, str],
     data, out, _ = trained
     copy = tmp_path / "m"
     shutil.copytree(out, copy)
-    code, _, err = run("evaluate", copy / "model.pt", data, "--split", "test", "--conf",
+    code, _, err = run("evaluate", copy / "model.safetensors", data, "--split", "test", "--conf",
                             0.01, "--record")
     assert code == 0, err
     metrics = json.loads((copy / MODEL_CARD_NAME).read_text())["metrics"]
@@ -329,12 +335,13 @@ def test_backbone_transfer_copies_matching_layers_only(trained: tuple[Path, Path
 
     from detection.offline import yolo_class
     from detection.train import transfer_backbone
+    from detection.weights_file import read_state
     from survey.errors import InputError
 
     _, out, _ = trained
     fresh = yolo_class()("yolo11n.yaml").model
-    copied = transfer_backbone(fresh, out / "model.pt")
-    source = yolo_class()(str(out / "model.pt")).model.float().state_dict()
+    copied = transfer_backbone(fresh, out / "model.safetensors")
+    source = read_state(out / "model.safetensors")
     n_backbone = len(fresh.yaml["backbone"])
     assert copied == sum(1 for k in source if int(k.split(".")[1]) < n_backbone)
     target = fresh.state_dict()
@@ -344,21 +351,24 @@ def test_backbone_transfer_copies_matching_layers_only(trained: tuple[Path, Path
                if k.startswith(head) and k in source and "weight" in k)
     wider = yolo_class()(str(Path("detection/arch/damage-p34.yaml").resolve())).model
     with pytest.raises(InputError, match="no backbone layer matches"):
-        transfer_backbone(wider, out / "model.pt")  # yolo11n's layers are another width
+        transfer_backbone(wider, out / "model.safetensors")  # yolo11n's: another width
 
 
 def test_train_lr_sets_adamw_without_warm_up(trained: tuple[Path, Path, str],
                                              tmp_path: Path) -> None:
-    import torch
+    import csv
 
     data, out, _ = trained
-    code, _, err = run("train", data, "--weights", out / "model.pt", "--epochs", 1, "--imgsz",
-                       64, "--batch", 3, "--workers", 0, "--lr", 0.0005, "-o", tmp_path / "c")
+    code, _, err = run("train", data, "--weights", out / "model.safetensors", "--epochs", 1,
+                       "--imgsz", 64, "--batch", 3, "--workers", 0, "--lr", 0.0005,
+                       "-o", tmp_path / "c")
     assert code == 0, err
-    args = torch.load(tmp_path / "c" / "model.pt", weights_only=False)["train_args"]
-    assert (args["optimizer"], args["lr0"], args["warmup_epochs"]) == ("AdamW", 0.0005, 0)
+    with open(tmp_path / "c" / "results.csv", newline="") as fh:
+        first = next(csv.DictReader(fh))
+    # no warm-up: the first epoch already runs at lr0 (a warm-up starts elsewhere)
+    assert float(first["lr/pg0"]) == pytest.approx(0.0005)
     card = json.loads((tmp_path / "c" / MODEL_CARD_NAME).read_text())
-    assert card["base_weights"] == str(out / "model.pt")
+    assert card["base_weights"] == str(out / "model.safetensors")
 
 
 def test_assessor_dataset_train_evaluate_record(tmp_path: Path) -> None:
@@ -376,7 +386,8 @@ def test_assessor_dataset_train_evaluate_record(tmp_path: Path) -> None:
     assert code == 0, err
     card = json.loads((tmp_path / "model" / MODEL_CARD_NAME).read_text())
     assert card["task"] == "classify" and "val_damaged_f1" in card["metrics"]
-    code, out, err = run("evaluate", tmp_path / "model" / "model.pt", tmp_path / "crops",
+    code, out, err = run("evaluate", tmp_path / "model" / "model.safetensors",
+                         tmp_path / "crops",
                          "--split", "test", "--record")
     assert code == 0, err
     assert "damaged (major|destroyed)" in out and "background crops graded" in out
@@ -387,3 +398,25 @@ def test_assessor_dataset_train_evaluate_record(tmp_path: Path) -> None:
 def test_dataset_without_crops_takes_one_folder(tmp_path: Path) -> None:
     code, _, err = run("dataset", "xbd", tmp_path / "a", tmp_path / "b", "-o", tmp_path / "o")
     assert code == 2 and "one xBD folder" in err
+
+
+def test_a_pickle_given_as_weights_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    """Every command that takes weights refuses a .pt unless --trust-weights, before any
+    byte of it is unpickled; trusted, its sha256 is shown first."""
+    from tests.detection.test_weights_file import _Touch
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(__import__("pickle").dumps({"model": _Touch(marker)}))
+    photo = write_photo(tmp_path / "p.png")
+    data = synthetic_dataset(tmp_path / "d")
+    for args in (("detect", photo, "--weights", evil), ("evaluate", evil, data),
+                 ("train", data, "--weights", evil), ("train", data, "--backbone-from", evil)):
+        code, _, err = run(*args, "-o", tmp_path / "o") if args[0] != "evaluate" else run(*args)
+        assert code == 2 and "pickle and can run code" in err and err.count("\n") == 1, err
+        assert "--trust-weights" in err and not marker.exists()
+    code, _, err = run("detect", photo, "--weights", evil, "--trust-weights",
+                       "-o", tmp_path / "o")
+    assert code == 2 and marker.exists()  # the user's choice, made knowingly:
+    assert f"sha256 {file_sha256(evil)}" in err.replace("\n", "")
+    assert not (tmp_path / "o").exists()

@@ -23,7 +23,7 @@ from survey.errors import InputError
 from tests.detection.test_crops import _tiles
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLED = ROOT / "detection" / "weights" / "assessor" / "model.pt"
+BUNDLED = ROOT / "detection" / "weights" / "assessor" / "model.safetensors"
 
 
 @pytest.fixture(scope="module")

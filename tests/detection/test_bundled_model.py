@@ -10,7 +10,7 @@ import pytest
 from detection.classes import class_names
 
 ROOT = Path(__file__).resolve().parents[2]
-WEIGHTS = ROOT / "detection" / "weights" / "model.pt"
+WEIGHTS = ROOT / "detection" / "weights" / "model.safetensors"
 XBD = ROOT.parent / "shared" / "data" / "xbd"
 
 

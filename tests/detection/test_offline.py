@@ -56,7 +56,9 @@ SCRIPT = textwrap.dedent("""
     model = load_model(result.weights)
     found = detect_photo(np.zeros((100, 150, 3), np.uint8), model, conf=0.01)
     assert found.boxes.shape[1] == 4
-    best = api.YOLO(str(result.weights))
+    from detection.weights_file import open_checkpoint
+
+    best, _ = open_checkpoint(result.weights, task="detect")
     if export:
         best.export(format="onnx", imgsz=64)
     print("OK", best.names[3])

@@ -22,7 +22,7 @@ from sitl.launch import VehicleKind
 from survey.demo import demo_scene, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
-ASSESSOR = ROOT / "detection" / "weights" / "assessor" / "model.pt"
+ASSESSOR = ROOT / "detection" / "weights" / "assessor" / "model.safetensors"
 XBD = ROOT.parent / "shared" / "data" / "xbd"
 XBD_TILE = "santa-rosa-wildfire_00000242_post_disaster"  # test split: 60 destroyed, 3 intact
 

@@ -227,8 +227,8 @@ sys.path.insert(0, {root!r})
 from pathlib import Path
 from tests.mapping.conftest import ColourAssessor, ColourModel
 import survey.cli.analyze as a
-a.load_model = lambda weights, device="cpu": ColourModel()
-a.load_assessor = lambda weights, device="cpu": ColourAssessor()
+a.load_model = lambda weights, **_: ColourModel()
+a.load_assessor = lambda weights, **_: ColourAssessor()
 a._assessor_path = lambda weights, required=True: weights or Path("colour-assessor.pt")
 from survey.cli.main import app
 sys.argv[0] = "survey"
