@@ -34,6 +34,7 @@ from missions.inputs_kml import (
     read_kml,
     read_kmz,
 )
+from missions.limits import check_vertices
 from survey.errors import InputError
 from survey.frame import LocalFrame
 
@@ -312,6 +313,13 @@ def _number(source: Source, label: str, props: dict[str, object], keys: tuple[st
 # --- reading files ----------------------------------------------------------------------------
 
 def _read_features(path: Source) -> list[SourceFeature]:
+    features = _parse_features(path)
+    check_vertices(str(path), sum(int(shapely.get_num_coordinates(f.geometry))
+                                  for f in features if f.geometry is not None))
+    return features
+
+
+def _parse_features(path: Source) -> list[SourceFeature]:
     p = Path(path)
     try:
         data = p.read_bytes()

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -17,6 +18,14 @@ from missions.coverage import coverage_route
 from missions.decompose import polygons_of
 from missions.drone import DroneProfile
 from missions.inputs import Poi, Zone
+from missions.limits import (
+    BOUNDS,
+    MAX_PHOTOS,
+    MAX_PLAN_VERTICES,
+    PLAN_TOLERANCE_M,
+    check_bound,
+    check_vertices,
+)
 from missions.model import Mode, Photo, Plan, Sortie
 from missions.patrol import order_tasks
 from missions.sorties import SortieRoute, Task, merge_pieces, pieces, split_sorties
@@ -76,25 +85,63 @@ def resolve_altitude(req: PlanRequest) -> float:
     if req.altitude_m is not None and req.gsd_cm is not None:
         raise InputError("--altitude", "give --altitude or --gsd, not both")
     if req.gsd_cm is not None:
-        if not req.gsd_cm > 0:
-            raise InputError("--gsd", f"GSD must be positive, got {req.gsd_cm}")
+        check_bound("--gsd", req.gsd_cm)
         alt = req.camera.altitude_for_gsd_m(req.gsd_cm)
+        low = BOUNDS["--altitude"].low
+        if alt < low:
+            raise InputError("--gsd", f"{req.gsd_cm:g} cm/px needs {alt:.2g} m above ground; "
+                             f"the lowest survey altitude is {low:g} m (with this camera: "
+                             f"--gsd ≥ {req.gsd_cm * low / alt:.2f})")
         source = "--gsd"
     else:
         alt = 80.0 if req.altitude_m is None else req.altitude_m
         source = "--altitude"
-    if not alt > 0:
-        raise InputError(source, f"altitude must be positive, got {alt:g} m")
+    check_bound("--altitude", alt)
     if alt > req.max_altitude_m and not req.allow_altitude:
         raise InputError(source, f"{alt:.1f} m above ground exceeds the {req.max_altitude_m:g} m "
                          "ceiling; pass --allow-altitude if you hold a permit for it")
     return alt
 
 
-def _check_overlaps(req: PlanRequest) -> None:
+def _check_numbers(req: PlanRequest) -> None:
+    """Every number of the request within :data:`missions.limits.BOUNDS`."""
     for name, v in (("front", req.front_overlap), ("side", req.side_overlap)):
         if not 0.0 <= v <= 0.95:
             raise InputError("--overlap", f"{name} overlap {v * 100:g} % is outside 0–95 %")
+    d = req.drone
+    check_bound("--speed", d.cruise_speed_m_s)
+    check_bound("--endurance", d.endurance_s / 60.0)
+    check_bound("--reserve", d.reserve * 100.0)
+    check_bound("--max-range", d.max_range_m)
+    check_bound("--margin", req.margin_m)
+
+
+def _check_work(req: PlanRequest, area_m2: float, spacing_m: float, trigger_m: float,
+                reach_m: float, altitude_m: float) -> None:
+    """Refuse a plan no sortie can fly, or one that would take more than
+    :data:`~missions.limits.MAX_PHOTOS` photos, before any route is built."""
+    d = req.drone
+    if reach_m < 2 * spacing_m:
+        climb = d.vertical_time_s(altitude_m)
+        raise InputError("--endurance", f"{d.endurance_s / 60:g} min less a {d.reserve:.0%} "
+                         f"reserve leaves {d.budget_s:.0f} s a sortie, {climb:.0f} s of it "
+                         f"climbing to {altitude_m:.0f} m and back: too short to fly a line "
+                         f"(reach {max(reach_m, 0):.0f} m)")
+    if req.mode is Mode.SURVEY:
+        photos = area_m2 / max(spacing_m * trigger_m, 1e-9)
+        if photos > MAX_PHOTOS:
+            raise InputError(req.area_source, f"would take ~{photos:,.0f} photos; at most "
+                             f"{MAX_PHOTOS:,} a plan (raise --gsd or --altitude, lower "
+                             "--overlap, or split the area)")
+
+
+def _simplified(geom: BaseGeometry, *, grow: bool = False) -> BaseGeometry:
+    """``geom`` (local metres) simplified to :data:`~missions.limits.PLAN_TOLERANCE_M`; with
+    ``grow``, first grown by it, so that the result still contains ``geom`` (a zone)."""
+    if grow:
+        geom = geom.buffer(PLAN_TOLERANCE_M, quad_segs=2)
+        return geom.simplify(PLAN_TOLERANCE_M / 2).buffer(PLAN_TOLERANCE_M / 2, quad_segs=1)
+    return geom.simplify(PLAN_TOLERANCE_M)
 
 
 def _default_home(area: BaseGeometry, keepout: BaseGeometry) -> XY:
@@ -121,7 +168,7 @@ def _keepout(zones: Sequence[Zone], frame: LocalFrame, altitude_m: float,
         if z.height_m is not None and z.height_m <= altitude_m - req.vertical_clearance_m:
             overflown += 1
             continue
-        blocking.append((z, frame.geom_to_local(z.geometry)))
+        blocking.append((z, _simplified(frame.geom_to_local(z.geometry), grow=True)))
     if overflown:
         top = altitude_m - req.vertical_clearance_m
         notes.append(f"{overflown} obstacle(s) lower than {top:.0f} m are overflown with "
@@ -225,6 +272,41 @@ def _photos(task: Task, trigger_m: float) -> list[Photo]:
     return out
 
 
+_GAP_ROUNDS = 3
+_MAX_GAP_PHOTOS = 500
+
+
+def _fill_gaps(tasks: list[Task], free: BaseGeometry, camera: Camera, altitude_m: float,
+               trigger_m: float) -> tuple[list[Task], int]:
+    """Add a hover photo in each gap the sweep lines' photos leave in ``free`` (a corner that
+    a line cannot reach without nearing a zone), each visited after the task that ends
+    nearest to it; return the tasks and how many photos were added.
+
+    A gap is a piece of free space outside every footprint larger than half a percent of a
+    footprint; its photo is taken at a point inside it (so outside every keep-out zone).
+    """
+    photos = [p for t in tasks for p in _photos(t, trigger_m)]
+    if not photos or free.is_empty:
+        return tasks, 0
+    fp = photos[0].footprint(camera, altitude_m)
+    min_area = max(10.0, 0.005 * fp.area)
+    seen = shapely.union_all([p.footprint(camera, altitude_m) for p in photos])
+    added: list[XY] = []
+    for _ in range(_GAP_ROUNDS):
+        gaps = [g for g in polygons_of(free.difference(seen)) if g.area >= min_area]
+        if not gaps or len(added) >= _MAX_GAP_PHOTOS:
+            break
+        new = [_xy(g.representative_point()) for g in gaps][:_MAX_GAP_PHOTOS - len(added)]
+        added.extend(new)
+        seen = shapely.union_all([seen, *(Photo(x, y, 0.0).footprint(camera, altitude_m)
+                                          for x, y in new)])
+    out = list(tasks)
+    for x, y in added:
+        ends = [math.dist(t.points[-1], (x, y)) for t in out]
+        out.insert(int(np.argmin(ends)) + 1, Task(((x, y),), trigger=False, name="gap"))
+    return out, len(added)
+
+
 def _items(route: SortieRoute, home: XY, frame: LocalFrame, altitude_m: float,
            req: PlanRequest, trigger_m: float) -> tuple[mi.MissionItem, ...]:
     """MAVLink items for one sortie: take-off, speed, the path with camera control, RTL."""
@@ -269,13 +351,17 @@ def make_plan(req: PlanRequest) -> Plan:
     PlanningError
         Valid inputs with no plan: the area is fully blocked or out of reach.
     """
-    _check_overlaps(req)
+    _check_numbers(req)
     altitude_m = resolve_altitude(req)
     extent = req.area if not req.area.is_empty else shapely.union_all(
         [p.geometry for p in req.pois])
     frame = LocalFrame.around(extent)
-    area = frame.geom_to_local(req.area) if not req.area.is_empty else Polygon()
+    area = _simplified(frame.geom_to_local(req.area)) if not req.area.is_empty else Polygon()
     blocking, keepout, notes = _keepout(req.zones, frame, altitude_m, req)
+    check_vertices(f"{req.area_source} and {req.zones_source}",
+                   int(shapely.get_num_coordinates(area))
+                   + sum(int(shapely.get_num_coordinates(g)) for _, g in blocking),
+                   MAX_PLAN_VERTICES)
 
     free_all = area.difference(keepout) if not area.is_empty else Polygon()
     if req.mode is Mode.SURVEY and (free_all.is_empty or free_all.area < 1.0):
@@ -299,6 +385,7 @@ def make_plan(req: PlanRequest) -> Plan:
     spacing_m = across_m * (1.0 - req.side_overlap)
     trigger_m = along_m * (1.0 - req.front_overlap)
     reach_m = _reach(home, req.drone, altitude_m)
+    _check_work(req, area.area, spacing_m, trigger_m, reach_m, altitude_m)
     pois_local = [frame.geom_to_local(p.geometry) for p in req.pois]
     operation = shapely.union_all([area, Point(home), *pois_local])
     region = _operation_region(operation, keepout, home, reach_m,
@@ -321,6 +408,10 @@ def make_plan(req: PlanRequest) -> Plan:
         piece_m = max(4 * trigger_m, _REFLY_PIECE * req.drone.budget_s
                       * req.drone.cruise_speed_m_s)
         tasks = [t for a, b in route.lines for t in pieces(a, b, piece_m)]
+        tasks, gaps = _fill_gaps(tasks, free, req.camera, altitude_m, trigger_m)
+        if gaps:
+            notes.append(f"{gaps} photo(s) added where the sweep lines' photos leave a gap "
+                         "(corners between the area's edge and a no-fly zone)")
         notes.append(f"sweep angle {(90.0 - route.angle_deg) % 180.0:.0f}° from north, "
                      f"{route.cells} cells")
     else:

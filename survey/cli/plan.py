@@ -84,15 +84,7 @@ def plan(
 
     app = ctx.obj
     with cli_errors(app.err):
-        front, side = parse_overlap(overlap)
-        for name, value in (("--speed", speed), ("--endurance", endurance),
-                            ("--max-range", max_range)):
-            if not value > 0:
-                raise InputError(name, f"must be positive, got {value:g}")
-        if not 0 <= reserve < 100:
-            raise InputError("--reserve", f"must be 0–100 %, got {reserve:g}")
-        if not margin >= 0:
-            raise InputError("--margin", f"must not be negative, got {margin:g}")
+        front, side = parse_overlap(overlap)  # the numbers' bounds: missions.limits
         req = PlanRequest(
             area=read_area(area),
             zones=read_zones(obstacles) if obstacles else (),

@@ -114,6 +114,7 @@ def test_plan_invariants(scene, altitude, front, side, endurance_min):
     # 3. Every sortie fits its budget, recomputed from its route.
     for s in plan.sorties:
         assert s.time_s <= drone.budget_s + 1e-6
-        t = path_time_s(list(s.route.coords), drone, plan.altitude_m)
+        holds = sum(it.param1 for it in s.items if it.command == Cmd.NAV_WAYPOINT)
+        t = path_time_s(list(s.route.coords), drone, plan.altitude_m) + holds
         assert t <= drone.budget_s + 1e-6
         assert math.isclose(t, s.time_s, rel_tol=1e-9)
