@@ -30,6 +30,7 @@ from pyproj import Geod
 
 from missions import fly_commands as cmd
 from missions.export.qgc import QgcPlanFile, read_qgc_plan
+from missions.fence_upload import flown_lonlat, upload_fence
 from missions.fly_commands import CopterMode, mode_name
 from missions.fly_resume import FlightProgress, SortieProgress, resume_items
 from missions.items import Cmd
@@ -352,8 +353,9 @@ class _Sortie:
                                else ""), sp.last_reached, self.total))
         self.preflight()
         tc = self.config.transfer
-        upload(self.link, MissionType.FENCE, [i for z in self.plan.fence for i in z.items()],
-               config=tc)
+        flown = flown_lonlat(self.plan.home, self.plan.items, self.plan.rally)
+        upload_fence(self.link, self.plan.fence, flown, config=tc, on_note=lambda text: self.emit(
+            FlightEvent(EventKind.STATUSTEXT, self.number, text, 0, self.total)))
         upload(self.link, MissionType.RALLY, [r.item() for r in self.plan.rally], config=tc)
         upload(self.link, MissionType.MISSION, items, home=self.plan.home, config=tc)
         self.emit(FlightEvent(EventKind.UPLOADED, self.number,

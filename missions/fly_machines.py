@@ -206,8 +206,15 @@ class UploadMachine:
         if ack_type == mavlink.MAV_MISSION_ERROR and self.final_resent:
             self._finish(Outcome.UNCERTAIN)
             return []
+        # A protocol error answering a re-send, a cancel, or a MISSION_ERROR to an item
+        # before the last (the vehicle gave up on a slow transfer and has no upload open)
+        # says the transfer broke: start again. After the last item it is the vehicle's
+        # verdict on the whole plan (e.g. "Fence exceeds storage size"): a refusal.
+        abandoned = (ack_type == mavlink.MAV_MISSION_ERROR and self.phase is Phase.TRANSFERRING
+                     and 0 <= self.last_sent < self.count - 1)
         retryable = ack_type in _PROTOCOL_ERRORS and (
-            self.last_was_retry or ack_type == mavlink.MAV_MISSION_OPERATION_CANCELLED)
+            self.last_was_retry or abandoned
+            or ack_type == mavlink.MAV_MISSION_OPERATION_CANCELLED)
         self.phase = Phase.FAILED
         self.failure = Failure(ack_name(ack_type), retryable, self.last_sent, ack_type)
         return []

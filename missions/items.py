@@ -7,6 +7,7 @@ uploads number these from 1.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -25,6 +26,8 @@ class Cmd(IntEnum):
     DO_SET_CAM_TRIGG_DIST = mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST
     FENCE_VERTEX_INCLUSION = mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION
     FENCE_VERTEX_EXCLUSION = mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION
+    FENCE_CIRCLE_INCLUSION = mavlink.MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION
+    FENCE_CIRCLE_EXCLUSION = mavlink.MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION
     RALLY_POINT = mavlink.MAV_CMD_NAV_RALLY_POINT
 
 
@@ -85,13 +88,41 @@ def return_to_launch() -> MissionItem:
 
 @dataclass(frozen=True)
 class FenceZone:
-    """A polygon fence: the vehicle must stay inside (inclusion) or outside (exclusion)."""
+    """A fence the vehicle must stay inside (inclusion) or outside (exclusion): a polygon, or
+    with ``radius_m`` a circle round its one vertex."""
 
     inclusion: bool
-    vertices: tuple[tuple[float, float], ...]  # (lat_deg, lon_deg), not closed
+    vertices: tuple[tuple[float, float], ...]  # (lat_deg, lon_deg), not closed; a circle: 1
+    radius_m: float | None = None
+
+    @property
+    def is_circle(self) -> bool:
+        return self.radius_m is not None
+
+    def outline(self, segments: int = 64) -> list[tuple[float, float]]:
+        """The zone's boundary as (lat, lon) vertices, not closed: a circle as ``segments``
+        points on it (for maps and KML, which have no circles)."""
+        if self.radius_m is None:
+            return list(self.vertices)
+        from survey.frame import LocalFrame
+
+        (lat, lon), = self.vertices
+        frame = LocalFrame(lat, lon)
+        out = []
+        for k in range(segments):
+            a = 2 * math.pi * k / segments
+            x, y = frame.to_geo(self.radius_m * math.cos(a), self.radius_m * math.sin(a))
+            out.append((float(y), float(x)))
+        return out
 
     def items(self) -> list[MissionItem]:
-        """The zone as MAV_CMD_NAV_FENCE_POLYGON_VERTEX_* items (param1 = vertex count)."""
+        """The zone as MAV_CMD_NAV_FENCE_POLYGON_VERTEX_* items (param1 = vertex count) or one
+        MAV_CMD_NAV_FENCE_CIRCLE_* item (param1 = radius, m)."""
+        if self.radius_m is not None:
+            cmd = Cmd.FENCE_CIRCLE_INCLUSION if self.inclusion else Cmd.FENCE_CIRCLE_EXCLUSION
+            (lat, lon), = self.vertices
+            return [MissionItem(cmd, frame=Frame.GLOBAL, param1=float(self.radius_m),
+                                lat_deg=lat, lon_deg=lon)]
         cmd = Cmd.FENCE_VERTEX_INCLUSION if self.inclusion else Cmd.FENCE_VERTEX_EXCLUSION
         n = len(self.vertices)
         return [
@@ -115,11 +146,19 @@ class RallyPoint:
 
 
 def fence_from_items(items: list[MissionItem]) -> list[FenceZone]:
-    """Regroup fence vertex items into zones (each zone's param1 says how many vertices)."""
+    """Regroup fence items into zones: circles, and polygons whose vertices' param1 says how
+    many there are."""
     zones: list[FenceZone] = []
     i = 0
     while i < len(items):
         first = items[i]
+        if first.command in (Cmd.FENCE_CIRCLE_INCLUSION, Cmd.FENCE_CIRCLE_EXCLUSION):
+            if not first.param1 > 0:
+                raise ValueError(f"fence item {i}: a circle needs a positive radius")
+            zones.append(FenceZone(first.command == Cmd.FENCE_CIRCLE_INCLUSION,
+                                   ((first.lat_deg, first.lon_deg),), float(first.param1)))
+            i += 1
+            continue
         n = int(first.param1)
         group = items[i:i + n]
         if n < 3 or len(group) != n or any(it.command != first.command for it in group):

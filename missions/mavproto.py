@@ -175,7 +175,8 @@ def upload_wire(link: Link, mission_type: MissionType, wire: Sequence[WireItem],
         failure = machine.failure
         assert failure is not None
         if not failure.retryable:
-            raise MissionRejected(_rejection(mission_type, wire, failure))
+            raise MissionRejected(_rejection(mission_type, wire, failure),
+                                  ack_type=failure.ack_type, seq=failure.seq)
     raise LinkTimeout(f"{mission_type.label} upload acknowledgement",
                       config.attempts * config.timeout_s,
                       f"{config.attempts} attempts failed, the last: {failure.reason}")

@@ -17,6 +17,7 @@ from missions.camera import Camera
 from missions.coverage import coverage_route
 from missions.decompose import polygons_of
 from missions.drone import DroneProfile
+from missions.fence_budget import ARDUPILOT_FENCE, fit_fence, is_round
 from missions.inputs import Poi, Zone
 from missions.limits import (
     BOUNDS,
@@ -40,7 +41,6 @@ XY = tuple[float, float]
 _QUAD_SEGS = 2
 _BUFFER_GROWTH = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
 _REFLY_PIECE = 0.05  # longest piece of a sweep line, as a share of a sortie's range
-_FENCE_VERTEX_BUDGET = 250  # ArduPilot stores fences in limited EEPROM; stay well inside it
 
 
 @dataclass(frozen=True)
@@ -193,33 +193,25 @@ def _operation_region(operation: BaseGeometry, keepout: BaseGeometry, home: XY, 
 
 
 def _fence(region: Polygon, blocking: list[tuple[Zone, Polygon]], frame: LocalFrame,
-           margin_m: float, notes: list[str]) -> tuple[mi.FenceZone, ...]:
+           margin_m: float, notes: list[str], keep_clear: BaseGeometry
+           ) -> tuple[mi.FenceZone, ...]:
     """The inclusion fence (the planning region with 5 m of slack) and one exclusion fence per
-    blocking zone, grown by half the margin so the planned route never breaches it."""
+    blocking zone, grown by half the margin so the planned route never breaches it: round
+    zones as circles, all fitted to ArduPilot's fence storage (:mod:`missions.fence_budget`;
+    coarser shapes keep a quarter of the margin from ``keep_clear``, what the vehicle flies).
+    Zones that are never entered come first; of obstacles, the largest."""
     inclusion = region.buffer(5.0, quad_segs=1).convex_hull.simplify(1.0)
-    zones = [_fence_zone(True, inclusion, frame)]
-    budget = _FENCE_VERTEX_BUDGET - len(zones[0].vertices)
     ranked = sorted(blocking, key=lambda zg: (zg[0].height_m is not None, -zg[1].area))
-    skipped = 0
+    exclusion = []
     for _, g in ranked:
-        poly = g.buffer(margin_m / 2, quad_segs=1).simplify(margin_m / 8)
-        for p in polygons_of(poly):
-            fz = _fence_zone(False, p, frame)
-            if len(fz.vertices) > budget:
-                skipped += 1
-                continue
-            budget -= len(fz.vertices)
-            zones.append(fz)
-    if skipped:
-        notes.append(f"{skipped} exclusion fence polygon(s) left out: the autopilot's fence "
-                     "storage is limited; the route avoids them all the same")
-    return tuple(zones)
-
-
-def _fence_zone(inclusion: bool, poly: Polygon, frame: LocalFrame) -> mi.FenceZone:
-    geo = frame.geom_to_geo(Polygon(poly.exterior))
-    coords = list(geo.exterior.coords)[:-1]
-    return mi.FenceZone(inclusion, tuple((lat, lon) for lon, lat in coords))
+        grown = g.buffer(margin_m / 2, quad_segs=4 if is_round(g) else 1)
+        exclusion.extend(p if is_round(p) else p.simplify(margin_m / 8)
+                         for p in polygons_of(grown))
+    fitted = fit_fence([inclusion], exclusion, frame, ARDUPILOT_FENCE, keep_clear=keep_clear,
+                       clearance_m=max(margin_m / 4, 1.0))
+    if fitted.note():
+        notes.append(str(fitted.note()))
+    return fitted.zones
 
 
 def _rally(free: BaseGeometry, home: XY, frame: LocalFrame,
@@ -390,7 +382,6 @@ def make_plan(req: PlanRequest) -> Plan:
     operation = shapely.union_all([area, Point(home), *pois_local])
     region = _operation_region(operation, keepout, home, reach_m,
                                max(2 * req.margin_m, 30.0, spacing_m))
-    fence = _fence(region, blocking, frame, req.margin_m, notes)
     router = Router(keepout, region)
 
     if req.mode is Mode.SURVEY:
@@ -447,12 +438,16 @@ def make_plan(req: PlanRequest) -> Plan:
             time_s=sr.time_s,
         ))
     covered = free.difference(unreachable) if not free.is_empty else Polygon()
+    rally = _rally(free if not free.is_empty else region, home, frame, altitude_m)
+    flown = shapely.union_all([s.route for s in sorties] + [Point(home)] + [
+        Point(*frame.to_local(r.lon_deg, r.lat_deg)) for r in rally])
+    fence = _fence(region, blocking, frame, req.margin_m, notes, flown)
     return Plan(
         mode=req.mode, frame=frame, home_lat_deg=float(home_lat), home_lon_deg=float(home_lon),
         altitude_m=altitude_m, camera=req.camera, drone=req.drone,
         front_overlap=req.front_overlap, side_overlap=req.side_overlap,
         spacing_m=spacing_m, trigger_m=trigger_m, sorties=tuple(sorties), fence=fence,
-        rally=_rally(free if not free.is_empty else region, home, frame, altitude_m),
+        rally=rally,
         area=area if not area.is_empty else operation, keepout=keepout, covered=covered,
         unreachable=unreachable, notes=tuple(notes),
     )

@@ -95,10 +95,17 @@ class VehicleRefused(SurveyError):
 class MissionRejected(SurveyError):
     """An upload was refused (an error MISSION_ACK) or did not read back as sent.
 
-    The vehicle keeps its previous plan when an upload is refused.
+    The vehicle keeps its previous plan when an upload is refused. ``ack_type`` is the
+    MAV_MISSION_RESULT of a refusal (``None`` for a read-back mismatch) and ``seq`` the item
+    it answered (``-1``: the count).
     """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, ack_type: int | None = None, seq: int = -1) -> None:
+        super().__init__(message)
+        self.ack_type = ack_type
+        self.seq = seq
 
 
 class FlightAborted(SurveyError):

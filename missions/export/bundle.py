@@ -59,8 +59,8 @@ def write_plan_files(plan: Plan, outdir: str | os.PathLike[str]) -> list[Path]:
             write_qgc_plan(plan, sortie, tmp / f"{stem}.plan")
             write_waypoints(home, sortie.items, tmp / f"{stem}.waypoints")
             names += [f"{stem}.plan", f"{stem}.waypoints"]
-        write_fence_waypoints(home, plan.fence, tmp / "fence.waypoints")
-        write_rally_waypoints(home, plan.rally, tmp / "rally.waypoints")
+        write_fence_waypoints(plan.fence, tmp / "fence.waypoints")
+        write_rally_waypoints(plan.rally, tmp / "rally.waypoints")
         write_kml(plan, tmp / "plan.kml")
         write_geojson(plan, tmp / "plan.geojson")
         text = json.dumps(_summary(plan), indent=2, ensure_ascii=False, allow_nan=False)

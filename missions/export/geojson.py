@@ -61,8 +61,11 @@ def plan_to_geojson(plan: Plan) -> dict[str, Any]:
                 "kind": kind, "area_m2": float(geom.area),
             }))
     for i, zone in enumerate(plan.fence, start=1):
-        ring = Polygon([(lon, lat) for lat, lon in zone.vertices])
-        features.append(_feature(ring, {"kind": "fence", "index": i, "inclusion": zone.inclusion}))
+        ring = Polygon([(lon, lat) for lat, lon in zone.outline()])
+        props: dict[str, object] = {"kind": "fence", "index": i, "inclusion": zone.inclusion}
+        if zone.radius_m is not None:
+            props["radius_m"] = zone.radius_m  # a circle fence, drawn as a polygon
+        features.append(_feature(ring, props))
     for i, r in enumerate(plan.rally, start=1):
         features.append(_feature(Point(r.lon_deg, r.lat_deg), {
             "kind": "rally", "index": i, "alt_m": r.alt_m,

@@ -91,7 +91,7 @@ def write_kml(plan: Plan, path: str | os.PathLike[str]) -> None:
         pm = _placemark(fence, f"Fence {i} ({kind})", {"kind": "fence", "index": str(i),
                                                         "inclusion": str(zone.inclusion).lower()},
                         kind)
-        ring = [(lon, lat, 0.0) for lat, lon in zone.vertices]
+        ring = [(lon, lat, 0.0) for lat, lon in zone.outline()]
         boundary = ET.SubElement(ET.SubElement(pm, "Polygon"), "outerBoundaryIs")
         _text(ET.SubElement(boundary, "LinearRing"), "coordinates",
               _coords([*ring, ring[0]], alt=False))

@@ -82,14 +82,22 @@ def plan_json(plan: Plan, sortie: Sortie) -> dict[str, Any]:
         },
         "geoFence": {
             "version": 2,
-            "circles": [],
+            "circles": [
+                {
+                    "circle": {"center": [_num(zone.vertices[0][0]), _num(zone.vertices[0][1])],
+                               "radius": _num(zone.radius_m)},
+                    "inclusion": zone.inclusion,
+                    "version": 1,
+                }
+                for zone in plan.fence if zone.radius_m is not None
+            ],
             "polygons": [
                 {
                     "inclusion": zone.inclusion,
                     "polygon": [[_num(lat), _num(lon)] for lat, lon in zone.vertices],
                     "version": 1,
                 }
-                for zone in plan.fence
+                for zone in plan.fence if zone.radius_m is None
             ],
         },
         "rallyPoints": {
@@ -255,10 +263,6 @@ class _Reader:
 
     def fence(self, geofence: dict[str, Any]) -> list[FenceZone]:
         self.version(geofence, "version", 2, "geoFence")
-        circles = self.array(geofence.get("circles", []), "geoFence.circles")
-        if circles:
-            raise self.fail(f"geoFence: {len(circles)} circular fence(s) are not supported "
-                            "(only polygons)")
         zones = []
         for i, value in enumerate(self.array(self.key(geofence, "polygons", "geoFence"),
                                             "geoFence.polygons")):
@@ -274,6 +278,21 @@ class _Reader:
                                 f"found {len(vertices)}")
             zones.append(FenceZone(inclusion, tuple(
                 self.vertex(v, f"{where}.polygon[{j}]") for j, v in enumerate(vertices))))
+        for i, value in enumerate(self.array(geofence.get("circles", []), "geoFence.circles")):
+            where = f"geoFence.circles[{i}]"
+            obj = self.obj(value, where)
+            inclusion = self.key(obj, "inclusion", where)
+            if not isinstance(inclusion, bool):
+                raise self.fail(f"{where}.inclusion: expected true or false, found "
+                                f"{_kind(inclusion)}")
+            circle = self.obj(self.key(obj, "circle", where), f"{where}.circle")
+            centre = self.vertex(self.key(circle, "center", f"{where}.circle"),
+                                 f"{where}.circle.center")
+            radius = self.number(self.key(circle, "radius", f"{where}.circle"),
+                                 f"{where}.circle.radius")
+            if not radius > 0:
+                raise self.fail(f"{where}.circle.radius: must be positive, found {radius:g}")
+            zones.append(FenceZone(inclusion, (centre,), radius))
         return zones
 
     def vertex(self, value: Any, where: str) -> tuple[float, float]:

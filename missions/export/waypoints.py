@@ -1,9 +1,13 @@
 """Mission Planner ``QGC WPL 110`` text files: the mission, the fence and the rally points.
 
 One item a line, tab separated: ``seq current frame command p1 p2 p3 p4 lat lon alt
-autocontinue``. Line 2 is home (seq 0, as ArduPilot numbers it); the items follow from seq 1.
-Fence (5001/5002 vertices) and rally (5100) files use the same layout, which Mission Planner
-loads in its Fence and Rally modes. Numbers are written exactly (the shortest decimal that reads
+autocontinue``. In a mission, line 2 is home (seq 0, as ArduPilot numbers it); the items follow
+from seq 1. Fence (5001/5002 polygon vertices, 5003/5004 circles) and rally (5100) files use
+the same layout without a home line, items from seq 0, as MAVProxy's ``fence load`` /
+``rally load`` (pymavlink ``MissionItemProtocol_Fence/_Rally``) read them: every line is sent
+as an item, so a home line would reach the vehicle as fence item 0, which it refuses
+(UNSUPPORTED). Files written with a home line by earlier versions are still read.
+Numbers are written exactly (the shortest decimal that reads
 back as the same double, never fewer than 8 decimals for params and degrees, 6 for altitudes),
 unlike MAVProxy's 6-decimal files.
 """
@@ -31,16 +35,14 @@ class WaypointsFile(NamedTuple):
 
 
 class FenceFile(NamedTuple):
-    """A fence file: home and the polygon zones."""
+    """A fence file: the polygon and circle zones."""
 
-    home: tuple[float, float, float]
     zones: list[FenceZone]
 
 
 class RallyFile(NamedTuple):
-    """A rally file: home and the rally points."""
+    """A rally file: the rally points."""
 
-    home: tuple[float, float, float]
     points: list[RallyPoint]
 
 
@@ -60,16 +62,35 @@ def write_waypoints(home: tuple[float, float, float], items: Sequence[MissionIte
     atomic_write_text(path, format_waypoints(home, items))
 
 
-def write_fence_waypoints(home: tuple[float, float, float], zones: Sequence[FenceZone],
-                          path: str | os.PathLike[str]) -> None:
-    """Write polygon fence zones as ``MAV_CMD_NAV_FENCE_POLYGON_VERTEX_*`` items (atomically)."""
-    atomic_write_text(path, format_waypoints(home, [it for z in zones for it in z.items()]))
+def write_fence_waypoints(zones: Sequence[FenceZone], path: str | os.PathLike[str]) -> None:
+    """Write fence zones as ``MAV_CMD_NAV_FENCE_POLYGON_VERTEX_*`` / ``_CIRCLE_*`` items from
+    seq 0, no home line (atomically)."""
+    atomic_write_text(path, format_items([it for z in zones for it in z.items()]))
 
 
-def write_rally_waypoints(home: tuple[float, float, float], points: Sequence[RallyPoint],
-                          path: str | os.PathLike[str]) -> None:
-    """Write rally points as ``MAV_CMD_NAV_RALLY_POINT`` items (atomically)."""
-    atomic_write_text(path, format_waypoints(home, [p.item() for p in points]))
+def write_rally_waypoints(points: Sequence[RallyPoint], path: str | os.PathLike[str]) -> None:
+    """Write rally points as ``MAV_CMD_NAV_RALLY_POINT`` items from seq 0 (atomically)."""
+    atomic_write_text(path, format_items([p.item() for p in points]))
+
+
+def format_items(items: Sequence[MissionItem], start: int = 0) -> str:
+    """A ``QGC WPL 110`` text of ``items`` numbered from ``start``, without a home line.
+
+    >>> from missions.items import RallyPoint
+    >>> print(format_items([RallyPoint(36.07, 139.98, 40.0).item()]).replace("\\t", " "))
+    QGC WPL 110
+    0 0 3 5100 0.00000000 0.00000000 0.00000000 0.00000000 36.07000000 139.98000000 40.000000 1
+    <BLANKLINE>
+    """
+    d = exact_decimal
+    lines = [HEADER]
+    for seq, it in enumerate(items, start=start):
+        fields = [str(seq), "0", str(int(it.frame)), str(int(it.command))]
+        fields += [d(p, 8) for p in (it.param1, it.param2, it.param3, it.param4)]
+        fields += [d(it.lat_deg, 8), d(it.lon_deg, 8), d(it.alt_m, 6)]
+        fields.append("1" if it.autocontinue else "0")
+        lines.append("\t".join(fields))
+    return "\n".join(lines) + "\n"
 
 
 def format_waypoints(home: tuple[float, float, float], items: Sequence[MissionItem]) -> str:
@@ -83,15 +104,9 @@ def format_waypoints(home: tuple[float, float, float], items: Sequence[MissionIt
     d = exact_decimal
     lat, lon, alt = home
     nav = str(int(Cmd.NAV_WAYPOINT))
-    lines = [HEADER, "\t".join(["0", "1", "0", nav, "0", "0", "0", "0",
-                                d(lat, 8), d(lon, 8), d(alt, 6), "1"])]
-    for seq, it in enumerate(items, start=1):
-        fields = [str(seq), "0", str(int(it.frame)), str(int(it.command))]
-        fields += [d(p, 8) for p in (it.param1, it.param2, it.param3, it.param4)]
-        fields += [d(it.lat_deg, 8), d(it.lon_deg, 8), d(it.alt_m, 6)]
-        fields.append("1" if it.autocontinue else "0")
-        lines.append("\t".join(fields))
-    return "\n".join(lines) + "\n"
+    home_line = "\t".join(["0", "1", "0", nav, "0", "0", "0", "0", d(lat, 8), d(lon, 8),
+                           d(alt, 6), "1"])
+    return HEADER + "\n" + home_line + "\n" + format_items(items, start=1)[len(HEADER) + 1:]
 
 
 def exact_decimal(x: float, min_decimals: int = 0) -> str:
@@ -135,12 +150,19 @@ def read_fence_waypoints(path: str | os.PathLike[str]) -> FenceFile:
         As :func:`read_waypoints`, plus other commands (circles, return points) and polygons
         whose vertex count (param1) does not match the vertices that follow.
     """
-    home, rows = _read(path)
-    kinds = (Cmd.FENCE_VERTEX_INCLUSION, Cmd.FENCE_VERTEX_EXCLUSION)
-    _only(path, rows, kinds, "polygon fence vertices")
+    rows = _read_items(path)
+    kinds = (Cmd.FENCE_VERTEX_INCLUSION, Cmd.FENCE_VERTEX_EXCLUSION,
+             Cmd.FENCE_CIRCLE_INCLUSION, Cmd.FENCE_CIRCLE_EXCLUSION)
+    _only(path, rows, kinds, "fence polygons and circles")
     i = 0
     while i < len(rows):  # same grouping as fence_from_items, but errors point at a line
         line, first = rows[i]
+        if first.command in (Cmd.FENCE_CIRCLE_INCLUSION, Cmd.FENCE_CIRCLE_EXCLUSION):
+            if not first.param1 > 0:
+                raise InputError(path, f"line {line}: a fence circle needs param1 (its radius) "
+                                       f"above 0, found {first.param1:g}")
+            i += 1
+            continue
         n = int(first.param1) if math.isfinite(first.param1) else 0
         group = rows[i:i + n]
         if n < 3:
@@ -150,7 +172,7 @@ def read_fence_waypoints(path: str | os.PathLike[str]) -> FenceFile:
             raise InputError(path, f"line {line}: the fence polygon of {n} vertices that starts "
                                    "here is incomplete")
         i += n
-    return FenceFile(home, fence_from_items([it for _, it in rows]))
+    return FenceFile(fence_from_items([it for _, it in rows]))
 
 
 def read_rally_waypoints(path: str | os.PathLike[str]) -> RallyFile:
@@ -161,9 +183,9 @@ def read_rally_waypoints(path: str | os.PathLike[str]) -> RallyFile:
     InputError
         As :func:`read_waypoints`, plus items with another command.
     """
-    home, rows = _read(path)
+    rows = _read_items(path)
     _only(path, rows, (Cmd.RALLY_POINT,), "rally points")
-    return RallyFile(home, [RallyPoint(it.lat_deg, it.lon_deg, it.alt_m) for _, it in rows])
+    return RallyFile([RallyPoint(it.lat_deg, it.lon_deg, it.alt_m) for _, it in rows])
 
 
 def _only(path: str | os.PathLike[str], rows: list[tuple[int, MissionItem]],
@@ -175,9 +197,22 @@ def _only(path: str | os.PathLike[str], rows: list[tuple[int, MissionItem]],
                                    f"expected {allowed}")
 
 
-def _read(path: str | os.PathLike[str]
-          ) -> tuple[tuple[float, float, float], list[tuple[int, MissionItem]]]:
-    """Home and the numbered items (file line, item) of a ``QGC WPL 110`` file."""
+def _read_items(path: str | os.PathLike[str]) -> list[tuple[int, MissionItem]]:
+    """The numbered items (file line, item) of a fence or rally file: from seq 0, or after a
+    home line (a seq-0 waypoint, as this tool wrote them before)."""
+    rows = [(line, seq, it) for line, seq, it in _lines(path)]
+    if rows and rows[0][1] == 0 and rows[0][2].command == Cmd.NAV_WAYPOINT:
+        rows = rows[1:]
+    first = rows[0][1] if rows else 0
+    for k, (line, seq, _) in enumerate(rows):
+        if seq != first + k or first not in (0, 1):
+            raise InputError(path, f"line {line}: sequence number {seq}, expected "
+                                   f"{first + k if first in (0, 1) else 0}")
+    return [(line, it) for line, _, it in rows]
+
+
+def _lines(path: str | os.PathLike[str]) -> list[tuple[int, int, MissionItem]]:
+    """(file line, seq, item) of every item line of a ``QGC WPL 110`` file."""
     try:
         with open(path, encoding="utf-8-sig") as f:  # tolerate a BOM
             lines = f.read().splitlines()
@@ -188,22 +223,27 @@ def _read(path: str | os.PathLike[str]
     if not lines or lines[0].strip() != HEADER:
         found = repr(lines[0][:40]) if lines else "an empty file"
         raise InputError(path, f"line 1: expected the header {HEADER!r}, found {found}")
-    home: tuple[float, float, float] | None = None
-    rows: list[tuple[int, MissionItem]] = []
+    out = []
     for number, text in enumerate(lines[1:], start=2):
-        if not text.strip():
-            continue
-        seq, item = _parse_line(path, number, text)
-        expected = 0 if home is None else len(rows) + 1
-        if seq != expected:
-            raise InputError(path, f"line {number}: sequence number {seq}, expected {expected}")
-        if home is None:
-            home = (item.lat_deg, item.lon_deg, item.alt_m)
-        else:
-            rows.append((number, item))
-    if home is None:
+        if text.strip():
+            out.append((number, *_parse_line(path, number, text)))
+    return out
+
+
+def _read(path: str | os.PathLike[str]
+          ) -> tuple[tuple[float, float, float], list[tuple[int, MissionItem]]]:
+    """Home and the numbered items (file line, item) of a mission ``QGC WPL 110`` file."""
+    lines = _lines(path)
+    if not lines:
         raise InputError(path, "no home line (seq 0) after the header")
-    return home, rows
+    rows: list[tuple[int, MissionItem]] = []
+    for k, (number, seq, item) in enumerate(lines):
+        if seq != k:
+            raise InputError(path, f"line {number}: sequence number {seq}, expected {k}")
+        if k:
+            rows.append((number, item))
+    home = lines[0][2]
+    return (home.lat_deg, home.lon_deg, home.alt_m), rows
 
 
 def _parse_line(path: str | os.PathLike[str], number: int, text: str) -> tuple[int, MissionItem]:

@@ -24,7 +24,10 @@ ACCEPTED = mavlink.MAV_MISSION_ACCEPTED
 
 LOCATION_ALT_MAX_M = 83000
 MISSION_MAX_ITEMS = 724
-FENCE_MAX_ITEMS = 200
+FENCE_STORAGE_BYTES = 560
+"""ArduCopter's fence storage on a board with ≥ 16 KiB (StorageManager's three StorageFence
+areas, 48 + 256 + 256 bytes), as in ArduPilot SITL."""
+FENCE_MAX_ITEMS = FENCE_STORAGE_BYTES // 8  # AC_PolyFence_loader::max_items(): 70
 RALLY_MAX_ITEMS = 20
 
 
@@ -296,7 +299,26 @@ def validate_fence(items: Sequence[WireItem]) -> str | None:
             return "Bad lat or lon"
     if remaining:
         return "Incorrect item count"
+    if fence_storage_bytes(items) > FENCE_STORAGE_BYTES:
+        return "Fence exceeds storage size"
     return None
+
+
+def fence_storage_bytes(items: Sequence[WireItem]) -> int:
+    """Bytes the fence takes in storage (``fence_storage_space_required``: a 4-byte header,
+    per polygon 1 type + 1 count + 8 per vertex, per circle 13, a return point 9) and the
+    1-byte end marker written after it."""
+    total, i = 4, 0
+    while i < len(items):
+        it = items[i]
+        if it.command in _POLYGONS:
+            n = max(int(it.param1), 1)
+            total += 2 + 8 * n
+            i += n
+            continue
+        total += 13 if it.command in _CIRCLES else 9
+        i += 1
+    return total + 1
 
 
 # ---------------------------------------------------------------- rally (AP_Rally)

@@ -112,7 +112,10 @@ def test_joso_example_mission_files(joso_run):
         assert items[0]["command"] == 22 and items[-1]["command"] == 20  # TAKEOFF … RTL
         assert plan["mission"]["plannedHomePosition"][:2] == pytest.approx(home, abs=1e-7)
         fences = plan["geoFence"]["polygons"]
-        assert [f["inclusion"] for f in fences] == [True, False, False]
+        assert [f["inclusion"] for f in fences] == [True, False]  # inclusion, landing zone
+        circles = plan["geoFence"]["circles"]  # the round tower (radius_m 15) as a circle
+        assert [(c["inclusion"], c["circle"]["radius"]) for c in circles] == [
+            (False, pytest.approx(15 + 10 / 2, abs=1.0))]  # + the 0.5 m plan tolerance
         assert len(plan["rallyPoints"]["points"]) == s["rally_points"]
 
         rows = waypoints_rows(out / f"{stem}.waypoints")
@@ -125,9 +128,10 @@ def test_joso_example_mission_files(joso_run):
         assert all(t == pytest.approx(s["trigger_m"]) for t in triggers[::2])
         assert all(t == 0.0 for t in triggers[1::2])
 
-    fence = waypoints_rows(out / "fence.waypoints")[1:]
-    assert {int(r[3]) for r in fence} == {5001, 5002}
-    rally = waypoints_rows(out / "rally.waypoints")[1:]
+    fence = waypoints_rows(out / "fence.waypoints")  # no home row: MAVProxy sends every row
+    assert [int(r[0]) for r in fence] == list(range(len(fence)))
+    assert {int(r[3]) for r in fence} == {5001, 5002, 5004}
+    rally = waypoints_rows(out / "rally.waypoints")
     assert len(rally) == s["rally_points"] and {int(r[3]) for r in rally} == {5100}
 
     kml = ET.parse(out / "plan.kml").getroot()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -166,7 +167,10 @@ _DELETE = object()
     (("mission", "items", 1, "type"), "ComplexItem", "ComplexItem"),
     (("mission", "items", 1), [16], "mission.items[1]: expected an object"),
     (("geoFence",), _DELETE, "'geoFence'"),
-    (("geoFence", "circles"), [{"circle": {"center": [36, 139], "radius": 50}}], "circular"),
+    (("geoFence", "circles"), [{"circle": {"center": [36, 139], "radius": 50}}],
+     "circles[0]: missing key 'inclusion'"),
+    (("geoFence", "circles"), [{"circle": {"center": [36, 139], "radius": -5},
+                                "inclusion": False}], "radius: must be positive"),
     (("geoFence", "polygons", 1, "polygon"), [[36.0, 139.0], [36.1, 139.0]], "3 or more"),
     (("geoFence", "polygons", 1, "inclusion"), "no", "inclusion"),
     (("geoFence", "polygons", 0, "polygon", 2), [36.0], "geoFence.polygons[0].polygon[2]"),
@@ -219,14 +223,59 @@ def test_waypoints_round_trip(plan: Plan, tmp_path: Path):
 
 
 def test_fence_and_rally_round_trip(plan: Plan, tmp_path: Path):
-    home = (plan.home_lat_deg, plan.home_lon_deg, 0.0)
-    waypoints.write_fence_waypoints(home, plan.fence, tmp_path / "fence.waypoints")
-    waypoints.write_rally_waypoints(home, plan.rally, tmp_path / "rally.waypoints")
+    waypoints.write_fence_waypoints(plan.fence, tmp_path / "fence.waypoints")
+    waypoints.write_rally_waypoints(plan.rally, tmp_path / "rally.waypoints")
     fence = waypoints.read_fence_waypoints(tmp_path / "fence.waypoints")
     rally = waypoints.read_rally_waypoints(tmp_path / "rally.waypoints")
-    assert fence.home == rally.home == home
     assert_zones_equal(fence.zones, plan.fence)
     assert rally.points == list(plan.rally)
+
+
+def test_fence_and_rally_files_load_in_mavproxy(plan: Plan, tmp_path: Path):
+    """MAVProxy's `fence load` / `rally load` (pymavlink's MissionItemProtocol loaders) send
+    every line as an item: item 0 must be the first fence vertex or rally point, not a home
+    row (which the vehicle refuses as UNSUPPORTED)."""
+    import subprocess
+    import sys
+
+    from missions.items import Cmd, FenceZone
+
+    circle = FenceZone(False, ((plan.home_lat_deg + 0.001, plan.home_lon_deg),), 25.0)
+    zones = [*plan.fence, circle]
+    waypoints.write_fence_waypoints(zones, tmp_path / "fence.waypoints")
+    waypoints.write_rally_waypoints(plan.rally, tmp_path / "rally.waypoints")
+    # in a process of its own: the loaders need pymavlink's process-wide MAVLINK20 switch
+    script = (
+        "import json, sys\n"
+        "from pymavlink import mavwp\n"
+        "out = {}\n"
+        "for kind, cls in (('fence', mavwp.MissionItemProtocol_Fence),"
+        " ('rally', mavwp.MissionItemProtocol_Rally)):\n"
+        "    w = cls(target_system=1, target_component=1)\n"
+        "    w.load(sys.argv[1] + '/' + kind + '.waypoints')\n"
+        "    out[kind] = [(w.item(i).seq, w.item(i).command, w.item(i).param1, w.item(i).x)"
+        " for i in range(w.count())]\n"
+        "print(json.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "MAVLINK20": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout)
+    sent = [it for z in zones for it in z.items()]
+    assert len(loaded["fence"]) == len(sent)
+    for i, (it, (seq, command, p1, lat)) in enumerate(zip(sent, loaded["fence"], strict=True)):
+        assert (seq, command, p1) == (i, int(it.command), it.param1)
+        assert lat == pytest.approx(it.lat_deg, abs=1e-9)
+    assert loaded["fence"][-1][1] == Cmd.FENCE_CIRCLE_EXCLUSION
+    assert [c for _, c, _, _ in loaded["rally"]] == [Cmd.RALLY_POINT] * len(plan.rally)
+    assert len(plan.rally) > 0
+    assert waypoints.read_fence_waypoints(tmp_path / "fence.waypoints").zones == zones
+
+
+def test_fence_files_with_a_home_line_are_still_read(plan: Plan, tmp_path: Path):
+    path = tmp_path / "old.waypoints"
+    waypoints.write_waypoints((plan.home_lat_deg, plan.home_lon_deg, 0.0),
+                              [it for z in plan.fence for it in z.items()], path)
+    assert_zones_equal(waypoints.read_fence_waypoints(path).zones, plan.fence)
 
 
 def test_waypoints_text_layout(plan: Plan, tmp_path: Path):
@@ -296,17 +345,19 @@ def test_waypoints_damaged_file_names_the_line(tmp_path: Path, lines: list[str],
 def test_fence_file_errors(plan: Plan, tmp_path: Path):
     home = (plan.home_lat_deg, plan.home_lon_deg, 0.0)
     path = tmp_path / "fence.waypoints"
-    waypoints.write_fence_waypoints(home, plan.fence, path)
+    inclusion = next(z for z in plan.fence if z.inclusion and not z.is_circle)
+    waypoints.write_fence_waypoints([inclusion], path)
     lines = path.read_text(encoding="utf-8").splitlines()
-    del lines[3]  # the inclusion polygon loses a vertex
-    lines = lines[:2] + [f"{i}\t" + ln.split("\t", 1)[1] for i, ln in enumerate(lines[2:], 1)]
+    del lines[2]  # the inclusion polygon loses a vertex
+    lines = lines[:1] + [f"{i}\t" + ln.split("\t", 1)[1] for i, ln in enumerate(lines[1:])]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(InputError, match="line 3: the fence polygon of 4 vertices"):
+    n = len(inclusion.vertices)
+    with pytest.raises(InputError, match=f"line 2: the fence polygon of {n} vertices"):
         waypoints.read_fence_waypoints(path)
-    with pytest.raises(InputError, match=r"line 3: command 5001 .* expected 5100"):
+    with pytest.raises(InputError, match=r"line 2: command 5001 .* expected 5100"):
         waypoints.read_rally_waypoints(path)
     waypoints.write_waypoints(home, plan.sorties[0].items, path)
-    with pytest.raises(InputError, match="line 3: command 22 in a file of polygon fence"):
+    with pytest.raises(InputError, match="line 3: command 22 in a file of fence polygons"):
         waypoints.read_fence_waypoints(path)
 
 

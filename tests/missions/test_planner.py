@@ -91,7 +91,9 @@ def flown(plan: Plan, sortie: Sortie) -> LineString:
 
 
 def fence_polygon(plan: Plan, k: int) -> Polygon:
-    return plan.frame.geom_to_local(Polygon([(lon, lat) for lat, lon in plan.fence[k].vertices]))
+    from missions.fence_budget import zone_shape
+
+    return zone_shape(plan.fence[k], plan.frame)
 
 
 def same_line(a, b, tol_deg: float = 1e-9) -> bool:
