@@ -140,11 +140,14 @@ def load_assessor(weights_path: str | PathLike[str], *, device: str = "cpu",
     Raises
     ------
     InputError
-        No such file, no card beside it, a card that is not a classifier's or lacks the crop
+        A device this machine does not have (:func:`detection.device.check_device`), no
+        such file, no card beside it, a card that is not a classifier's or lacks the crop
         recipe, an untrusted pickle, or a file that is not a classification checkpoint.
     """
+    from detection.device import check_device
     from detection.weights_file import open_checkpoint
 
+    device = check_device(device)
     path = Path(weights_path)
     card_file = model_card_path(path)
     if path.is_file() and not card_file.is_file():

@@ -228,11 +228,14 @@ def load_model(weights_path: str | PathLike[str], *, device: str = "cpu", batch:
     Raises
     ------
     InputError
-        The path does not exist, is not a detector, is an untrusted pickle, has no training
+        A device this machine does not have (:func:`detection.device.check_device`); the
+        path does not exist, is not a detector, is an untrusted pickle, has no training
         image size and no card, or disagrees with its card.
     """
+    from detection.device import check_device
     from detection.weights_file import open_checkpoint
 
+    device = check_device(device)
     path = Path(weights_path)
     yolo, card = open_checkpoint(path, task="detect", trust=trust, on_trust=on_trust)
     names = {int(k): str(v) for k, v in dict(yolo.names).items()}

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from enum import Enum
 from os import PathLike
 from pathlib import Path
+from typing import TextIO
 
 from detection.detector import detect_photo_full
 from detection.images import content_sha256, load_image
@@ -173,7 +175,8 @@ def detect_photos(
     model
         The detector.
     results_path
-        The JSON-lines file (created with its folder; appended to).
+        The JSON-lines file, appended to; it (and its folder) is created with the first
+        finished photo: a run where none finishes writes nothing.
     settings
         Photo GSD, tiling and confidence.
     on_photo
@@ -185,13 +188,13 @@ def detect_photos(
     Raises
     ------
     InputError
-        The results file is not ours (see :func:`done_hashes`).
+        The results file is not ours (see :func:`done_hashes`), or cannot be written.
     """
     out = Path(results_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     done = done_hashes(out)
     outcomes = []
-    with out.open("a", encoding="utf-8", newline="\n") as handle:
+    with ExitStack() as stack:
+        handle: TextIO | None = None
         for path in photos:
             try:
                 sha = content_sha256(path)
@@ -208,6 +211,8 @@ def detect_photos(
                     record = photo_record(path, sha, image.shape[1], image.shape[0],
                                           result.gsd_cm, model, result.detections,
                                           replace(settings, photo_gsd_cm=gsd))
+                    if handle is None:  # the first finished photo creates folder and file
+                        handle = stack.enter_context(_open_results(out))
                     handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                     handle.flush()
                     os.fsync(handle.fileno())
@@ -219,3 +224,13 @@ def detect_photos(
             if on_photo is not None:
                 on_photo(outcome)
     return RunSummary(out, tuple(outcomes))
+
+
+def _open_results(path: Path) -> TextIO:
+    """The results file opened for appending, its folder created if needed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("a", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise InputError(path.parent, f"cannot write {path.name} there "
+                                      f"({exc.strerror or exc})") from None

@@ -320,10 +320,13 @@ def train_model(config: TrainConfig) -> TrainResult:
     Raises
     ------
     InputError
-        Bad dataset yaml (missing folders), start weights that are not a local file or an
-        architecture yaml, non-positive epochs/imgsz/batch, or an unknown class set for
-        the card's damaged/intact scores.
+        A device this machine does not have, bad dataset yaml (missing folders), start
+        weights that are not a local file or an architecture yaml, non-positive
+        epochs/imgsz/batch, or an unknown class set for the card's damaged/intact scores.
     """
+    from detection.device import check_device
+
+    device = check_device(config.device)
     if config.epochs < 1 or config.imgsz < 32 or config.batch < 1:
         raise InputError("--epochs/--imgsz/--batch", f"need epochs ≥ 1, imgsz ≥ 32, batch ≥ 1; "
                          f"got {config.epochs}, {config.imgsz}, {config.batch}")
@@ -357,7 +360,7 @@ def train_model(config: TrainConfig) -> TrainResult:
             **timing,
             data=str(data_file), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch,
             nbs=config.batch, flipud=0.5,  # top-down imagery has no "up"
-            device=config.device, workers=workers, amp=False, plots=False, seed=config.seed,
+            device=device, workers=workers, amp=False, plots=False, seed=config.seed,
             project=str(Path(tmp) / "runs"), name="train", exist_ok=True, verbose=False,
         )
         trainer = yolo.trainer
@@ -386,7 +389,7 @@ def train_model(config: TrainConfig) -> TrainResult:
                 from detection.evaluate import evaluate_dataset
                 from detection.model import load_model
 
-                model = load_model(stage / WEIGHTS_NAME, device=config.device)
+                model = load_model(stage / WEIGHTS_NAME, device=device)
                 scores = evaluate_dataset(model, spec, split="val").evaluation
                 extra = {"val_damaged_f1_iou0.3": scores.damaged.f1,
                          "val_intact_f1_iou0.3": scores.intact.f1}

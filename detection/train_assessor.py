@@ -115,8 +115,12 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
     Raises
     ------
     InputError
-        Not a crop dataset, bad start weights, non-positive epochs or batch.
+        A device this machine does not have, not a crop dataset, bad start weights,
+        non-positive epochs or batch.
     """
+    from detection.device import check_device
+
+    device = check_device(config.device)
     if config.epochs < 1 or config.batch < 1 or config.balance < 0:
         raise InputError("--epochs/--batch/--balance", "need epochs ≥ 1, batch ≥ 1, balance ≥ 0")
     if not is_crop_dataset(config.data_dir):
@@ -150,7 +154,7 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
             extra.update(optimizer="AdamW", lr0=config.lr, warmup_epochs=0)
         yolo.train(
             **extra, data=str(data), epochs=config.epochs, imgsz=spec.size_px,
-            batch=config.batch, nbs=config.batch, device=config.device, workers=workers,
+            batch=config.batch, nbs=config.batch, device=device, workers=workers,
             amp=False, plots=False, seed=config.seed, verbose=False,
             flipud=0.5, fliplr=0.5, scale=0.2, erasing=0.0, auto_augment=None,
             project=str(Path(tmp) / "runs"), name="train", exist_ok=True)

@@ -43,9 +43,10 @@ from mapping.ortho import Ortho, is_orthomosaic, open_ortho
 from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
 from missions.camera import Camera
 from survey.errors import ImageError, InputError
-from survey.store import DetectionRow, ObjectRow, Store, ViewRow, create_store
+from survey.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
 
 Progress = Callable[[int, int, str], None]
+Problem = Callable[[str], None]
 OVERLAY_PX = 640
 THUMBNAIL_PX = 480
 
@@ -263,16 +264,24 @@ def flight_track(flight_dir: Path, *, simplify: bool = True) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def analyze(config: AnalyzeConfig, progress: Progress | None = None) -> AnalyzeSummary:
+def analyze(config: AnalyzeConfig, progress: Progress | None = None,
+            on_problem: Problem | None = None) -> AnalyzeSummary:
     """Run (or finish) the analysis of ``config.photos`` into ``config.out_dir``.
+
+    ``on_problem`` is told each photo that is skipped (no usable pose, unreadable) as it is
+    met; the summary lists them too. A photo that cannot be placed on the ground
+    (:func:`mapping.georef.check_placeable`) has no usable pose. When the run fails, a
+    survey folder it created is removed (:func:`survey.store.survey_store`).
 
     Raises
     ------
     InputError
-        No photos, a DEM that is unreadable or does not cover the photos, a flight folder
-        without records, a survey folder of another version or analysed with other weights,
-        an output folder that cannot be written.
+        No photos, none that could be analysed, a DEM that is unreadable or does not cover
+        the photos, a flight folder without records, a survey folder of another version or
+        analysed with other weights, an output folder that cannot be written.
     """
+    from mapping.georef import check_placeable
+
     if not config.photos:
         raise InputError(config.out_dir, "no photos to analyse")
     flight = None
@@ -290,7 +299,7 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None) -> AnalyzeS
             poses[path] = open_ortho(path)
             continue
         try:
-            poses[path] = pose_for_photo(path, flight, config.camera)
+            poses[path] = check_placeable(pose_for_photo(path, flight, config.camera))
         except InputError as exc:
             poses[path] = exc
     good = [p for p in poses.values() if isinstance(p, PhotoPose)]
@@ -312,14 +321,16 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None) -> AnalyzeS
         meta["buildings"] = content_sha256(config.buildings)
     if config.assessor is not None:
         meta["assessor"] = str(config.assessor.weights.resolve())
-    store = create_store(config.out_dir, meta)
-    try:
+    with survey_store(config.out_dir, meta) as store:
         _check_same_inputs(store, meta, config.out_dir)
         if footprints is not None and not store.buildings():
             store.add_buildings(_footprint_rows(footprints.footprints))
-        return _run(store, config, poses, dem, progress, footprints)
-    finally:
-        store.close()
+        summary = _run(store, config, poses, dem, progress, footprints, on_problem)
+        if summary.analysed + summary.skipped == 0:
+            photos = config.photos
+            where = photos[0] if len(photos) == 1 else _common_root(photos) or "PHOTOS"
+            raise InputError(where, f"none of the {summary.photos} photo(s) could be analysed")
+    return summary
 
 
 def _check_same_inputs(store: Store, meta: dict[str, str], out_dir: Path) -> None:
@@ -360,7 +371,7 @@ def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintInde
 
 def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | InputError | Ortho],
          dem: object | None, progress: Progress | None,
-         footprints: FootprintIndex | None) -> AnalyzeSummary:
+         footprints: FootprintIndex | None, on_problem: Problem | None) -> AnalyzeSummary:
     plan_dir = config.plan_dir
     if plan_dir is None and config.flight_dir is not None:
         candidate = config.flight_dir.parent
@@ -374,6 +385,12 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
     done = store.done_hashes()
     analysed = skipped = failed = without = n_det = 0
     problems: list[str] = []
+
+    def problem(text: str) -> None:
+        problems.append(text)
+        if on_problem is not None:
+            on_problem(text)
+
     total = len(config.photos)
     for i, path in enumerate(config.photos, start=1):
         name = path.resolve().relative_to(root).as_posix() if root else path.name
@@ -383,7 +400,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             sha = content_sha256(path)
         except (OSError, ImageError) as exc:
             failed += 1
-            problems.append(str(exc) if isinstance(exc, InputError) else f"{path}: unreadable")
+            problem(str(exc) if isinstance(exc, InputError) else f"{path}: unreadable")
             continue
         if sha in done:
             skipped += 1
@@ -401,7 +418,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             status = "error" if isinstance(pose, ImageError) else "no-pose"
             failed += status == "error"
             without += status == "no-pose"
-            problems.append(str(pose))
+            problem(str(pose))
             store.add_photo({**row, "status": status, "problem": pose.problem}, [])
             done.add(sha)  # a copy of this photo later in the list is a skip, not a 2nd row
             continue
@@ -409,7 +426,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             image = load_image(path)
         except ImageError as exc:
             failed += 1
-            problems.append(str(exc))
+            problem(str(exc))
             store.add_photo({**row, "status": "error", "problem": exc.problem}, [])
             done.add(sha)
             continue

@@ -18,6 +18,10 @@ Conventions
   north); ``Rz(-yaw)`` turns everything clockwise seen from above (yaw 90: a nadir image's top
   points east; an oblique camera looks east). This is the yaw-pitch-roll (Z-Y'-X'') order of
   DJI's gimbal angles. At pitch -90, roll and yaw turn the image the same way.
+* Reach: a pixel's ray is placed on the ground only where it meets it within
+  :data:`MAX_REACH_PER_HEIGHT` times the camera's height above the ground under it
+  (horizontally); a ray at or above the horizon, or one that meets the ground farther, has no
+  ground point (NaN). A photo whose centre ray has none is refused (:func:`check_placeable`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,18 @@ from survey.frame import LocalFrame
 
 DEFAULT_MAX_RANGE_M = 1000.0
 """How far (horizontally) a footprint reaches where its rays miss the ground or hit farther."""
+
+MAX_REACH_PER_HEIGHT = 10.0
+"""Farthest ground point, horizontally, in camera heights above the ground under the camera:
+on flat ground a ray at least 5.7° below the horizon. Nearer the horizon a point means little:
+at depression θ an attitude error δ moves it by h·δ/sin²θ and a terrain height error Δz by
+Δz/tanθ. At 10 heights a 1° attitude error already moves it 1.8 heights (70 m at 40 m up),
+and 1 m of unmodelled ground moves it 10 m. An oblique survey photo (gimbal -30° to -60°)
+keeps all of its image within 10 heights but for its top rows."""
+
+
+class UnplaceablePose(InputError):
+    """A pose whose photo cannot be placed on the ground (see :func:`check_placeable`)."""
 
 # A level camera looking north: columns are the camera's x (right), y (down), z (forward).
 _LEVEL_NORTH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -255,11 +271,57 @@ class DemGround:
 # --- pixels to ground and back --------------------------------------------------------------
 
 
+def reach_m(pose: PhotoPose, ground: Ground) -> float:
+    """How far (horizontally) the photo's rays may meet ``ground``: :data:`MAX_REACH_PER_HEIGHT`
+    times the camera's height above the ground under it (0 or NaN: nowhere)."""
+    under = ground.height_at(np.array([pose.lon_deg]), np.array([pose.lat_deg]))[0]
+    return MAX_REACH_PER_HEIGHT * max(0.0, ground.camera_height(pose) - float(under))
+
+
+def _ground_hits(pose: PhotoPose, dirs: np.ndarray, ground: Ground, *,
+                 strict: bool = False) -> np.ndarray:
+    """Where rays ``dirs`` from the camera meet ``ground`` within :func:`reach_m`, in
+    :func:`photo_frame` metres; NaN rows for rays that miss it or meet it farther."""
+    points = ground.intersect(pose, photo_frame(pose), dirs, strict=strict)
+    with np.errstate(invalid="ignore"):
+        far = ~(np.hypot(points[:, 0], points[:, 1]) <= reach_m(pose, ground))
+    points[far] = np.nan
+    return points
+
+
 def pixels_to_local(pose: PhotoPose, uv: np.ndarray, ground: Ground) -> np.ndarray:
     """Ground points (N, 3) seen at pixels ``uv`` (N, 2), in :func:`photo_frame` metres
-    (east, north, height in the ground's datum); NaN rows where the ray misses the ground."""
-    frame = photo_frame(pose)
-    return ground.intersect(pose, frame, pixel_rays(pose, uv))
+    (east, north, height in the ground's datum); NaN rows where the ray misses the ground or
+    meets it beyond :func:`reach_m`."""
+    return _ground_hits(pose, pixel_rays(pose, uv), ground)
+
+
+def check_placeable(pose: PhotoPose) -> PhotoPose:
+    """``pose``, if its photo can be placed on the ground: the camera above take-off and its
+    centre ray meeting the ground (flat, at take-off height) within :func:`reach_m`.
+
+    Raises
+    ------
+    UnplaceablePose
+        Naming the photo: the camera at or below take-off height, pointing at or above the
+        horizon, or so near it that its centre lies implausibly far.
+    """
+    height = pose.rel_alt_m
+    if not height > 0:
+        raise UnplaceablePose(pose.path, f"height above take-off {height:g} m: the camera is "
+                              "not above the ground, the photo cannot be placed on it")
+    cam = pose.camera
+    centre = np.array([[cam.image_w_px / 2, cam.image_h_px / 2]])
+    ray = pixel_rays(pose, centre)[0]
+    if ray[2] >= 0:
+        raise UnplaceablePose(pose.path, f"gimbal pitch {pose.pitch_deg:+g}° looks at or above "
+                              "the horizon: the photo's centre does not meet the ground")
+    if np.isnan(pixels_to_local(pose, centre, FlatGround())).any():
+        far = height * np.hypot(ray[0], ray[1]) / -ray[2]
+        raise UnplaceablePose(pose.path, f"gimbal pitch {pose.pitch_deg:+g}° looks too near "
+                              f"the horizon: the photo's centre meets the ground {far:.0f} m "
+                              f"away, beyond {MAX_REACH_PER_HEIGHT:g} × its {height:g} m height")
+    return pose
 
 
 def pixels_to_ground(pose: PhotoPose, uv: np.ndarray, ground: Ground) -> np.ndarray:
@@ -304,16 +366,19 @@ def _outline(x0: float, y0: float, x1: float, y1: float, samples: int) -> np.nda
 
 
 def _outline_to_local(pose: PhotoPose, uv: np.ndarray, ground: Ground,
-                      max_range_m: float) -> Polygon:
-    """Project an image outline; rays that miss or reach past ``max_range_m`` stop there."""
+                      max_range_m: float, *, cut: bool) -> Polygon:
+    """Project an image outline. Rays without a ground point (:func:`pixels_to_local`) or
+    past ``max_range_m``: with ``cut`` they stop at the nearer of the two ranges, else the
+    outline has no ground polygon (empty)."""
     dirs = pixel_rays(pose, uv)
-    points = ground.intersect(pose, photo_frame(pose), dirs, strict=True)
-    xy = points[:, :2]
-    horizontal = np.linalg.norm(dirs[:, :2], axis=1)
+    xy = _ground_hits(pose, dirs, ground, strict=True)[:, :2]
     with np.errstate(invalid="ignore"):
         far = ~(np.linalg.norm(xy, axis=1) <= max_range_m)
+    if far.any() and not cut:
+        return Polygon()
+    horizontal = np.linalg.norm(dirs[:, :2], axis=1)
     clip = far & (horizontal > 1e-9)
-    xy[clip] = dirs[clip, :2] / horizontal[clip, None] * max_range_m
+    xy[clip] = dirs[clip, :2] / horizontal[clip, None] * min(max_range_m, reach_m(pose, ground))
     xy = xy[~far | clip]
     if len(xy) < 3:
         return Polygon()
@@ -330,8 +395,8 @@ def footprint(pose: PhotoPose, ground: Ground, *, max_range_m: float = DEFAULT_M
     """The ground the photo sees, as a lon/lat polygon.
 
     The image outline is sampled ``samples_per_edge`` times per edge, so an oblique photo's
-    footprint keeps its shape; rays above the horizon (or hitting farther than
-    ``max_range_m`` horizontally) are cut at ``max_range_m``.
+    footprint keeps its shape; rays above the horizon, or meeting the ground beyond
+    :func:`reach_m` or ``max_range_m`` horizontally, are cut at the nearer of the two.
 
     Raises
     ------
@@ -340,7 +405,7 @@ def footprint(pose: PhotoPose, ground: Ground, *, max_range_m: float = DEFAULT_M
     """
     cam = pose.camera
     uv = _outline(0.0, 0.0, cam.image_w_px, cam.image_h_px, samples_per_edge)
-    local = _outline_to_local(pose, uv, ground, max_range_m)
+    local = _outline_to_local(pose, uv, ground, max_range_m, cut=True)
     return photo_frame(pose).geom_to_geo(local)
 
 
@@ -350,9 +415,10 @@ def box_to_ground(pose: PhotoPose, box_xyxy: tuple[float, float, float, float] |
     """A pixel box ``(x0, y0, x1, y1)`` on the ground: lon/lat polygon and its area in m².
 
     The area is measured in the photo's local metric frame. Edges are sampled as in
-    :func:`footprint`.
+    :func:`footprint`. A box with a ray that has no ground point (at or above the horizon,
+    beyond :func:`reach_m` or ``max_range_m``) is not placed: an empty polygon, area 0.
     """
     x0, y0, x1, y1 = (float(v) for v in box_xyxy)
     local = _outline_to_local(pose, _outline(x0, y0, x1, y1, samples_per_edge), ground,
-                              max_range_m)
+                              max_range_m, cut=False)
     return photo_frame(pose).geom_to_geo(local), float(local.area)

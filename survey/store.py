@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-from survey.errors import InputError
+from survey.errors import InputError, SurveyError
 
 STORE_NAME = "survey.sqlite"
 SCHEMA_VERSION = 2
@@ -316,6 +316,47 @@ def create_store(survey_dir: str | PathLike[str], meta: dict[str, str] | None = 
         tmp.unlink(missing_ok=True)
         raise InputError(folder, f"cannot write the survey store ({exc})") from None
     return open_store(folder)
+
+
+@contextmanager
+def survey_store(survey_dir: str | PathLike[str], meta: dict[str, str] | None = None
+                 ) -> Iterator[Store]:
+    """:func:`create_store` for the body, closed after it.
+
+    If the body (or the creation) raises a :class:`~survey.errors.SurveyError`, what this
+    call created goes again: the store, and the folders it made once they are empty, so a
+    run that fails leaves no survey behind. A store that was there before is kept (a re-run
+    resuming it keeps what was there). Any other exception (Ctrl-C) keeps the store: a
+    re-run finishes it.
+    """
+    folder = Path(survey_dir)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
+    fresh = not store_path(folder).exists()
+    try:
+        store = create_store(folder, meta)
+    except SurveyError:
+        _remove_folders(made)
+        raise
+    try:
+        yield store
+    except SurveyError:
+        store.close()
+        if fresh:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+            _remove_folders(made)
+        raise
+    finally:
+        store.close()
+
+
+def _remove_folders(folders: Sequence[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def open_store(survey_dir: str | PathLike[str]) -> Store:

@@ -105,13 +105,11 @@ def analyze(
                 bar.update(task, completed=done, total=total,
                            description=f"Analysing {escape(name)[:40]}")
 
-            summary = run(config, report)
-        for problem in summary.problems:
-            app.err.print(f"[yellow]skipped:[/] {escape(problem)}", soft_wrap=True,
-                          highlight=False)
-        if summary.analysed + summary.skipped == 0:
-            raise InputError(photos[0] if len(photos) == 1 else "PHOTOS",
-                             f"none of the {summary.photos} photo(s) could be analysed")
+            def skipped(problem: str) -> None:
+                bar.console.print(f"[yellow]skipped:[/] {escape(problem)}", soft_wrap=True,
+                                  highlight=False)
+
+            summary = run(config, report, skipped)
     table = Table(title="Survey", show_header=False, box=None)
     table.add_column(style="dim")
     table.add_column(justify="right")

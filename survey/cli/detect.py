@@ -102,11 +102,13 @@ def _progress(console: Console) -> Progress:
 
 
 def _metadata_gsd(path: Path) -> float | None:
-    """A photo's nadir GSD (cm/px) from its EXIF/XMP pose, or ``None`` without one."""
+    """A photo's nadir GSD (cm/px) from its EXIF/XMP pose, or ``None`` without one (or with
+    one that cannot be placed on the ground, e.g. 0 m above take-off)."""
+    from mapping.georef import check_placeable
     from mapping.pose import photo_gsd_cm, read_pose
 
     try:
-        return photo_gsd_cm(read_pose(path))
+        return photo_gsd_cm(check_placeable(read_pose(path)))
     except InputError:
         return None
 

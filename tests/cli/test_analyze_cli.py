@@ -289,6 +289,114 @@ def test_analyze_into_a_folder_that_cannot_be_made(fake_model: list[Path],
     assert (tmp_path / "a_file").read_text() == "x"
 
 
+# --- photos that cannot be placed on the ground; a failed run leaves no survey behind ----------
+
+def dji_photo(path: Path, *, rel_alt_m: float = 40.0, pitch_deg: float = -90.0) -> Path:
+    """A DJI-style JPEG over the synthetic scene's origin with these XMP values, a red
+    'destroyed' square in the middle (the fake model boxes it)."""
+    from sitl.camera import Intrinsics, write_photo_jpeg
+
+    image = np.full((300, 400, 3), 110, np.uint8)
+    image[130:170, 180:220] = (0, 0, 255)
+    return write_photo_jpeg(path, image, Intrinsics(width_px=400, height_px=300), lat=LAT0,
+                            lon=LON0, alt_msl_m=52.0, rel_alt_m=rel_alt_m, yaw_deg=0.0,
+                            pitch_deg=pitch_deg)
+
+
+UNPLACEABLE = {  # name: (XMP values, the reason given)
+    "level.jpg": ({"rel_alt_m": 0.0}, "height above take-off 0 m: the camera is not above "
+                                      "the ground"),
+    "below.jpg": ({"rel_alt_m": -2.5}, "height above take-off -2.5 m"),
+    "sky.jpg": ({"pitch_deg": 10.0}, "gimbal pitch +10° looks at or above the horizon"),
+    "horizon.jpg": ({"pitch_deg": -2.0}, "gimbal pitch -2° looks too near the horizon: the "
+                                         "photo's centre meets the ground 1145 m away"),
+}
+
+
+def test_photos_that_cannot_be_placed_are_skipped_and_the_rest_go_on(
+        fake_model: list[Path], tmp_path: Path) -> None:
+    survey = synthetic_survey(tmp_path / "photos")
+    for name, (xmp, _) in UNPLACEABLE.items():
+        dji_photo(survey.folder / name, **xmp)
+    out = tmp_path / "survey"
+    code, stdout, err = run("analyze", survey.folder, "-o", out, "--weights", "w.pt")
+    assert code == 0, err
+    skipped = [x for x in err.splitlines() if x.startswith("skipped:")]
+    assert len(skipped) == len(UNPLACEABLE), err
+    for name, (_, reason) in UNPLACEABLE.items():
+        assert any(f"{survey.folder / name}: {reason}" in x for x in skipped), (name, err)
+    text = " ".join(stdout.split())
+    assert "photos analysed 5" in text and f"without pose {len(UNPLACEABLE)}" in text
+    db = sqlite3.connect(out / STORE_NAME)
+    rows = db.execute("SELECT p.name, p.status, p.problem, COUNT(d.id) FROM photos p LEFT "
+                      "JOIN detections d ON d.photo_id = p.id GROUP BY p.id").fetchall()
+    objects = db.execute("SELECT lon, lat FROM objects").fetchall()
+    db.close()
+    bad = {name: (status, problem, n) for name, status, problem, n in rows
+           if name in UNPLACEABLE}
+    assert set(bad) == set(UNPLACEABLE)
+    assert all(status == "no-pose" and n == 0 for status, _, n in bad.values())
+    assert {n for name, s, _, n in rows if name not in UNPLACEABLE and s == "ok"} != {0}
+    # every object is one of the scene's buildings, none placed ~1 km away
+    for lon, lat in objects:
+        x, y = survey.frame.to_local(lon, lat)  # type: ignore[attr-defined]
+        assert np.hypot(x, y) < 100
+
+
+def test_every_photo_unplaceable_leaves_no_survey(fake_model: list[Path],
+                                                  tmp_path: Path) -> None:
+    for name, (xmp, _) in UNPLACEABLE.items():
+        dji_photo(tmp_path / "photos" / name, **xmp)
+    out = tmp_path / "new" / "survey"
+    code, _, err = run("analyze", tmp_path / "photos", "-o", out, "--weights", "w.pt")
+    assert code == 2
+    one_error_line(err, "none of the 4 photo(s) has a usable pose")
+    assert not (tmp_path / "new").exists() and leftovers(tmp_path) == []
+
+
+def undecodable(photo: Path) -> Path:
+    """The photo with its metadata intact but its pixels in a JPEG process no decoder has
+    (SOF5): the pose reads, the image does not."""
+    data = bytearray(photo.read_bytes())
+    data[data.index(b"\xff\xc0") + 1] = 0xC5
+    photo.write_bytes(bytes(data))
+    return photo
+
+
+def test_a_failed_run_removes_the_survey_it_created_and_keeps_an_existing_one(
+        fake_model: list[Path], tmp_path: Path) -> None:
+    survey = synthetic_survey(tmp_path / "photos", centres=[(0.0, 0.0), (20.0, 0.0)])
+    undecodable(survey.photos[0])
+    undecodable(survey.photos[1])
+    out = tmp_path / "new" / "survey"
+    code, _, err = run("analyze", survey.folder, "-o", out, "--weights", "w.pt")
+    assert code == 2  # every photo unusable, found only once the store was made
+    one_error_line(err, f"{survey.folder}: none of the 2 photo(s) could be analysed")
+    assert len([x for x in err.splitlines() if "cannot be decoded" in x]) == 2
+    assert not (tmp_path / "new").exists() and leftovers(tmp_path) == []
+    # an InputError in the middle of a run (a DEM above the camera) removes it too
+    dem = write_dem(tmp_path / "high.tif", LON0 - 0.01, LAT0 - 0.01, 0.02)
+    import rasterio
+
+    with rasterio.open(dem, "r+") as dst:
+        dst.write(np.full((20, 20), 500.0, np.float32), 1)
+    good = synthetic_survey(tmp_path / "good")
+    code, _, err = run("analyze", good.folder, "-o", out, "--weights", "w.pt", "--dem", dem)
+    assert code == 2
+    one_error_line(err, "below the DEM surface")
+    assert not (tmp_path / "new").exists() and leftovers(tmp_path) == []
+    # a re-run that fails keeps the survey that was there
+    code, _, err = run("analyze", good.folder, "-o", out, "--weights", "w.pt")
+    assert code == 0, err
+    before = store_content(out)
+    extra = dji_photo(tmp_path / "more" / "extra.jpg", rel_alt_m=30.0)
+    code, _, err = run("analyze", good.folder, extra, "-o", out, "--weights", "w.pt", "--dem",
+                       dem)
+    assert code == 2
+    one_error_line(err, "below the DEM surface")
+    assert store_content(out) == before and leftovers(tmp_path) == []
+
+
 # --- SIGKILL at random points, re-run: the store equals an uninterrupted run's ------------------
 
 # The real `survey` app with the fake model at the load_model seam, plus timing hooks that

@@ -184,6 +184,27 @@ def test_bad_input_is_one_line_exit_2(fake_model: list[Path], tmp_path: Path, se
     lines = [x for x in err.splitlines() if x.strip()]
     assert lines[-1].startswith("error:") and expect in lines[-1]
     assert all(line.startswith("skipped:") for line in lines[:-1])
+    assert not (tmp_path / "o").exists()  # no empty detections.jsonl, no folder
+
+
+def test_a_run_where_every_photo_fails_writes_nothing(fake_model: list[Path],
+                                                      tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    (photos / "x.png").write_bytes(b"not a png")
+    (photos / "sub" / "y.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    out = tmp_path / "o"
+    out.mkdir()  # an existing, empty output folder stays empty
+    code, _, err = run("detect", photos, "--weights", "w.pt", "-o", out)
+    assert code == 2
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert lines[-1] == f"error: {photos}: none of the 2 photo(s) could be read"
+    assert len(lines) == 3 and all(x.startswith("skipped:") for x in lines[:2])
+    assert list(out.iterdir()) == []
+    write_photo(photos / "a.png")  # one good photo among them: written as before
+    code, stdout, err = run("detect", photos, "--weights", "w.pt", "-o", out)
+    assert code == 0 and "1 photo(s) done, 0 already done, 2 unreadable" in stdout, err
+    assert [Path(r["path"]).name for r in records(out)] == ["a.png"]
 
 
 def test_detect_without_weights_or_bundled_model(monkeypatch: pytest.MonkeyPatch,

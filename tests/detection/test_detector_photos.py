@@ -87,3 +87,29 @@ def test_detect_photos_reports_each_outcome_in_order(tmp_path: Path) -> None:
     assert "bad.png: not an image" in summary.outcomes[1].problem
     (line,) = (tmp_path / "o" / "d.jsonl").read_text().splitlines()
     assert json.loads(line)["detections"] == []
+
+
+def test_a_run_where_no_photo_finishes_writes_nothing(tmp_path: Path) -> None:
+    import cv2
+
+    bad = [touch(tmp_path / "bad.png", b"nope"), touch(tmp_path / "cut.jpg", b"\xff\xd8\xff")]
+    results = tmp_path / "o" / "d.jsonl"
+    summary = detect_photos(bad, NoBoxes(), results)
+    assert [o.status for o in summary.outcomes] == [PhotoStatus.FAILED] * 2
+    assert not (tmp_path / "o").exists()  # no folder, no empty results file
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.zeros((20, 30, 3), np.uint8))
+    summary = detect_photos([*bad, good], NoBoxes(), results)
+    assert summary.count(PhotoStatus.DONE) == 1
+    assert len(results.read_text().splitlines()) == 1
+
+
+def test_a_results_folder_that_cannot_be_made_is_an_input_error(tmp_path: Path) -> None:
+    import cv2
+
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.zeros((20, 30, 3), np.uint8))
+    touch(tmp_path / "a_file")
+    with pytest.raises(InputError, match=r"cannot write d\.jsonl there") as err:
+        detect_photos([good], NoBoxes(), tmp_path / "a_file" / "o" / "d.jsonl")
+    assert err.value.source == str(tmp_path / "a_file" / "o")

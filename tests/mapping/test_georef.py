@@ -11,16 +11,20 @@ from rasterio.transform import Affine
 
 from mapping.dem import open_dem
 from mapping.georef import (
+    MAX_REACH_PER_HEIGHT,
     DemGround,
     FlatGround,
+    UnplaceablePose,
     box_to_ground,
     camera_rotation,
+    check_placeable,
     footprint,
     ground_to_pixel,
     photo_frame,
     pixel_rays,
     pixels_to_ground,
     pixels_to_local,
+    reach_m,
 )
 from mapping.pose import PhotoPose, read_pose
 from missions.camera import CATALOG, Camera
@@ -177,6 +181,72 @@ def test_box_to_ground_area_in_metres():
     assert minx < LON < maxx and miny < LAT < maxy
     _, oblique = box_to_ground(_pose(pitch=-45), (270, 140, 370, 240), FlatGround())
     assert oblique > 2 * area  # far from nadir a pixel covers more ground
+
+
+# --- rays that do not meet the ground -------------------------------------------------------
+
+
+def test_a_ray_at_or_above_the_horizon_or_too_far_has_no_ground_point():
+    # 50 m up: the reach is 10 heights, 500 m (a ray at least 5.71° below the horizon)
+    assert reach_m(_pose(), FlatGround()) == MAX_REACH_PER_HEIGHT * 50 == 500
+    assert reach_m(_pose(), FlatGround(20.0)) == 300  # 30 m above that ground
+    # pitch +10: the centre and everything above it looks at the sky
+    up = _pose(pitch=10)
+    assert np.isnan(_local(up, [(320, 240), (320, 0)])).all()
+    assert np.isnan(pixels_to_ground(up, np.array([[320, 240]]), FlatGround())).all()
+    # pitch -3: the centre would meet the ground 954 m away, beyond 500 m; 6° lower it does
+    low = _pose(pitch=-3)
+    centre, lower = _local(low, [(320, 240), (320, 240 + 400 * np.tan(np.radians(6)))])
+    assert np.isnan(centre).all()
+    np.testing.assert_allclose(np.hypot(*lower[:2]), 50 / np.tan(np.radians(9)), rtol=1e-9)
+    # just inside and just outside the reach
+    inside = _local(_pose(pitch=-5.72), [(320, 240)])[0]
+    assert np.hypot(*inside[:2]) == pytest.approx(50 / np.tan(np.radians(5.72)))
+    assert np.isnan(_local(_pose(pitch=-5.70), [(320, 240)])).all()
+
+
+def test_a_box_that_does_not_meet_the_ground_is_not_placed():
+    # the box of the photo's centre, looking 10° up (was: a polygon ~1 km away)
+    polygon, area = box_to_ground(_pose(pitch=10), (300, 220, 340, 260), FlatGround())
+    assert polygon.is_empty and area == 0.0
+    # a box straddling the reach is not placed either; one below it is
+    oblique = _pose(pitch=-20)
+    polygon, area = box_to_ground(oblique, (300, 0, 340, 40), FlatGround())
+    assert polygon.is_empty and area == 0.0
+    polygon, area = box_to_ground(oblique, (300, 220, 340, 260), FlatGround())
+    assert not polygon.is_empty and area > 0
+    far = np.hypot(*photo_frame(oblique).geom_to_local(polygon).exterior.xy)
+    assert far.max() <= 500
+
+
+def test_a_footprint_is_cut_at_the_reach():
+    local = photo_frame(_pose()).geom_to_local(footprint(_pose(pitch=-10), FlatGround()))
+    reach = np.hypot(*np.asarray(local.exterior.coords).T)
+    assert reach.max() == pytest.approx(500, rel=1e-6) and local.is_valid
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"rel_alt": 0.0}, "height above take-off 0 m: the camera is not above the ground"),
+    ({"rel_alt": -3.0}, "height above take-off -3 m"),
+    ({"rel_alt": float("nan")}, "height above take-off nan m"),
+    ({"pitch": 0.0}, "gimbal pitch +0° looks at or above the horizon: the photo's centre "
+                     "does not meet the ground"),
+    ({"pitch": 10.0, "roll": 30.0}, "gimbal pitch +10° looks at or above the horizon"),
+    ({"pitch": -3.0}, "gimbal pitch -3° looks too near the horizon: the photo's centre meets "
+                      "the ground 954 m away, beyond 10 × its 50 m height"),
+])
+def test_a_pose_that_cannot_be_placed_is_refused(changes, reason):
+    pose = _pose(**changes)
+    with pytest.raises(UnplaceablePose) as err:
+        check_placeable(pose)
+    assert err.value.source == "synthetic.jpg" and reason in err.value.problem
+    assert isinstance(err.value, InputError)
+
+
+@pytest.mark.parametrize("pitch", [-90.0, -45.0, -6.0])
+def test_a_pose_whose_centre_meets_the_ground_is_kept(pitch):
+    pose = _pose(pitch=pitch, roll=5.0, yaw=200.0)
+    assert check_placeable(pose) is pose
 
 
 # --- terrain (DEM) ----------------------------------------------------------------------------

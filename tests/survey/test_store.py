@@ -7,7 +7,14 @@ import sqlite3
 import pytest
 
 from survey.errors import InputError
-from survey.store import SCHEMA_VERSION, DetectionRow, ObjectRow, create_store, open_store
+from survey.store import (
+    SCHEMA_VERSION,
+    DetectionRow,
+    ObjectRow,
+    create_store,
+    open_store,
+    survey_store,
+)
 
 
 def _photo(name: str) -> dict:
@@ -51,3 +58,49 @@ def test_not_a_survey_folder(tmp_path):
     (tmp_path / "survey.sqlite").write_text("junk")
     with pytest.raises(InputError, match="not a survey store"):
         open_store(tmp_path)
+
+
+def test_a_failed_body_removes_the_store_and_folders_it_created(tmp_path):
+    folder = tmp_path / "a" / "b" / "survey"
+    with pytest.raises(InputError, match="nothing to do"), survey_store(folder) as store:
+        store.add_photo(_photo("a.jpg"), [])
+        raise InputError("PHOTOS", "nothing to do")
+    assert list(tmp_path.iterdir()) == []
+    # a folder that was there stays (only the store goes), and so does what else is in it
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("x")
+    with pytest.raises(InputError), survey_store(tmp_path / "kept" / "s" / "t"):
+        (tmp_path / "kept" / "s" / "other").write_text("not ours to remove")
+        raise InputError("x", "y")
+    assert sorted(p.name for p in (tmp_path / "kept").rglob("*")) == ["notes.txt", "other", "s"]
+
+
+def test_a_failed_body_keeps_a_store_that_was_there(tmp_path):
+    with survey_store(tmp_path / "s") as store:
+        store.add_photo(_photo("a.jpg"), [])
+    with pytest.raises(InputError), survey_store(tmp_path / "s") as store:
+        store.add_photo(_photo("b.jpg"), [])
+        raise InputError("x", "y")
+    with open_store(tmp_path / "s") as store:
+        assert [r["name"] for r in store.photos()] == ["a.jpg", "b.jpg"]
+
+
+def test_an_interrupted_body_keeps_the_new_store_for_a_rerun(tmp_path):
+    with pytest.raises(KeyboardInterrupt), survey_store(tmp_path / "s") as store:
+        store.add_photo(_photo("a.jpg"), [])
+        raise KeyboardInterrupt
+    with open_store(tmp_path / "s") as store:
+        assert [r["name"] for r in store.photos()] == ["a.jpg"]
+
+
+def test_a_store_that_cannot_be_created_leaves_no_folder(tmp_path, monkeypatch):
+    import survey.store as store_mod
+
+    def refuse(folder, meta=None):
+        folder.mkdir(parents=True, exist_ok=True)
+        raise InputError(folder, "cannot write the survey store")
+
+    monkeypatch.setattr(store_mod, "create_store", refuse)
+    with pytest.raises(InputError), survey_store(tmp_path / "a" / "s"):
+        pass
+    assert list(tmp_path.iterdir()) == []
