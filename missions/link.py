@@ -1,7 +1,9 @@
 """A MAVLink 2 connection to one vehicle: transport, heartbeats, waits with deadlines.
 
 :func:`connect` opens ``tcp:HOST:PORT``, ``udp:``/``udpin:HOST:PORT`` (listen),
-``udpout:HOST:PORT`` or a serial device (``/dev/ttyUSB0`` or ``/dev/ttyUSB0,57600``), waits for
+``udpout:HOST:PORT`` or a serial device such as a SiK/RFD900 telemetry radio on USB
+(``/dev/ttyUSB0``, ``/dev/ttyUSB0,57600``, ``serial:/dev/ttyUSB0:57600`` or ``COM3``; the rate
+defaults to :data:`DEFAULT_BAUD`), waits for
 the vehicle's heartbeat (ground-station heartbeats and non-MAVLink bytes, such as ArduPilot
 SITL's console text on TCP 5760, are ignored), learns its system and component ids, optionally
 sets up MAVLink 2 signing, and asks for the telemetry it needs with SET_MESSAGE_INTERVAL.
@@ -13,7 +15,11 @@ modes, arming and flight live in other modules that take a :class:`Link`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import re
+import stat
 import threading
 import time
 from collections import deque
@@ -22,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import serial
 from pymavlink import mavutil
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
@@ -34,6 +41,10 @@ Listener = Callable[[Message], None]
 GCS_SYSID = 255
 GCS_COMPID = mavlink.MAV_COMP_ID_MISSIONPLANNER  # 190, as MAVProxy and QGroundControl
 HEARTBEAT_PERIOD_S = 1.0
+DEFAULT_BAUD = 57600
+"""Serial rate when none is given: the SiK radio firmware's default (3DR, Holybro, RFD900)."""
+STANDARD_BAUDS: tuple[int, ...] = tuple(serial.Serial.BAUDRATES)
+"""Rates a serial device may be opened at (pyserial's standard list, 50 to 4,000,000)."""
 _POLL_S = 0.02
 # Replies addressed to one ground station (CAMERA_FEEDBACK's target_system is the vehicle's own).
 _ADDRESSED = frozenset({"MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK", "MISSION_COUNT",
@@ -316,34 +327,90 @@ class _Tcp(mavutil.mavtcp):
         raise ConnectionError("the vehicle closed the connection")
 
 
-def open_connection(url: str) -> Any:
-    """Open the pymavlink connection for ``url`` (no waiting for the vehicle).
+class _Serial(mavutil.mavserial):
+    """pymavlink's serial port, except that a failed write (a radio pulled out of its USB
+    socket) raises instead of printing "Device … is dead" and carrying on."""
+
+    def write(self, buf: bytes | bytearray) -> int | None:
+        return self.port.write(bytes(buf))
+
+
+_COM_PORT = re.compile(r"COM\d+", re.IGNORECASE)
+
+
+def serial_device(url: str) -> tuple[str, int | None] | None:
+    """``(device, baud)`` if ``url`` names a serial device, else None (``baud`` None when the
+    URL gives no rate).
+
+    Accepted: ``serial:DEVICE``, ``serial:DEVICE:BAUD``, ``serial:DEVICE,BAUD``, and a plain
+    device, ``DEVICE`` or ``DEVICE,BAUD`` (or ``DEVICE:BAUD``), where DEVICE is a path under
+    ``/dev/``, a Windows ``COMn`` port or any existing path.
+
+    >>> serial_device("serial:/dev/ttyUSB0:57600"), serial_device("/dev/ttyACM0")
+    (('/dev/ttyUSB0', 57600), ('/dev/ttyACM0', None))
 
     Raises
     ------
     InputError
-        The URL is malformed.
-    LinkError
-        It cannot be opened (refused, no such device, address in use).
+        ``serial:`` without a device, or a rate that is not a whole number.
     """
-    scheme, _, rest = url.partition(":")
+    explicit = url.startswith("serial:")
+    rest = url[len("serial:"):] if explicit else url
+    device, baud = rest, ""
+    if not (os.path.exists(rest) or _COM_PORT.fullmatch(rest)):
+        for sep in (",", ":"):
+            head, found, tail = rest.rpartition(sep)
+            if found and (tail.isdigit() or sep == ","):
+                device, baud = head, tail
+                break
+    if not explicit and not (device.startswith("/dev/") or _COM_PORT.fullmatch(device)
+                             or os.path.exists(device)):
+        return None
+    if not device:
+        raise InputError("--connect", f"{url!r}: give a device, e.g. serial:/dev/ttyUSB0:57600")
+    if baud and not baud.isdigit():
+        raise InputError("--connect", f"{url!r}: {baud!r} is not a baud rate")
+    return device, int(baud) if baud else None
+
+
+def check_baud(baud: int, source: str = "--baud") -> int:
+    """``baud`` if it is a standard serial rate (:data:`STANDARD_BAUDS`).
+
+    Raises
+    ------
+    InputError
+        Anything else, naming ``source``.
+    """
+    if baud not in STANDARD_BAUDS:
+        raise InputError(source, f"{baud} is not a standard serial rate (SiK radios use 57600 "
+                         "unless reconfigured; others: 9600, 115200, 230400, 460800, 921600, …)")
+    return baud
+
+
+def open_connection(url: str, *, baud: int | None = None) -> Any:
+    """Open the pymavlink connection for ``url`` (no waiting for the vehicle).
+
+    ``baud`` is the serial rate (``--baud``) for a serial device whose URL gives none
+    (default :data:`DEFAULT_BAUD`); it is refused for network URLs.
+
+    Raises
+    ------
+    InputError
+        The URL is malformed, a rate is not a standard one or two rates disagree, or the serial
+        device does not exist or cannot be opened (naming ``--connect``).
+    LinkError
+        A network connection cannot be opened (refused, address in use).
+    """
+    if baud is not None:
+        check_baud(baud, "--baud")
+    target = serial_device(url)
+    if target is None and baud is not None:
+        raise InputError("--baud", f"only applies to a serial device, not {url!r}")
     kwargs: dict[str, Any] = {"source_system": GCS_SYSID, "source_component": GCS_COMPID}
-    try:
-        if scheme == "tcp":
-            _host_port(url, rest)
-            conn = _Tcp(rest, retries=0, **kwargs)
-        elif scheme in ("udp", "udpin", "udpout"):
-            _host_port(url, rest)
-            conn = mavutil.mavlink_connection(("udpin:" if scheme == "udp" else scheme + ":")
-                                              + rest, **kwargs)
-        elif url.startswith(("/dev/", "COM")) or Path(url.split(",")[0]).exists():
-            device, _, baud = url.partition(",")
-            conn = mavutil.mavlink_connection(device, baud=int(baud or 115200), **kwargs)
-        else:
-            raise InputError("--connect", f"{url!r} is not a MAVLink URL: use tcp:HOST:PORT, "
-                             "udp:HOST:PORT, udpout:HOST:PORT or a serial device[,BAUD]")
-    except (OSError, ValueError) as e:
-        raise LinkError(f"{url}: cannot connect: {getattr(e, 'strerror', None) or e}") from None
+    if target is not None:
+        conn = _open_serial(url, *target, baud, kwargs)
+    else:
+        conn = _open_network(url, kwargs)
     # MAVLink 2 with the ardupilotmega dialect whatever pymavlink's process-wide MAVLINK20 /
     # dialect switch says (mavutil's default here is MAVLink 1 "all", without mission_type).
     conn.mav = mavlink.MAVLink(conn, srcSystem=GCS_SYSID, srcComponent=GCS_COMPID)
@@ -351,6 +418,59 @@ def open_connection(url: str) -> Any:
     conn.first_byte = False  # stop mavutil swapping in its global dialect on the first byte
     conn.WIRE_PROTOCOL_VERSION = "2.0"
     return conn
+
+
+def _open_network(url: str, kwargs: dict[str, Any]) -> Any:
+    scheme, _, rest = url.partition(":")
+    try:
+        if scheme == "tcp":
+            _host_port(url, rest)
+            return _Tcp(rest, retries=0, **kwargs)
+        if scheme in ("udp", "udpin", "udpout"):
+            _host_port(url, rest)
+            return mavutil.mavlink_connection(("udpin:" if scheme == "udp" else scheme + ":")
+                                              + rest, **kwargs)
+    except (OSError, ValueError) as e:
+        raise LinkError(f"{url}: cannot connect: {getattr(e, 'strerror', None) or e}") from None
+    raise InputError("--connect", f"{url!r} is not a MAVLink URL: use tcp:HOST:PORT, "
+                     "udp:HOST:PORT, udpout:HOST:PORT or a serial device (/dev/ttyUSB0, "
+                     "serial:/dev/ttyUSB0:57600)")
+
+
+def _open_serial(url: str, device: str, url_baud: int | None, baud: int | None,
+                 kwargs: dict[str, Any]) -> Any:
+    if url_baud is not None:
+        check_baud(url_baud, "--connect")
+        if baud is not None and baud != url_baud:
+            raise InputError("--baud", f"{baud} disagrees with the rate {url_baud} in "
+                             f"--connect {url}")
+    rate = url_baud or baud or DEFAULT_BAUD
+    if not _COM_PORT.fullmatch(device):
+        try:
+            mode = os.stat(device).st_mode
+        except OSError:
+            raise InputError("--connect", f"{device}: no such serial device (is the radio "
+                             "plugged in? look in /dev/serial/by-id/)") from None
+        if not stat.S_ISCHR(mode):
+            raise InputError("--connect", f"{device}: cannot open it as a serial port: not a "
+                             "device")
+    try:
+        conn = _Serial(device, baud=rate, **kwargs)
+    except (OSError, ValueError) as e:  # serial.SerialException is an OSError
+        raise InputError("--connect", f"{device}: cannot open it as a serial port: "
+                         f"{_serial_reason(e)}") from None
+    return conn
+
+
+def _serial_reason(e: BaseException) -> str:
+    code = getattr(e, "errno", None)
+    if code == errno.EACCES:
+        return "permission denied (on Linux, add yourself to the dialout group)"
+    if code == errno.EBUSY:
+        return "busy (another program, e.g. a ground station, has it open)"
+    if code:
+        return os.strerror(code).lower()
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _host_port(url: str, rest: str) -> None:
@@ -386,13 +506,14 @@ def read_signing_key(path: str | Path) -> bytes:
 
 def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = None,
             rates_hz: Mapping[int, float] | None = DEFAULT_RATES_HZ,
-            clock: Clock = time.monotonic) -> Link:
+            clock: Clock = time.monotonic, baud: int | None = None) -> Link:
     """Connect to a vehicle and wait for its heartbeat.
 
     Parameters
     ----------
     url
-        ``tcp:HOST:PORT``, ``udp:HOST:PORT`` (listen), ``udpout:HOST:PORT`` or a serial device.
+        ``tcp:HOST:PORT``, ``udp:HOST:PORT`` (listen), ``udpout:HOST:PORT`` or a serial device
+        (see :func:`serial_device`).
     timeout_s
         How long to wait for the vehicle's heartbeat, seconds.
     signing_key
@@ -402,6 +523,9 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
         Telemetry to request with SET_MESSAGE_INTERVAL (message id → Hz); None asks nothing.
     clock
         Monotonic seconds for deadlines.
+    baud
+        Serial rate for a serial device whose URL gives none (default :data:`DEFAULT_BAUD`);
+        refused for network URLs.
 
     Returns
     -------
@@ -411,21 +535,26 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
     Raises
     ------
     InputError
-        A malformed URL.
+        A malformed URL, a bad rate, or a serial device that is missing or cannot be opened.
     LinkError
         The connection cannot be opened.
     LinkTimeout
         No vehicle heartbeat in time (or a rate request was never acknowledged).
     """
-    conn = open_connection(url)
+    conn = open_connection(url, baud=baud)
     if signing_key is not None:
         if len(signing_key) != 32:
             conn.close()
             raise InputError("--signing-key", "a MAVLink signing key has 32 bytes")
         conn.setup_signing(signing_key, sign_outgoing=True, allow_unsigned_callback=None)
     link = Link(conn, url, clock=clock)
+    hints = []
+    if isinstance(conn, _Serial):
+        hints.append(f"serial at {conn.baud} baud: check --baud and that the radios "
+                     "are linked")
     if signing_key is not None:
-        link.timeout_hint = "signing is on: unsigned or wrongly signed messages are refused"
+        hints.append("signing is on: unsigned or wrongly signed messages are refused")
+    link.timeout_hint = "; ".join(hints)
     try:
         with link.subscribe("HEARTBEAT") as sub:
             sub.get(timeout_s, lambda m: link.target_system != 0, what="vehicle HEARTBEAT")

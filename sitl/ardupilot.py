@@ -63,6 +63,9 @@ DEFAULT_PARAMS: Mapping[str, float] = {
 }
 """Written to the launcher's own defaults file; ``params`` add to or override these."""
 
+SWAP_BELOW_PCT = 99.0
+""":meth:`ArduPilotSitl.swap_battery` leaves a battery at or above this charge in place."""
+
 _READY_FLAGS = (mavlink.EKF_ATTITUDE | mavlink.EKF_VELOCITY_HORIZ | mavlink.EKF_POS_HORIZ_ABS
                 | mavlink.EKF_PRED_POS_HORIZ_ABS)
 
@@ -143,6 +146,8 @@ class ArduPilotSitl:
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="arducopter-"))
         self.process: subprocess.Popen[bytes] | None = None
         self.monitor: Any = None
+        self._seen: dict[str, Any] = {}  # the vehicle's state as the monitor last saw it
+        self._swap_streams = False
 
     # ------------------------------------------------------------------ ports
     @property
@@ -197,6 +202,7 @@ class ArduPilotSitl:
                                     f"{connect_timeout_s:g} s; its output ends: {tail}") from None
                 time.sleep(0.1)  # polling a port that is not open yet; bounded by the deadline
         self.monitor = _open(f"tcp:127.0.0.1:{self.console_port}")
+        self._seen, self._swap_streams = {}, False
         return self
 
     def log_tail(self, chars: int = 300) -> str:
@@ -251,12 +257,97 @@ class ArduPilotSitl:
             m.mav.command_long_send(target, 1, mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, 0, msg_id,
                                     -1, 0, 0, 0, 0, 0)
 
-    def set_battery_full(self, pct: float = 100.0) -> None:
-        """A battery swap: MAV_CMD_BATTERY_RESET to ``pct`` percent on every battery."""
+    def swap_battery(self, *, timeout_s: float = 0.0) -> bool:
+        """A battery swap between sorties, as :class:`sitl.launch.SimulatedCopter` defines it:
+        once the copter is on the ground and disarmed (waiting up to ``timeout_s`` real seconds
+        for that), a battery below :data:`SWAP_BELOW_PCT` is reset to full with
+        MAV_CMD_BATTERY_RESET (which also clears a battery failsafe).
+
+        The state comes from the monitor connection (HEARTBEAT, and SYS_STATUS and
+        EXTENDED_SYS_STATE, which the first call asks for); not thread-safe.
+
+        Returns
+        -------
+        bool
+            True if it swapped; False if the copter was flying or armed at the deadline, the
+            battery was already full, or (first call, ``timeout_s`` 0) nothing is known yet.
+
+        Raises
+        ------
+        SitlError
+            The process exited, or the reset was refused or not acknowledged.
+        """
         m = self._monitor()
-        target = self._wait_heartbeat(5.0)
-        m.mav.command_long_send(target, 1, mavlink.MAV_CMD_BATTERY_RESET, 0, 0xFFFF, pct,
-                                0, 0, 0, 0, 0)
+        deadline = time.monotonic() + timeout_s
+        if not self._swap_streams:
+            target = self._target(max(timeout_s, 5.0))
+            for msg_id in (mavlink.MAVLINK_MSG_ID_SYS_STATUS,
+                           mavlink.MAVLINK_MSG_ID_EXTENDED_SYS_STATE):
+                m.mav.command_long_send(target, 1, mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, 0,
+                                        msg_id, 1_000_000, 0, 0, 0, 0, 0)
+            self._swap_streams = True
+        while True:
+            self._check_alive()
+            while (msg := m.recv_match(blocking=False)) is not None:  # up to the newest
+                self._note(msg)
+            st = self._seen
+            if st.get("armed") is False and st.get("landed") == mavlink.MAV_LANDED_STATE_ON_GROUND \
+                    and st.get("battery_pct") is not None:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            msg = m.recv_match(blocking=True, timeout=min(remaining, 0.2))
+            if msg is not None:
+                self._note(msg)
+        if self._seen["battery_pct"] >= SWAP_BELOW_PCT:
+            return False
+        self._reset_battery(100.0)
+        return True
+
+    def set_battery_full(self, pct: float = 100.0) -> None:
+        """Set every battery's charge to ``pct`` percent now (MAV_CMD_BATTERY_RESET), flying or
+        not; :meth:`swap_battery` is the between-sorties swap.
+
+        Raises
+        ------
+        SitlError
+            Refused or not acknowledged.
+        """
+        self._reset_battery(pct)
+
+    def _reset_battery(self, pct: float, timeout_s: float = 5.0) -> None:
+        m = self._monitor()
+        m.mav.command_long_send(self._target(timeout_s), 1, mavlink.MAV_CMD_BATTERY_RESET, 0,
+                                0xFFFF, pct, 0, 0, 0, 0, 0)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive()
+            msg = m.recv_match(blocking=True, timeout=0.2)
+            if msg is None:
+                continue
+            self._note(msg)
+            if msg.get_type() == "COMMAND_ACK" and msg.command == mavlink.MAV_CMD_BATTERY_RESET:
+                if msg.result != mavlink.MAV_RESULT_ACCEPTED:
+                    raise SitlError(f"SITL refused MAV_CMD_BATTERY_RESET (result {msg.result})")
+                self._seen["battery_pct"] = pct  # what follows the ACK is newer than the reset
+                return
+        raise SitlError(f"SITL did not acknowledge MAV_CMD_BATTERY_RESET within {timeout_s:g} s")
+
+    def _note(self, msg: Any) -> None:
+        """Remember what the monitor learns about the vehicle's state."""
+        kind = msg.get_type()
+        if kind == "HEARTBEAT" and msg.type != mavlink.MAV_TYPE_GCS:
+            self._seen["sysid"] = msg.get_srcSystem()
+            self._seen["armed"] = bool(msg.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
+        elif kind == "SYS_STATUS" and msg.battery_remaining >= 0:
+            self._seen["battery_pct"] = msg.battery_remaining
+        elif kind == "EXTENDED_SYS_STATE":
+            self._seen["landed"] = msg.landed_state
+
+    def _target(self, timeout_s: float) -> int:
+        sysid = self._seen.get("sysid")
+        return int(sysid) if sysid is not None else self._wait_heartbeat(timeout_s)
 
     def _wait_heartbeat(self, timeout_s: float) -> int:
         m = self._monitor()
@@ -265,6 +356,7 @@ class ArduPilotSitl:
             self._check_alive()
             hb = m.recv_match(type="HEARTBEAT", blocking=True, timeout=0.2)
             if hb is not None and hb.type != mavlink.MAV_TYPE_GCS:
+                self._note(hb)
                 return int(hb.get_srcSystem())
         raise SitlError(f"no heartbeat from SITL within {timeout_s:g} s")
 

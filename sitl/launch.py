@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Protocol, runtime_checkable
 
 from survey.errors import InputError, SimulatorError
 
 # The planner's default drone flies 25 minutes; at the built-in copter's ~19 A in cruise that
 # takes an 8,000 mAh pack (its low-voltage warning then comes at about 21 minutes).
 BUILTIN_BATTERY_MAH = 8000
+
+
+@runtime_checkable
+class SimulatedCopter(Protocol):
+    """What :func:`start_vehicle` returns, whichever simulator runs it
+    (:class:`sitl.builtin.BuiltinCopter`, :class:`sitl.ardupilot.ArduPilotSitl`)."""
+
+    @property
+    def url(self) -> str:
+        """Where a ground station connects (``tcp:127.0.0.1:PORT``)."""
+        ...
+
+    def swap_battery(self, *, timeout_s: float = 0.0) -> bool:
+        """A battery swap between sorties: once the copter is on the ground and disarmed
+        (waiting up to ``timeout_s`` real seconds for that), a battery below 99 % is replaced
+        by a full one and a battery failsafe cleared. Returns whether it swapped."""
+        ...
+
+    def stop(self) -> None:
+        """End the simulation (idempotent)."""
+        ...
 
 
 class VehicleKind(StrEnum):
@@ -20,7 +41,7 @@ class VehicleKind(StrEnum):
 
 
 def start_vehicle(kind: VehicleKind, lat: float, lon: float, alt: float, speedup: float,
-                  port: int = 5760) -> tuple[Any, str]:
+                  port: int = 5760) -> tuple[SimulatedCopter, str]:
     """Start a simulated copter at (lat, lon, alt); return it (``.stop()`` ends it) and its URL.
 
     Raises

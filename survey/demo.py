@@ -47,6 +47,9 @@ DEMO_SIZE_M = (440.0, 340.0)
 BORDER_M = 25.0
 ZONE_RADIUS_M = 30.0
 ALTITUDE_M = 100.0
+SWAP_TIMEOUT_S = 30.0
+"""How long the battery swap between sorties waits for the simulator to show the copter landed
+and disarmed (real seconds)."""
 # DJI Mavic 3 Enterprise optics, photos captured at 2000 px wide (7 cm/px at 100 m).
 CAMERA = Camera("mavic3e", 17.3, 13.0, 12.29, 2000, 1499)
 INTRINSICS = Intrinsics(width_px=2000, height_px=1499, focal_mm=12.29, sensor_w_mm=17.3,
@@ -158,8 +161,8 @@ def fly(plan_dir: Path, home: tuple[float, float], *, vehicle: VehicleKind, spee
         link = connect(url, timeout_s=30.0, rates_hz=None)
         try:
             def swap(_next: int) -> None:
-                if hasattr(sim, "set_battery_remaining_pct"):
-                    sim.set_battery_remaining_pct(100.0)
+                # fly_plan saw the landing and disarm; the simulator's own view may lag a little
+                sim.swap_battery(timeout_s=SWAP_TIMEOUT_S)
 
             fly_plan(link, plan_dir, on_event=on_event, battery_swap=swap,
                      config=FlightConfig())

@@ -21,6 +21,7 @@ Test hooks (plain methods): :meth:`~BuiltinCopter.state`, :meth:`~BuiltinCopter.
 :meth:`~BuiltinCopter.track`, :meth:`~BuiltinCopter.camera_shots`,
 :meth:`~BuiltinCopter.status_texts`, :meth:`~BuiltinCopter.received_messages`,
 :meth:`~BuiltinCopter.stored_items`, :meth:`~BuiltinCopter.set_battery_remaining_pct`,
+:meth:`~BuiltinCopter.swap_battery` (the between-sorties swap both simulators have),
 :meth:`~BuiltinCopter.inject_fault` / :meth:`~BuiltinCopter.clear_fault`,
 :meth:`~BuiltinCopter.get_param` / :meth:`~BuiltinCopter.set_param`.
 

@@ -35,6 +35,8 @@ SIM_RATE_HZ = 50.0
 _MAX_CATCH_UP_STEPS = 200
 _MAX_WAIT_S = 0.005
 _INBOUND_LOG_SIZE = 100_000
+SWAP_BELOW_PCT = 99.0
+""":meth:`BuiltinCopter.swap_battery` leaves a battery at or above this charge in place."""
 
 
 @dataclass(frozen=True)
@@ -303,12 +305,41 @@ class BuiltinCopter:
         (on a real vehicle the swap means a reboot).
         """
         with self._lock:
+            self._set_battery_locked(pct)
+
+    def _set_battery_locked(self, pct: float) -> None:
+        c = self.copter
+        c.battery.set_remaining(pct / 100.0)
+        if not c.armed:
+            c.battery.consumed_wh = 0.0
+            c.failsafe_battery = 0
+            c.failsafes.reset_battery()
+
+    def swap_battery(self, *, timeout_s: float = 0.0) -> bool:
+        """A battery swap between sorties, as :class:`sitl.launch.SimulatedCopter` defines it:
+        once the copter is on the ground and disarmed (waiting up to ``timeout_s`` real seconds
+        for that), a battery below :data:`SWAP_BELOW_PCT` is replaced by a full one (failsafe
+        cleared).
+
+        Returns
+        -------
+        bool
+            True if it swapped; False if the copter was still flying or armed at the deadline,
+            or the battery was already full.
+        """
+        def grounded(st: VehicleState) -> bool:
+            return st.landed and not st.armed
+
+        try:
+            self.wait_for(grounded, timeout_s)
+        except TimeoutError:
+            return False
+        with self._lock:  # checked and swapped in one step: nobody arms in between
             c = self.copter
-            c.battery.set_remaining(pct / 100.0)
-            if not c.armed:
-                c.battery.consumed_wh = 0.0
-                c.failsafe_battery = 0
-                c.failsafes.reset_battery()
+            if c.armed or not c.landed or c.battery.remaining_fraction * 100.0 >= SWAP_BELOW_PCT:
+                return False
+            self._set_battery_locked(100.0)
+        return True
 
     def inject_fault(self, fault: Fault | str) -> None:
         """Start a :class:`Fault` (or its value, e.g. ``"gps_loss"``)."""

@@ -15,7 +15,8 @@ from survey.cli.errors import cli_errors
 from survey.cli.text import escape
 
 EPILOG = ("Example: survey fly out/joso --connect tcp:127.0.0.1:5760  "
-          "(start a simulator first: survey sitl start --home 36.0712,139.9812)")
+          "(start a simulator first: survey sitl start --home 36.0712,139.9812); "
+          "with a telemetry radio: survey fly out/joso --connect /dev/ttyUSB0 --baud 57600")
 
 
 def fly(
@@ -24,7 +25,12 @@ def fly(
         help="Folder written by `survey plan` (sortie_NN.plan files).")],
     connect_url: Annotated[str, typer.Option(
         "--connect", help="Vehicle: tcp:HOST:PORT, udp:HOST:PORT (listen), udpout:HOST:PORT "
-        "or a serial device[,BAUD].")],
+        "or a serial device such as a SiK/RFD900 radio: /dev/ttyUSB0, /dev/ttyUSB0,BAUD, "
+        "serial:/dev/ttyUSB0[:BAUD] or COM3.")],
+    baud: Annotated[int | None, typer.Option(
+        "--baud", show_default=False, help="Serial rate for a serial --connect device "
+        "(default 57600, the SiK radio default; a rate in the device URL also works).")
+    ] = None,
     sortie: Annotated[list[int] | None, typer.Option(
         "--sortie", help="Fly only this sortie (repeatable; default: all, in order).")] = None,
     resume: Annotated[bool, typer.Option(
@@ -43,7 +49,7 @@ def fly(
     Between sorties it waits for landing, disarm and a charged battery. Ctrl-C commands RTL.
     """
     from missions.flight import FlightConfig, fly_plan, load_sorties
-    from missions.link import connect, read_signing_key
+    from missions.link import check_baud, connect, read_signing_key
 
     app = ctx.obj
     with cli_errors(app.err):
@@ -51,10 +57,13 @@ def fly(
         if not timeout > 0:
             from survey.errors import InputError
             raise InputError("--timeout", f"must be positive, got {timeout:g}")
+        if baud is not None:
+            check_baud(baud, "--baud")
         load_sorties(plan_dir, sortie)  # a damaged plan is refused before connecting
         with app.err.status(f"Connecting to {escape(connect_url)}…"):
             # streams are requested by fly_plan once the vehicle is known to be a copter
-            link = connect(connect_url, timeout_s=timeout, signing_key=key, rates_hz=None)
+            link = connect(connect_url, timeout_s=timeout, signing_key=key, rates_hz=None,
+                           baud=baud)
         try:
             with _ProgressView(app.out) as view:
                 try:

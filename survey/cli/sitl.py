@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from sitl.launch import VehicleKind, start_vehicle
+from sitl.launch import SimulatedCopter, VehicleKind, start_vehicle
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
 from survey.errors import InputError
@@ -21,16 +21,14 @@ sitl_app = typer.Typer(name="sitl", help="Simulated vehicles to fly plans agains
                        no_args_is_help=True, add_completion=False)
 
 
-def _wait(stop: threading.Event, vehicle: Any, swap_battery: bool) -> None:
+def _wait(stop: threading.Event, vehicle: SimulatedCopter, swap_battery: bool) -> None:
     """Run until ``stop`` is set (Ctrl-C raises KeyboardInterrupt out of here).
 
-    On the built-in vehicle, a landed and disarmed copter gets a fresh battery (a simulated
-    battery swap between sorties)."""
+    With ``swap_battery``, a copter that has landed and disarmed gets a fresh battery (a
+    simulated battery swap between sorties), on either simulator."""
     while not stop.wait(0.2):
-        if swap_battery and hasattr(vehicle, "set_battery_remaining_pct"):
-            st = vehicle.state()
-            if st.landed and not st.armed and st.battery_remaining_pct < 99.0:
-                vehicle.set_battery_remaining_pct(100.0)
+        if swap_battery:
+            vehicle.swap_battery()
 
 
 @sitl_app.command("start")
@@ -49,7 +47,8 @@ def start(
         "--port", help="TCP port (builtin; ardupilot: 5760 + 10 × instance, GCS on +2).")
     ] = 5760,
     swap_battery: Annotated[bool, typer.Option(
-        help="Built-in vehicle: recharge the battery whenever it has landed and disarmed.")
+        help="Recharge the battery whenever the copter has landed and disarmed (both "
+        "simulators).")
     ] = True,
 ) -> None:
     """Start a simulated copter at HOME (or the plan's home) and serve MAVLink until Ctrl-C;

@@ -5,6 +5,7 @@ one line, exit code 2, the vehicle left disarmed."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -23,6 +24,7 @@ from missions.drone import DroneProfile
 from missions.export.bundle import write_plan_files
 from missions.planner import PlanRequest, make_plan
 from sitl.builtin import BuiltinCopter
+from sitl.builtin.serial_bridge import PtyBridge
 from survey.cli import fly as fly_cmd
 from survey.cli.main import AppContext
 
@@ -77,6 +79,34 @@ def copy_plan(src: Path, dst: Path) -> Path:
 def test_help_has_an_example() -> None:
     code, out, _ = run("--help")
     assert code == 0 and "Example: survey fly" in out and "--resume" in out
+    assert "--baud" in out and "default 57600" in out and "serial:/dev/ttyUSB0" in out
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
+def test_flies_a_sortie_over_a_serial_radio(vehicle: BuiltinCopter, plan_dir: Path,
+                                            tmp_path: Path) -> None:
+    """A USB telemetry radio, played by a pseudo-terminal bridged to the vehicle's TCP port."""
+    folder = copy_plan(plan_dir, tmp_path / "p")
+    with PtyBridge("127.0.0.1", vehicle.port) as radio:
+        code, out, err = run(folder, "--connect", radio.device, "--baud", 57600,
+                             "--sortie", 1)
+    assert code == 0, err + out
+    assert radio.failure is None
+    assert "completed" in out and "landed and disarmed" in out
+    photos = json.loads((folder / "flight" / "sortie_01_photos.json").read_text())["photos"]
+    assert photos and len(photos) == len(vehicle.camera_shots())
+    assert not vehicle.state().armed
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("/dev/ttyNOSUCH7", "error: --connect: /dev/ttyNOSUCH7: no such serial device"),
+    ("serial:/dev/ttyNOSUCH7:57600", "error: --connect: /dev/ttyNOSUCH7: no such serial device"),
+    ("serial:/dev/ttyNOSUCH7:1234", "error: --connect: 1234 is not a standard serial rate"),
+    ("/dev/null", "error: --connect: /dev/null: cannot open it as a serial port"),
+])
+def test_unusable_serial_device(plan_dir: Path, device: str, message: str) -> None:
+    code, _, err = run(plan_dir, "--connect", device, "--timeout", 1)
+    assert code == 2 and err.count("\n") == 1 and err.startswith(message), err
 
 
 def test_flies_a_sortie_to_the_end(vehicle: BuiltinCopter, plan_dir: Path,
@@ -161,6 +191,9 @@ def test_damaged_plan_is_refused_before_connecting(vehicle: BuiltinCopter, plan_
     (["--sortie", 9], "--sortie: no sortie 9"),
     (["--signing-key", "/nonexistent/key"], "cannot read the signing key"),
     (["--timeout", 0], "--timeout: must be positive"),
+    (["--baud", 0], "--baud: 0 is not a standard serial rate"),
+    (["--baud", 56000], "--baud: 56000 is not a standard serial rate"),
+    (["--baud", 57600], "--baud: only applies to a serial device"),
 ])
 def test_bad_options(vehicle: BuiltinCopter, plan_dir: Path, args: list[object],
                      message: str) -> None:

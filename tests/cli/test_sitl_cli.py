@@ -7,17 +7,21 @@ import os
 import re
 import stat
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from rich.console import Console
 from typer.testing import CliRunner
 
 from missions.link import connect
 from sitl import ardupilot
 from sitl.ardupilot import ArduPilotSitl, SitlError, find_binary, home_arg
+from sitl.builtin import BuiltinCopter
+from sitl.launch import SimulatedCopter
 from survey.cli import sitl as sitl_cmd
 from survey.cli.main import AppContext
 
@@ -95,6 +99,88 @@ def test_start_ardupilot_without_a_binary(monkeypatch: pytest.MonkeyPatch) -> No
 def test_help_has_an_example() -> None:
     code, out, _ = run("start", "--help")
     assert code == 0 and "Example: survey sitl start" in out
+
+
+# ---------------------------------------------------------------------------- battery swap
+
+class _Rounds(threading.Event):
+    """A stop event that lets ``_wait`` go round ``n`` times, without waiting."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
+class _Counting:
+    url = "tcp:127.0.0.1:1"
+
+    def __init__(self) -> None:
+        self.swaps = 0
+
+    def swap_battery(self, *, timeout_s: float = 0.0) -> bool:
+        self.swaps += 1
+        return False
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("swap", "expected"), [(True, 3), (False, 0)])
+def test_wait_swaps_only_when_asked(swap: bool, expected: int) -> None:
+    vehicle = _Counting()
+    assert isinstance(vehicle, SimulatedCopter)
+    sitl_cmd._wait(_Rounds(3), vehicle, swap)
+    assert vehicle.swaps == expected
+
+
+def test_wait_gives_a_landed_builtin_copter_a_full_battery() -> None:
+    with BuiltinCopter(36.0712345678, 139.9812345678, speedup=10) as vehicle:
+        vehicle.set_battery_remaining_pct(40.0)
+        sitl_cmd._wait(_Rounds(1), vehicle, True)
+        assert vehicle.state().battery_remaining_pct == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("kind", ["builtin", pytest.param("ardupilot", marks=pytest.mark.skipif(
+    not os.environ.get("ARDUPILOT_SITL"),
+    reason="ArduPilot SITL not available: set ARDUPILOT_SITL to an arducopter binary"))])
+def test_start_swaps_the_battery_after_landing(monkeypatch: pytest.MonkeyPatch,
+                                               kind: str) -> None:
+    """`survey sitl start --vehicle KIND`: a used battery on a landed, disarmed copter is full
+    again, as a ground station sees it."""
+    real_wait = sitl_cmd._wait
+    seen: dict[str, Any] = {}
+
+    def battery(link: Any, predicate: Any) -> int:
+        with link.subscribe("SYS_STATUS") as sub:
+            return int(sub.get(20, lambda m: predicate(m.battery_remaining)).battery_remaining)
+
+    def fake_wait(stop: threading.Event, vehicle: Any, swap_battery: bool) -> None:
+        with connect(vehicle.url, timeout_s=15,
+                     rates_hz={mavlink.MAVLINK_MSG_ID_SYS_STATUS: 2.0}) as link:
+            if kind == "builtin":
+                vehicle.set_battery_remaining_pct(40.0)
+            else:
+                vehicle.set_battery_full(40.0)
+            seen["before"] = battery(link, lambda pct: pct <= 45)
+            waiting = threading.Thread(target=real_wait, args=(stop, vehicle, swap_battery))
+            waiting.start()
+            try:
+                seen["after"] = battery(link, lambda pct: pct >= 99)
+            finally:
+                stop.set()
+                waiting.join()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sitl_cmd, "_wait", fake_wait)
+    port = 0 if kind == "builtin" else 5790  # instance 3: clear of other tests' instance 0
+    code, out, err = run("start", "--vehicle", kind, "--home", "36.0712345678,139.9812345678",
+                         "--speedup", 10, "--port", port)
+    assert code == 0, err
+    assert seen["before"] <= 45 and seen["after"] >= 99 and "stopping" in out
 
 
 # ---------------------------------------------------------------------------- launcher
