@@ -314,8 +314,15 @@ def _number(source: Source, label: str, props: dict[str, object], keys: tuple[st
 
 def _read_features(path: Source) -> list[SourceFeature]:
     features = _parse_features(path)
-    check_vertices(str(path), sum(int(shapely.get_num_coordinates(f.geometry))
-                                  for f in features if f.geometry is not None))
+    geoms = [f.geometry for f in features if f.geometry is not None]
+    check_vertices(str(path), sum(int(shapely.get_num_coordinates(g)) for g in geoms))
+    if geoms:
+        lon = shapely.get_coordinates(shapely.GeometryCollection(geoms))[:, 0]
+        lon = lon[np.isfinite(lon)]
+        if lon.size and lon.max() - lon.min() > 180.0:
+            raise InputError(path, f"spans longitudes {lon.min():.6g} to {lon.max():.6g}: it "
+                                   "crosses the antimeridian (±180°), which survey plan does "
+                                   "not handle; split it into a part east and a part west of it")
     return features
 
 

@@ -154,3 +154,18 @@ def test_gap_photos_fill_the_corner_a_line_cannot_reach(monkeypatch: pytest.Monk
     one leaving 1 % of an area unphotographed)."""
     assert _corner_gaps(None) == []
     assert _corner_gaps(monkeypatch)  # without them, the wedge is left out
+
+
+def test_an_area_across_the_antimeridian_is_refused(tmp_path: Path) -> None:
+    """It was planned as if it went round the world the other way (area ~5× too large, home at
+    longitude 180, routes jumping ±180°)."""
+    ring = [[179.998, -16.8], [-179.998, -16.8], [-179.998, -16.79], [179.998, -16.79],
+            [179.998, -16.8]]
+    path = tmp_path / "fiji.geojson"
+    path.write_text(json.dumps({"type": "Polygon", "coordinates": [ring]}))
+    with pytest.raises(InputError, match="crosses the antimeridian") as err:
+        read_area(path)
+    assert err.value.source == str(path)
+    east = [[lon if lon > 0 else 179.9999, lat] for lon, lat in ring]
+    path.write_text(json.dumps({"type": "Polygon", "coordinates": [east]}))
+    assert read_area(path).bounds[2] == pytest.approx(179.9999)  # near it, not across: fine
