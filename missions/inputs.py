@@ -319,7 +319,8 @@ def _read_features(path: Source) -> list[SourceFeature]:
     if geoms:
         lon = shapely.get_coordinates(shapely.GeometryCollection(geoms))[:, 0]
         lon = lon[np.isfinite(lon)]
-        if lon.size and lon.max() - lon.min() > 180.0:
+        in_range = lon.size and np.abs(lon).max() <= 180.0  # else: reported per feature
+        if in_range and lon.max() - lon.min() > 180.0:
             raise InputError(path, f"spans longitudes {lon.min():.6g} to {lon.max():.6g}: it "
                                    "crosses the antimeridian (±180°), which survey plan does "
                                    "not handle; split it into a part east and a part west of it")

@@ -11,7 +11,7 @@ Start one, connect any MAVLink 2 ground station to :attr:`BuiltinCopter.url`, fl
 Where a ground station looks it behaves as ArduCopter does: heartbeat and custom modes, only
 HEARTBEAT until streams are requested (SET_MESSAGE_INTERVAL or REQUEST_DATA_STREAM), a warm-up
 before it can arm, the parameter protocol, COMMAND_ACK results, the mission protocol for
-MISSION/FENCE/RALLY with ArduPilot's error codes and 1 s / 8 s simulated-time timeouts, items
+MISSION/FENCE/RALLY with ArduPilot's error codes and 1 s / 8 s timeouts (real seconds), items
 returned on download as ArduPilot stores them (seq 0 is home; location items in
 MAV_FRAME_GLOBAL_RELATIVE_ALT, others in frame 0, parameters it does not keep set to 0), AUTO
 execution with MISSION_ITEM_REACHED, camera distance triggering with CAMERA_FEEDBACK, RTL,

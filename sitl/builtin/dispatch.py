@@ -123,7 +123,7 @@ class Dispatcher:
     def _mission_count(self, link: Link, msg: Any) -> None:
         proto = self._protocol(link, msg)
         if proto:
-            proto.handle_count(link, msg, self.v.copter.time_s)
+            proto.handle_count(link, msg, self.v.link_time())
 
     def _mission_item_int(self, link: Link, msg: Any) -> None:
         self._item(link, msg, mi.item_from_int(msg))
@@ -142,7 +142,7 @@ class Dispatcher:
             return
         proto = self._protocol(link, msg)
         if proto:
-            proto.handle_item(link, msg, item, msg.seq, self.v.copter.time_s)
+            proto.handle_item(link, msg, item, msg.seq, self.v.link_time())
 
     def _guided_item(self, link: Link, msg: Any, item: mi.WireItem) -> None:
         """current=2: "fly to" in GUIDED; current=3: change altitude only."""

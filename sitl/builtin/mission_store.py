@@ -29,9 +29,13 @@ from .mission_items import WireItem
 from .protocol import mavlink
 
 RESEND_S = 1.0
-"""Simulated seconds without an item before the vehicle requests it again."""
+"""Seconds without an item before the vehicle requests it again (on the link clock)."""
 ABANDON_S = 8.0
-"""Simulated seconds without an item before the vehicle abandons the upload."""
+"""Seconds without an item before the vehicle abandons the upload (on the link clock).
+
+Both time the ground station, which runs in real time, so the vehicle counts them in real
+seconds whatever its speed-up (:meth:`BuiltinCopter.link_time`): at speed-up 100 in simulated
+time they would be 10 and 80 ms, which a ground station on a busy machine cannot meet."""
 
 
 class Link(Protocol):
@@ -211,7 +215,7 @@ class ItemProtocol:
         self._ack(link, msg, mavlink.MAV_MISSION_ACCEPTED)
 
     def update(self, now_s: float) -> None:
-        """Re-request after :data:`RESEND_S`, abandon after :data:`ABANDON_S` (sim time)."""
+        """Re-request after :data:`RESEND_S`, abandon after :data:`ABANDON_S` (link clock)."""
         up = self._upload
         if up is None:
             return

@@ -1,9 +1,10 @@
 """The built-in vehicle: a TCP MAVLink endpoint in front of a simulated ArduCopter.
 
 One thread runs both the network and a fixed-step simulation (50 Hz of simulated time) paced at
-``speedup`` × real time; every deadline inside the vehicle (warm-up, mission transfer timeouts,
-failsafe timers, stream rates) is in simulated time. Test hooks are plain methods, safe to call
-from any thread.
+``speedup`` × real time; every deadline of the simulated copter (warm-up, failsafe timers, stream
+rates) is in simulated time; the mission protocol's re-request and abandon timers, which time
+the ground station, run on the link clock (real seconds, :meth:`BuiltinCopter.link_time`).
+Test hooks are plain methods, safe to call from any thread.
 """
 
 from __future__ import annotations
@@ -433,6 +434,12 @@ class BuiltinCopter:
             self._speedup = speedup
             self._rebase()
 
+    @staticmethod
+    def link_time() -> float:
+        """The clock of what the ground station must answer in time: real seconds. A ground
+        station runs in real time whatever the speed-up, so its deadlines do too."""
+        return time.monotonic()
+
     def _rebase(self) -> None:
         self._sim_base = self.copter.time_s
         self._real_base = time.monotonic()
@@ -486,8 +493,9 @@ class BuiltinCopter:
     def _step(self, dt: float, server: TcpServer) -> None:
         self.copter.step(dt)
         now = self.copter.time_s
+        link_now = self.link_time()
         for proto in self.protocols.values():
-            proto.update(now)
+            proto.update(link_now)
         built: dict[int, Any] = {}
         for link in server.links:
             for msg_id in link.streams.due(now):

@@ -122,6 +122,7 @@ def test_offline_map_renders_toggles_and_never_runs_injected_markup(browser: Chr
     assert network_requests(browser) == []
 
 
+@pytest.mark.slow
 def test_ten_thousand_objects_render(browser: Chromium, tmp_path: Path) -> None:
     page = tmp_path / "big.html"
     write_map(MapContent("big", objects(10_000, seed=5), [hostile_photo()]), page)

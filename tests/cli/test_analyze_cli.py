@@ -556,6 +556,7 @@ KILL_BUILDINGS = [
 ]
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     """20 runs SIGKILLed at random points (anywhere; during the merge; inside a write
     transaction before its commit), each re-run on the same folder, then a run to the end in a

@@ -248,6 +248,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     return data, out, stdout
 
 
+@pytest.mark.slow
 def test_train_writes_weights_and_a_model_card(trained: tuple[Path, Path, str]) -> None:
     _, out, stdout = trained
     assert (out / "model.safetensors").is_file()
@@ -261,6 +262,7 @@ def test_train_writes_weights_and_a_model_card(trained: tuple[Path, Path, str]) 
     assert [p.name for p in out.parent.iterdir()] == ["m"]  # no staging folder left behind
 
 
+@pytest.mark.slow
 def test_evaluate_prints_per_class_and_damaged_vs_intact(trained: tuple[Path, Path, str]
                                                          ) -> None:
     data, out, _ = trained
@@ -273,6 +275,7 @@ def test_evaluate_prints_per_class_and_damaged_vs_intact(trained: tuple[Path, Pa
         assert row in stdout
 
 
+@pytest.mark.slow
 def test_detect_with_real_weights(trained: tuple[Path, Path, str], tmp_path: Path) -> None:
     data, out, _ = trained
     code, _, err = run("detect", data.parent / "images" / "test", "--weights",
@@ -334,6 +337,7 @@ def test_dataset_xbd_writes_yaml_and_card(tmp_path: Path) -> None:
     assert (tmp_path / "x" / "data.yaml").is_file() and "CC BY-NC-SA 4.0" in stdout
 
 
+@pytest.mark.slow
 def test_evaluate_records_scores_in_the_card(trained: tuple[Path, Path, str],
                                              tmp_path: Path) -> None:
     import shutil
@@ -351,6 +355,7 @@ def test_evaluate_records_scores_in_the_card(trained: tuple[Path, Path, str],
     assert "val_mAP50" in metrics  # what training wrote stays
 
 
+@pytest.mark.slow
 def test_backbone_transfer_copies_matching_layers_only(trained: tuple[Path, Path, str]) -> None:
     import torch
 
@@ -375,6 +380,7 @@ def test_backbone_transfer_copies_matching_layers_only(trained: tuple[Path, Path
         transfer_backbone(wider, out / "model.safetensors")  # yolo11n's: another width
 
 
+@pytest.mark.slow
 def test_train_lr_sets_adamw_without_warm_up(trained: tuple[Path, Path, str],
                                              tmp_path: Path) -> None:
     import csv
@@ -392,6 +398,7 @@ def test_train_lr_sets_adamw_without_warm_up(trained: tuple[Path, Path, str],
     assert card["base_weights"] == str(out / "model.safetensors")
 
 
+@pytest.mark.slow
 def test_assessor_dataset_train_evaluate_record(tmp_path: Path) -> None:
     """`dataset xbd A B --crops` → `train CROPS` → `evaluate W CROPS --record`, for real."""
     from tests.detection.test_crops import _tiles

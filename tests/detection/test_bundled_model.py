@@ -24,6 +24,7 @@ def test_card_travels_with_the_weights():
         assert key in card["metrics"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (XBD / "labels").is_dir(), reason=f"{XBD} not present")
 def test_scores_on_the_validation_tiles(tmp_path):
     """Recorded in the card at conf 0.1: damaged F1 0.69, intact 0.77 (floors below)."""

@@ -118,6 +118,7 @@ def test_scores_over_buildings_and_background() -> None:
     assert e.per_grade[BACKGROUND].tp == 1 and e.confusion.sum() == 6
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (XBD / "xbd_extra" / "labels").is_dir(), reason="no shared xBD data")
 def test_real_crop_dataset_counts(tmp_path: Path) -> None:
     card = write_xbd_crops([XBD / "xbd", XBD / "xbd_extra"], tmp_path / "crops")

@@ -65,6 +65,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_train_predict_export_open_no_socket(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

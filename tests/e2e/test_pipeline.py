@@ -47,6 +47,7 @@ def _check_outputs(result) -> None:
     assert seen >= SCENE_SEEN_FLOOR * sum(c.truth for c in result.score.classes.values())
 
 
+@pytest.mark.slow
 def test_generated_scene_end_to_end(tmp_path):
     scene = demo_scene(seed=7, size_m=(300.0, 240.0))
     result = run_demo(scene, tmp_path / "demo", assessor=ASSESSOR, speedup=50.0)
@@ -56,6 +57,7 @@ def test_generated_scene_end_to_end(tmp_path):
     assert destroyed.recall >= SCENE_DESTROYED_RECALL_FLOOR, result.score.to_json()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (XBD / "labels" / f"{XBD_TILE}.json").exists(),
                     reason=f"{XBD} not present")
 def test_xbd_scene_end_to_end(tmp_path):

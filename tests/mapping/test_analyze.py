@@ -38,6 +38,7 @@ def _config(photos: list[Path], out: Path, model: object, **kw: object) -> Analy
 
 # --- the real DJI photos ------------------------------------------------------------------------
 
+@pytest.mark.slow
 @needs_dji
 def test_real_dji_photos(tmp_path: Path) -> None:
     photos = find_photos([DJI])

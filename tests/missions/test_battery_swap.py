@@ -130,6 +130,7 @@ def test_an_armed_copter_keeps_its_battery(no_auto_disarm: Any) -> None:
         assert _battery(link, lambda pct: pct >= 99) >= 99
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_demo_swaps_the_battery_between_sorties(kind: VehicleKind, plan: Plan,
                                                     tmp_path: Path) -> None:

@@ -184,6 +184,7 @@ def zoned_sim(request: pytest.FixtureRequest, zoned_plan: Plan) -> Any:
         sim.stop()
 
 
+@pytest.mark.slow
 def test_a_plan_with_round_and_polygonal_zones_flies_to_the_end(
         zoned_sim: Sim, zoned_plan: Plan, tmp_path: Path) -> None:
     """On ArduPilot SITL this is the plan that stopped at MAV_MISSION_NO_SPACE when each

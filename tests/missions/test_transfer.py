@@ -221,6 +221,7 @@ def test_upload_through_a_lossy_link_at_20_percent(vehicle_url: tuple[str, Any])
     assert [round(g.lat_deg * 1e7) for g in got] == [round(i.lat_deg * 1e7) for i in items]
 
 
+@pytest.mark.slow
 def test_reliability_100_uploads_at_20_percent_loss() -> None:
     """100 small uploads through a proxy dropping 20 % each way: all accepted and read back
     identical, with the default timeouts (adaptive: after the first round trips they shrink

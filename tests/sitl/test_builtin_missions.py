@@ -116,13 +116,16 @@ def test_duplicate_and_out_of_order_items_get_invalid_sequence(gcs: Any) -> None
 
 
 @pytest.mark.vehicle(speedup=10.0)
-def test_rerequest_after_one_second_and_abandon_after_eight(
+def test_rerequest_and_abandon_on_the_link_clock(
         vehicle: BuiltinCopter, gcs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The vehicle's own simulated time at each send, recorded in its thread as it sends:
-    # reading the clock in the test after a message arrives would add the test's wake-up
-    # delay (× speed-up) on a busy machine.
+    """The re-request and abandon timers time the ground station, so they count real seconds
+    (the link clock) whatever the speed-up: here shortened to 0.2 s and 1 s. Times are what
+    the vehicle's thread passed as it sent, so the test thread's own delays do not count."""
+    from sitl.builtin import mission_store
     from sitl.builtin.mission_store import ItemProtocol
 
+    monkeypatch.setattr(mission_store, "RESEND_S", 0.2)
+    monkeypatch.setattr(mission_store, "ABANDON_S", 1.0)
     requests: list[float] = []
     cancelled: list[float] = []
     real_request, real_update = ItemProtocol._request, ItemProtocol.update
@@ -147,8 +150,8 @@ def test_rerequest_after_one_second_and_abandon_after_eight(
     assert ack.type == M.MAV_MISSION_OPERATION_CANCELLED
     gcs.expect("STATUSTEXT", lambda t: t.text == "Mission upload timeout")
     first_s, again_s = requests[0], requests[1]
-    assert 1.0 <= again_s - first_s <= 1.2  # RESEND_S, to the vehicle's update step
-    assert 8.0 <= cancelled[0] - first_s <= 8.2  # ABANDON_S after the last item
+    assert again_s - first_s >= 0.2  # RESEND_S of real time, however fast the simulation
+    assert cancelled[0] - first_s >= 1.0  # ABANDON_S after the last item
     assert len(gcs.download()) == len(SURVEY)  # the old plan is still there
 
 

@@ -172,6 +172,7 @@ def test_read_scene_errors(tmp_path: Path) -> None:
         read_scene(tmp_path / "x.png")
 
 
+@pytest.mark.slow
 def test_bad_arguments() -> None:
     with pytest.raises(InputError):
         generate_scene(**JOSO, counts={"wrecked": 3})
