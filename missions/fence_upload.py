@@ -77,3 +77,29 @@ def upload_fence(link: Link, zones: Sequence[FenceZone], flown: BaseGeometry, *,
             on_note(f"the vehicle has no room for the fence ({len(items)} items, "
                     f"{storage_bytes(current)} bytes): {fitted.note() or 'resent'}")
             current = fitted.zones
+
+
+FENCE_PARAMS: tuple[tuple[str, float], ...] = (
+    ("FENCE_TYPE", 4.0),  # polygons and circles only: not ArduCopter's default 150 m home circle
+    ("FENCE_ACTION", 1.0),  # RTL (or land) on a breach
+    ("FENCE_ENABLE", 1.0),
+)
+"""What makes ArduCopter enforce the uploaded fence (it stores it but ignores it while
+``FENCE_ENABLE`` is 0)."""
+
+
+def enable_fence(link: Link, *, timeout_s: float = 1.5) -> None:
+    """Set :data:`FENCE_PARAMS` and check each value the vehicle echoes back.
+
+    Raises
+    ------
+    VehicleRefused
+        The vehicle kept another value.
+    """
+    from missions.fly_commands import set_param
+    from survey.errors import VehicleRefused
+
+    for name, value in FENCE_PARAMS:
+        got = set_param(link, name, value, timeout_s=timeout_s)
+        if got != value:
+            raise VehicleRefused("enable the fence", f"{name} reads back {got:g}, not {value:g}")

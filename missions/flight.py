@@ -30,7 +30,7 @@ from pyproj import Geod
 
 from missions import fly_commands as cmd
 from missions.export.qgc import QgcPlanFile, read_qgc_plan
-from missions.fence_upload import flown_lonlat, upload_fence
+from missions.fence_upload import enable_fence, flown_lonlat, upload_fence
 from missions.fly_commands import CopterMode, mode_name
 from missions.fly_resume import FlightProgress, SortieProgress, resume_items
 from missions.items import Cmd
@@ -356,10 +356,13 @@ class _Sortie:
         flown = flown_lonlat(self.plan.home, self.plan.items, self.plan.rally)
         upload_fence(self.link, self.plan.fence, flown, config=tc, on_note=lambda text: self.emit(
             FlightEvent(EventKind.STATUSTEXT, self.number, text, 0, self.total)))
+        if self.plan.fence:
+            enable_fence(self.link, timeout_s=self.config.command_timeout_s)
         upload(self.link, MissionType.RALLY, [r.item() for r in self.plan.rally], config=tc)
         upload(self.link, MissionType.MISSION, items, home=self.plan.home, config=tc)
         self.emit(FlightEvent(EventKind.UPLOADED, self.number,
-                              f"uploaded {len(items)} items, fence and rally (verified)", 0,
+                              f"uploaded {len(items)} items, fence (enabled) and rally "
+                              "(verified)", 0,
                               self.total))
         self.flight_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.flight_dir / f"sortie_{self.number:02d}.jsonl"
@@ -405,6 +408,14 @@ class _Sortie:
             pass  # the arming attempt will carry the vehicle's own reason
         if snap.armed:
             raise VehicleRefused("start sortie", "it is already armed")
+        if snap.battery_pct is None:  # SYS_STATUS may not have come yet: wait, don't guess
+            try:
+                snap = self.state.wait_until(lambda s: s.battery_pct is not None,
+                                             cfg.ready_timeout_s, "a battery report")
+            except LinkTimeout:
+                raise VehicleRefused("start sortie", f"no battery level in "
+                                     f"{cfg.ready_timeout_s:g} s of SYS_STATUS (is a battery "
+                                     "monitor configured? BATT_MONITOR)") from None
         if (snap.battery_pct or 0) < cfg.min_battery_pct:
             raise VehicleRefused("start sortie", f"battery at {snap.battery_pct} %, need "
                                  f"{cfg.min_battery_pct:g} %")

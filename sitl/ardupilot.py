@@ -58,6 +58,10 @@ DEFAULT_PARAMS: Mapping[str, float] = {
     "INS_ACC2OFFS_Z": 0.001,
     "BATT_MONITOR": 4,
     "CAM1_TYPE": 1,  # servo camera: distance triggering yields CAMERA_FEEDBACK
+    # AP_Camera::convert_params() (4.4+) rewrites CAM1_TYPE from the old CAM_TRIGG_TYPE at
+    # boot unless CAM1_TYPE *and*, where RunCam support is built in (SITL), CAM2_TYPE are
+    # configured: without this line CAM1_TYPE comes back 0 and no photo is ever taken.
+    "CAM2_TYPE": 0,
     "FS_GCS_ENABLE": 0,
     "BATT_FS_LOW_ACT": 0,
 }

@@ -69,9 +69,10 @@ def sys_status(c: Copter) -> Any:
         if not c.fence_breach_mask:
             health |= M.MAV_SYS_STATUS_GEOFENCE
     b = c.battery
+    # no battery monitor (BATT_MONITOR 0): ArduPilot reports the level as -1, "unknown"
+    remaining = round(b.remaining_fraction * 100) if c.params["BATT_MONITOR"] else -1
     return M.MAVLink_sys_status_message(present, enabled, health, 200, int(b.voltage_v * 1000),
-                                        int(b.current_a * 100),
-                                        round(b.remaining_fraction * 100), 0, 0, 0, 0, 0, 0)
+                                        int(b.current_a * 100), remaining, 0, 0, 0, 0, 0, 0)
 
 
 def battery_status(c: Copter) -> Any:

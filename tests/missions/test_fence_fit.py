@@ -175,6 +175,14 @@ def test_mission_error_mid_transfer_is_retried_but_not_after_the_last_item() -> 
         assert m.failure is not None and m.failure.retryable is retryable
 
 
+def _read_param(link: Any, name: str) -> float:
+    with link.subscribe("PARAM_VALUE") as values:
+        link.send(link.mav.param_request_read_encode(link.target_system, link.target_component,
+                                                     name.encode("ascii"), -1))
+        msg = values.get(5.0, lambda m: m.param_id.rstrip("\0") == name, what=name)
+    return float(msg.param_value)
+
+
 @pytest.fixture(params=VEHICLES)
 def zoned_sim(request: pytest.FixtureRequest, zoned_plan: Plan) -> Any:
     sim = Sim(request.param, (zoned_plan.home_lat_deg, zoned_plan.home_lon_deg), {})
@@ -196,8 +204,10 @@ def test_a_plan_with_round_and_polygonal_zones_flies_to_the_end(
         result = fly_plan(link, tmp_path / "plan", battery_swap=zoned_sim.refill,
                           config=replace(FAST, sortie_timeout_s=400.0), on_event=events.append)
         held = download(link, MissionType.FENCE)
+        enforced = {name: _read_param(link, name) for name in ("FENCE_ENABLE", "FENCE_TYPE")}
     finally:
         link.close()
+    assert enforced == {"FENCE_ENABLE": 1.0, "FENCE_TYPE": 4.0}  # stored *and* enforced
     assert result.completed and len(result.sorties) == len(zoned_plan.sorties), events[-5:]
     assert not [e for e in events if e.kind.value in ("failsafe", "statustext")
                 and "fence" in e.text.lower()]  # no breach, nothing refitted
