@@ -36,6 +36,7 @@ from missions.fly_resume import FlightProgress, SortieProgress, resume_items
 from missions.items import Cmd
 from missions.link import DEFAULT_RATES_HZ, Link, Message, Subscription, request_rates
 from missions.mavproto import MissionType, TransferConfig, upload
+from missions.vehicle_info import VehicleInfo, read_vehicle_info, require, write_vehicle_info
 from missions.vehicle_state import VehicleState
 from survey.errors import (
     FlightAborted,
@@ -166,6 +167,8 @@ class FlightResult:
     """Every sortie flown by :func:`fly_plan`."""
 
     sorties: tuple[SortieResult, ...]
+    vehicle: VehicleInfo | None = None
+    """What flew them (AUTOPILOT_VERSION), also in ``flight/vehicle.json``."""
 
     @property
     def completed(self) -> bool:
@@ -281,8 +284,13 @@ def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None 
     plans = load_sorties(plan_dir, sorties)  # every file checked before anything is sent
     wanted = list(plans)
     check_vehicle(link)
+    info = read_vehicle_info(link, timeout_s=config.command_timeout_s * 2)
+    needs = {"mission_int"} | {"fence" for p in plans.values() if p.fence} | {
+        "rally" for p in plans.values() if p.rally}
+    require(info, sorted(needs))
     request_rates(link, DEFAULT_RATES_HZ)
     flight_dir = plan_dir / FLIGHT_DIR
+    write_vehicle_info(flight_dir, info)
     if resume:
         progress = FlightProgress.load(flight_dir)
     else:  # start the chosen sorties afresh, keep what is known about the others
@@ -293,6 +301,8 @@ def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None 
         for n in wanted:
             progress.sorties[n] = SortieProgress()
     emit = on_event or (lambda e: None)
+    emit(FlightEvent(EventKind.STATUSTEXT, wanted[0] if wanted else 0,
+                     f"vehicle: ArduPilot {info.version} ({info.git_hash or 'no git hash'})"))
     state = VehicleState(link)
     results = []
     try:
@@ -309,7 +319,7 @@ def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None 
                                     f"resume with --resume from item {progress.of(n).last_reached}")
     finally:
         state.close()
-    return FlightResult(tuple(results))
+    return FlightResult(tuple(results), info)
 
 
 def _between_sorties(state: VehicleState, number: int, emit: EventCallback,

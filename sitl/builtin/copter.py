@@ -8,7 +8,7 @@ framing. AUTO mission execution lives in :mod:`.auto`, failsafe checks in :mod:`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,8 +76,13 @@ class Copter:
     """
 
     def __init__(self, frame: LocalFrame, home_alt_m: float, params: ParamStore, events: Events,
-                 *, warmup_s: float = 2.0) -> None:
+                 *, warmup_s: float = 2.0, link_clock: Callable[[], float] | None = None
+                 ) -> None:
         self.frame = frame
+        # What times the ground station (the auto-disarm after arming: DISARM_DELAY gives the
+        # pilot or the GCS that long to take off) runs on the link clock; default: sim time.
+        self._link_clock = link_clock or (lambda: self.time_s)
+        self._landed_armed_since: float | None = None
         self.params = params
         self.events = events
         self.ground_alt_m = home_alt_m
@@ -111,7 +116,7 @@ class Copter:
         self.last_gcs_heartbeat_s: float | None = None
         self.track: list[TrackPoint] = []
         self.failsafes = Failsafes(self)
-        self._landed_armed_s = 0.0
+        self._landed_armed_since = None
         self._next_track_s = 0.0
         self._next_check_s = 0.0
 
@@ -331,7 +336,7 @@ class Copter:
                 self.events.text(SEV_CRITICAL, problem)
                 return False
         self.armed, self.landed, self.auto_armed = True, True, False
-        self._landed_armed_s = 0.0
+        self._landed_armed_since = None
         if self.position_ok:
             self.set_home_here()
         self._record_track(force=True)
@@ -403,11 +408,13 @@ class Copter:
 
     def _auto_disarm(self, dt: float) -> None:
         if not (self.armed and self.landed) or self.auto_armed:
-            self._landed_armed_s = 0.0
+            self._landed_armed_since = None
             return
-        self._landed_armed_s += dt
+        now = self._link_clock()
+        if self._landed_armed_since is None:
+            self._landed_armed_since = now
         delay = self.params["DISARM_DELAY"]
-        if delay > 0 and self._landed_armed_s >= delay:
+        if delay > 0 and now - self._landed_armed_since >= delay:
             self.disarm()
 
     def _record_track(self, *, force: bool = False) -> None:

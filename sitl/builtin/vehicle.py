@@ -2,8 +2,9 @@
 
 One thread runs both the network and a fixed-step simulation (50 Hz of simulated time) paced at
 ``speedup`` × real time; every deadline of the simulated copter (warm-up, failsafe timers, stream
-rates) is in simulated time; the mission protocol's re-request and abandon timers, which time
-the ground station, run on the link clock (real seconds, :meth:`BuiltinCopter.link_time`).
+rates) is in simulated time; the timers that time the ground station — the mission protocol's
+re-request and abandon, the auto-disarm of a copter armed on the ground — run on the link clock
+(real seconds, :meth:`BuiltinCopter.link_time`).
 Test hooks are plain methods, safe to call from any thread.
 """
 
@@ -179,7 +180,8 @@ class BuiltinCopter:
         self._shots: list[CameraShot] = []
         self._inbound: deque[InboundMessage] = deque(maxlen=_INBOUND_LOG_SIZE)
         frame = LocalFrame(home_lat_deg, home_lon_deg)
-        self.copter = Copter(frame, home_alt_m, self.params, _Events(self), warmup_s=warmup_s)
+        self.copter = Copter(frame, home_alt_m, self.params, _Events(self), warmup_s=warmup_s,
+                             link_clock=self.link_time)
         notify = self._events_text
         mission = ms.ItemProtocol(ms.MISSION_RULES, notify=notify,
                                   on_commit=self.copter.on_mission, home_item=self._home_item,
