@@ -60,6 +60,9 @@ _REACHED_COMMANDS = frozenset({Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF, Cmd.NAV_LAND,
                                Cmd.NAV_RETURN_TO_LAUNCH})
 _FAILSAFE_TEXT = re.compile(r"failsafe|battery .* (low|critical)|fence breach|ekf|radio|gcs",
                             re.IGNORECASE)
+_BREACH_TEXT = re.compile(r"\bbreached\b", re.IGNORECASE)
+"""ArduCopter's fence breach ("Polygon breached", "Max Alt and Polygon breached"), sent at
+NOTICE severity, below the WARNING that other failsafes use."""
 _LOGGED = frozenset({"HEARTBEAT", "GLOBAL_POSITION_INT", "SYS_STATUS", "BATTERY_STATUS",
                      "GPS_RAW_INT", "MISSION_CURRENT", "MISSION_ITEM_REACHED", "CAMERA_FEEDBACK",
                      "STATUSTEXT", "HOME_POSITION", "EKF_STATUS_REPORT", "VFR_HUD"})
@@ -537,7 +540,14 @@ class _Sortie:
 
     def _statustext(self, msg: Message) -> None:
         text = cmd._text(msg)
-        failsafe = msg.severity <= mavlink.MAV_SEVERITY_WARNING and _FAILSAFE_TEXT.search(text)
+        breach = bool(_BREACH_TEXT.search(text))
+        failsafe = breach or (msg.severity <= mavlink.MAV_SEVERITY_WARNING
+                              and _FAILSAFE_TEXT.search(text))
+        if breach:  # where it happened, for the report
+            snap = self.state.snapshot()
+            if snap.lat_deg is not None and snap.lon_deg is not None:
+                text += (f" at {snap.lat_deg:.6f},{snap.lon_deg:.6f}, "
+                         f"{snap.alt_rel_m or 0.0:.0f} m above home")
         if failsafe:
             self.interruptions.append(text)
         self.emit(FlightEvent(EventKind.FAILSAFE if failsafe else EventKind.STATUSTEXT,
