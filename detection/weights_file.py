@@ -12,7 +12,7 @@ in it. This project's models are three files in one folder instead:
   before anything is built.
 
 A foreign ``.pt`` is refused unless the caller passes ``trust=True`` (the CLI's
-``--trust-weights``); :func:`pickle_sha256` gives the hash to show before loading it.
+``--trust-weights``); :func:`file_sha256` gives the hash to show before loading it.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ def file_sha256(path: str | PathLike[str]) -> str:
             digest.update(block)
     return digest.hexdigest()
 
-
-pickle_sha256 = file_sha256
 
 
 def is_pickle(path: str | PathLike[str]) -> bool:

@@ -268,10 +268,7 @@ class _Reader:
                                             "geoFence.polygons")):
             where = f"geoFence.polygons[{i}]"
             obj = self.obj(value, where)
-            inclusion = self.key(obj, "inclusion", where)
-            if not isinstance(inclusion, bool):
-                raise self.fail(f"{where}.inclusion: expected true or false, found "
-                                f"{_kind(inclusion)}")
+            inclusion = self.inclusion(obj, where)
             vertices = self.array(self.key(obj, "polygon", where), f"{where}.polygon")
             if len(vertices) < 3:
                 raise self.fail(f"{where}.polygon: a polygon needs 3 or more vertices, "
@@ -281,10 +278,7 @@ class _Reader:
         for i, value in enumerate(self.array(geofence.get("circles", []), "geoFence.circles")):
             where = f"geoFence.circles[{i}]"
             obj = self.obj(value, where)
-            inclusion = self.key(obj, "inclusion", where)
-            if not isinstance(inclusion, bool):
-                raise self.fail(f"{where}.inclusion: expected true or false, found "
-                                f"{_kind(inclusion)}")
+            inclusion = self.inclusion(obj, where)
             circle = self.obj(self.key(obj, "circle", where), f"{where}.circle")
             centre = self.vertex(self.key(circle, "center", f"{where}.circle"),
                                  f"{where}.circle.center")
@@ -294,6 +288,12 @@ class _Reader:
                 raise self.fail(f"{where}.circle.radius: must be positive, found {radius:g}")
             zones.append(FenceZone(inclusion, (centre,), radius))
         return zones
+
+    def inclusion(self, obj: dict[str, Any], where: str) -> bool:
+        value = self.key(obj, "inclusion", where)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.inclusion: expected true or false, found {_kind(value)}")
+        return value
 
     def vertex(self, value: Any, where: str) -> tuple[float, float]:
         coords = self.array(value, where)
