@@ -113,7 +113,7 @@ class Copter:
         self.failsafe_battery = 0  # 0 none, 1 low, 2 critical
         self.failsafe_gcs = False
         self.failsafe_ekf = False
-        self.last_gcs_heartbeat_s: float | None = None
+        self.last_gcs_heartbeat_s: float | None = None  # on the link clock (real seconds)
         self.track: list[TrackPoint] = []
         self.failsafes = Failsafes(self)
         self._landed_armed_since = None
@@ -406,11 +406,16 @@ class Copter:
             self.body.stop()
         self._auto_disarm(dt)
 
+    def link_now(self) -> float:
+        """The clock of ground-station deadlines (real seconds whatever the speed-up: a ground
+        station's heartbeats and replies come in real time)."""
+        return self._link_clock()
+
     def _auto_disarm(self, dt: float) -> None:
         if not (self.armed and self.landed) or self.auto_armed:
             self._landed_armed_since = None
             return
-        now = self._link_clock()
+        now = self.link_now()
         if self._landed_armed_since is None:
             self._landed_armed_since = now
         delay = self.params["DISARM_DELAY"]

@@ -87,7 +87,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ heartbeat
     def _heartbeat(self, link: Link, msg: Any) -> None:
         if msg.get_srcSystem() == int(self.v.params["SYSID_MYGCS"]):
-            self.v.copter.last_gcs_heartbeat_s = self.v.copter.time_s
+            self.v.copter.last_gcs_heartbeat_s = self.v.copter.link_now()
 
     # ------------------------------------------------------------------ parameters
     def _param_list(self, link: Link, msg: Any) -> None:

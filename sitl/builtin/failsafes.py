@@ -136,7 +136,7 @@ class Failsafes:
         p = c.params
         if not p["FS_GCS_ENABLE"] or c.last_gcs_heartbeat_s is None:
             return
-        lost = c.time_s - c.last_gcs_heartbeat_s > p["FS_GCS_TIMEOUT"]
+        lost = c.link_now() - c.last_gcs_heartbeat_s > p["FS_GCS_TIMEOUT"]  # real s
         if lost and not c.failsafe_gcs:
             c.failsafe_gcs = True
             if c.armed:
