@@ -11,6 +11,12 @@ Progress goes to ``on_event`` as :class:`FlightEvent`; telemetry is logged as JS
 A mode change away from AUTO, a failsafe STATUSTEXT or a disarm before the end is reported and
 ends the sortie (the camera trigger is stopped); the plan then stops with
 :class:`~survey.errors.FlightAborted`. ``KeyboardInterrupt`` while flying commands RTL first.
+
+A link that goes quiet in flight is waited for (``FlightConfig.link_lost_timeout_s``) with the
+vehicle's last known state reported; when it comes back the flight is followed on, through
+whatever failsafe the vehicle chose, to landing. A vehicle found already flying a sortie that
+``flight/state.json`` records as in the air is attached to with ``resume=True`` and followed to
+landing (after ``survey fly`` was killed, say).
 """
 
 from __future__ import annotations
@@ -36,7 +42,13 @@ from missions.fly_resume import FlightProgress, SortieProgress, resume_items
 from missions.items import Cmd
 from missions.link import DEFAULT_RATES_HZ, Link, Message, Subscription, request_rates
 from missions.mavproto import MissionType, TransferConfig, upload
-from missions.vehicle_info import VehicleInfo, read_vehicle_info, require, write_vehicle_info
+from missions.vehicle_info import (
+    VehicleInfo,
+    missing_equipment,
+    read_vehicle_info,
+    require,
+    write_vehicle_info,
+)
 from missions.vehicle_state import VehicleState
 from survey.errors import (
     FlightAborted,
@@ -85,6 +97,9 @@ class EventKind(Enum):
     DISARMED = "disarmed"
     SORTIE_DONE = "sortie_done"
     WAITING_BATTERY = "waiting_battery"
+    LINK_LOST = "link_lost"  # no heartbeat: the text carries the vehicle's last known state
+    LINK_BACK = "link_back"
+    ATTACHED = "attached"  # following a sortie already in the air
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,12 @@ class FlightConfig:
     heartbeat_timeout_s
         In flight, the vehicle's heartbeat may be missing this long before the link counts as
         lost.
+    link_lost_timeout_s
+        Then wait this long for it to come back (reporting every ``link_report_s``) before
+        giving up with :class:`~survey.errors.LinkTimeout`; the vehicle's own GCS failsafe
+        (FS_GCS_ENABLE) decides what it does meanwhile.
+    link_report_s
+        How often to repeat the vehicle's last known state while the link is lost.
     transfer
         Mission protocol timeouts and retries.
     """
@@ -134,6 +155,8 @@ class FlightConfig:
     battery_timeout_s: float = 600.0
     command_timeout_s: float = 1.5
     heartbeat_timeout_s: float = 5.0
+    link_lost_timeout_s: float = 120.0
+    link_report_s: float = 15.0
     transfer: TransferConfig = field(default_factory=TransferConfig)
 
 
@@ -163,6 +186,8 @@ class SortieResult:
     interruptions: tuple[str, ...]
     log_path: Path
     photos_path: Path
+    photos_planned: int | None = None
+    """How many photos the plan's ``summary.json`` expects of this sortie (None: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +243,20 @@ def load_sorties(plan_dir: str | Path, sorties: Sequence[int] | None = None
             raise InputError("--sortie", f"no sortie {n} in {plan_dir} (have "
                              f"{', '.join(map(str, files))})")
     return {n: read_qgc_plan(files[n]) for n in wanted}
+
+
+def planned_photos(plan_dir: Path) -> dict[int, int]:
+    """Photos per sortie as ``survey plan`` counted them (``summary.json``; empty if absent)."""
+    try:
+        doc = json.loads((plan_dir / "summary.json").read_text(encoding="utf-8"))
+        return {int(s["number"]): int(s["photos"]) for s in doc["sorties"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _takes_photos(plan: QgcPlanFile) -> bool:
+    return any((it.command == Cmd.DO_SET_CAM_TRIGG_DIST and it.param1 > 0)
+               or it.command == Cmd.IMAGE_START_CAPTURE for it in plan.items)
 
 
 def _ground_distance_m(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
@@ -290,7 +329,9 @@ def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None 
     info = read_vehicle_info(link, timeout_s=config.command_timeout_s * 2)
     needs = {"mission_int"} | {"fence" for p in plans.values() if p.fence} | {
         "rally" for p in plans.values() if p.rally}
-    require(info, sorted(needs))
+    require(info, sorted(needs), missing_equipment(
+        link, camera=any(_takes_photos(p) for p in plans.values()),
+        battery_monitor=len(plans) > 1, timeout_s=config.command_timeout_s))
     request_rates(link, DEFAULT_RATES_HZ)
     flight_dir = plan_dir / FLIGHT_DIR
     write_vehicle_info(flight_dir, info)
@@ -306,15 +347,18 @@ def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None 
     emit = on_event or (lambda e: None)
     emit(FlightEvent(EventKind.STATUSTEXT, wanted[0] if wanted else 0,
                      f"vehicle: ArduPilot {info.version} ({info.git_hash or 'no git hash'})"))
+    photos_planned = planned_photos(plan_dir)
+    todo = [n for n in wanted if not progress.of(n).completed]
+    attach = _sortie_to_attach(link, todo, progress, resume)
     state = VehicleState(link)
     results = []
     try:
-        todo = [n for n in wanted if not progress.of(n).completed]
         for i, n in enumerate(todo):
             if i > 0:
                 _between_sorties(state, n, emit, battery_swap, config)
-            result = _Sortie(link, state, n, plans[n], flight_dir, progress, emit,
-                             config).fly()
+            sortie = _Sortie(link, state, n, plans[n], flight_dir, progress, emit, config,
+                             photos_planned.get(n))
+            result = sortie.attach() if n == attach else sortie.fly()
             results.append(result)
             if not result.completed:
                 raise FlightAborted(f"sortie {n} interrupted: "
@@ -323,6 +367,30 @@ def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None 
     finally:
         state.close()
     return FlightResult(tuple(results), info)
+
+
+def _sortie_to_attach(link: Link, todo: list[int], progress: FlightProgress,
+                      resume: bool) -> int | None:
+    """The sortie in the air to follow, when the vehicle is armed; None when it is not.
+
+    Raises
+    ------
+    VehicleRefused
+        Armed, and not resuming, or no sortie recorded as in the air.
+    """
+    hb = link.heartbeat
+    if hb is None or not hb.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED:
+        return None
+    mode = mode_name(hb.custom_mode)
+    if not resume:
+        raise VehicleRefused("start a sortie", f"it is already armed, in {mode}; to follow "
+                             "the sortie in the air to landing, run again with --resume")
+    flying = [n for n in todo if progress.of(n).in_flight]
+    if not flying:
+        raise VehicleRefused("start a sortie", f"it is already armed, in {mode}, and "
+                             f"{FLIGHT_DIR}/state.json records no sortie of this plan in the "
+                             "air to follow; land it first")
+    return flying[0]
 
 
 def _between_sorties(state: VehicleState, number: int, emit: EventCallback,
@@ -340,11 +408,14 @@ class _Sortie:
 
     def __init__(self, link: Link, state: VehicleState, number: int, plan: QgcPlanFile,
                  flight_dir: Path, progress: FlightProgress, emit: EventCallback,
-                 config: FlightConfig) -> None:
+                 config: FlightConfig, photos_planned: int | None = None) -> None:
         self.link, self.state, self.number, self.plan = link, state, number, plan
         self.flight_dir, self.progress, self.emit, self.config = (flight_dir, progress, emit,
                                                                   config)
+        self.photos_planned = photos_planned
         self.total = len(plan.items)
+        self.log_path = flight_dir / f"sortie_{number:02d}.jsonl"
+        self.photos_path = flight_dir / f"sortie_{number:02d}_photos.json"
         self.reached: list[int] = []
         self.photos: list[Photo] = []
         self.interruptions: list[str] = []
@@ -378,29 +449,70 @@ class _Sortie:
                               "(verified)", 0,
                               self.total))
         self.flight_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.flight_dir / f"sortie_{self.number:02d}.jsonl"
-        photos_path = self.flight_dir / f"sortie_{self.number:02d}_photos.json"
-        with open(log_path, "w", encoding="utf-8") as log:
+        self._write_photos()
+        self._record("w", self.watch)
+        return self._finish()
+
+    def attach(self) -> SortieResult:
+        """Follow a sortie already in the air (``state.json`` says which mission it flies) to
+        landing, adding to its telemetry log and photos."""
+        sp = self.progress.of(self.number)
+        assert sp.mission is not None and sp.expected is not None
+        self.seq_map, self.expected = list(sp.mission), set(sp.expected)
+        self.reached = sorted(s for s in self.expected if s <= sp.last_reached)
+        self.photos = self._read_photos()
+        hb = self.link.heartbeat
+        mode = mode_name(hb.custom_mode) if hb is not None else "?"
+        self.emit(FlightEvent(EventKind.SORTIE_START, self.number,
+                              f"sortie {self.number}: {self.total} items, in the air",
+                              sp.last_reached, self.total))
+        self.emit(FlightEvent(EventKind.ATTACHED, self.number,
+                              f"attached to the sortie in the air, in {mode}: item "
+                              f"{sp.last_reached} reached, {len(self.photos)} photos so far",
+                              sp.last_reached, self.total))
+        if hb is not None and hb.custom_mode != CopterMode.AUTO:
+            self.interruptions.append(f"found in {mode} when attached")
+        self._record("a", self.follow_attached)
+        return self._finish()
+
+    def _record(self, mode: str, body: Callable[[], None]) -> None:
+        """Run ``body`` with telemetry logged to the sortie's log (opened with ``mode``)."""
+        with open(self.log_path, mode, encoding="utf-8") as log:
             self.log = log
             remove = self.link.add_listener(self._log_message)
             try:
-                self.watch()
+                body()
             finally:
                 remove()
                 with self._log_lock:
                     self.log = None
-                self._write_photos(photos_path)
+                self._write_photos()
+
+    def _finish(self) -> SortieResult:
+        """Landed and disarmed: judge the sortie, save the progress, report."""
         # A warning (say, a low battery on the way home) does not undo a sortie whose every
         # waypoint was reached; it is still reported. A failsafe that cut the mission short
         # leaves waypoints unreached.
+        sp = self.progress.of(self.number)
         completed = self.expected <= set(self.reached)
         sp.completed = completed
+        sp.mission = sp.expected = None  # on the ground: nothing to attach to
         self.progress.save(self.flight_dir)
+        planned = self.photos_planned
+        if completed and planned and len(self.photos) < planned:
+            self.emit(FlightEvent(EventKind.STATUSTEXT, self.number,
+                                  f"warning: {len(self.photos)} photos of the {planned} "
+                                  "planned (check the camera's CAMERA_FEEDBACK and the "
+                                  "trigger distance)", max(self.reached, default=0),
+                                  self.total))
         self.emit(FlightEvent(EventKind.SORTIE_DONE, self.number,
-                              "completed" if completed else "interrupted",
+                              ("completed" if completed else "interrupted")
+                              + f", {len(self.photos)} photos"
+                              + (f" of {planned} planned" if planned else ""),
                               max(self.reached, default=0), self.total))
         return SortieResult(self.number, completed, tuple(self.reached), tuple(self.photos),
-                            tuple(self.interruptions), log_path, photos_path)
+                            tuple(self.interruptions), self.log_path, self.photos_path,
+                            planned)
 
     def preflight(self) -> None:
         """GPS 3D fix and EKF position, battery, not armed. A failing SYS_STATUS pre-arm bit is
@@ -443,7 +555,16 @@ class _Sortie:
     def start(self) -> None:
         t = self.config.command_timeout_s
         cmd.set_mode(self.link, CopterMode.GUIDED, timeout_s=t)
-        cmd.arm(self.link, timeout_s=t)
+        sp = self.progress.of(self.number)
+        # from the arming on, another `survey fly --resume` can attach to this sortie
+        sp.mission, sp.expected = list(self.seq_map), sorted(self.expected)
+        self.progress.save(self.flight_dir)
+        try:
+            cmd.arm(self.link, timeout_s=t)
+        except BaseException:
+            sp.mission = sp.expected = None
+            self.progress.save(self.flight_dir)
+            raise
         self.emit(FlightEvent(EventKind.ARMED, self.number, "armed"))
         cmd.set_mode(self.link, CopterMode.AUTO, timeout_s=t)
         cmd.start_mission(self.link, timeout_s=t)
@@ -460,28 +581,50 @@ class _Sortie:
                 self._make_safe("Ctrl-C")
                 raise
 
-    def _follow(self, sub: Subscription) -> None:
-        armed_seen = False
-        mode: int | None = None  # until a heartbeat shows AUTO (older ones may still say GUIDED)
+    def follow_attached(self) -> None:
+        """Follow a sortie found in the air (Ctrl-C: RTL, then re-raise)."""
+        types = ("HEARTBEAT", "MISSION_ITEM_REACHED", "MISSION_CURRENT", "CAMERA_FEEDBACK",
+                 "STATUSTEXT")
+        hb = self.link.heartbeat
+        with self.link.subscribe(types) as sub:
+            try:
+                self._follow(sub, mode=hb.custom_mode if hb is not None else None,
+                             armed_seen=True)
+            except KeyboardInterrupt:
+                self._make_safe("Ctrl-C")
+                raise
+
+    def _follow(self, sub: Subscription, *, mode: int | None = None,
+                armed_seen: bool = False) -> None:
+        """Messages until the vehicle disarms. ``mode`` None: until a heartbeat shows AUTO
+        (the first ones after the mode change may still say GUIDED)."""
         clock = self.link.clock
-        deadline = clock() + self.config.sortie_timeout_s
-        hb_timeout = self.config.heartbeat_timeout_s
+        cfg = self.config
+        deadline = clock() + cfg.sortie_timeout_s
         last_hb = clock()
+        lost: _LostLink | None = None
         current = 0
         while True:
             now = clock()
             if now >= deadline:
                 self._make_safe(f"sortie {self.number} still flying after "
-                                f"{self.config.sortie_timeout_s:g} s")
+                                f"{cfg.sortie_timeout_s:g} s")
                 raise LinkTimeout(f"end of sortie {self.number} (disarm)",
-                                  self.config.sortie_timeout_s, "RTL commanded")
+                                  cfg.sortie_timeout_s, "RTL commanded")
+            wait_until = lost.next_wake() if lost else last_hb + cfg.heartbeat_timeout_s
             try:
-                msg = sub.get(max(min(deadline, last_hb + hb_timeout) - now, 0.0))
+                msg = sub.get(max(min(deadline, wait_until) - now, 0.0))
             except LinkTimeout:
                 if clock() >= deadline:
                     continue
-                raise LinkTimeout(f"vehicle HEARTBEAT during sortie {self.number}", hb_timeout,
-                                  "link lost; the vehicle's own failsafes take over") from None
+                if lost is None:
+                    lost = _LostLink(self, last_hb)
+                lost.tick()  # reports, or gives up with LinkTimeout
+                continue
+            if lost is not None:
+                lost.back()
+                lost = None
+                last_hb = clock()
             kind = msg.get_type()
             if kind == "HEARTBEAT":
                 last_hb = clock()
@@ -534,7 +677,10 @@ class _Sortie:
         photo = Photo(int(msg.img_idx), msg.lat * 1e-7, msg.lng * 1e-7, float(msg.alt_msl),
                       float(msg.alt_rel), int(msg.time_usec), float(msg.roll),
                       float(msg.pitch), float(msg.yaw))
+        if any(p.index == photo.index and p.time_usec == photo.time_usec for p in self.photos):
+            return  # the same shot seen again (a message repeated after a reconnect)
         self.photos.append(photo)
+        self._write_photos()  # on disk at once: a ground station that is killed keeps them
         self.emit(FlightEvent(EventKind.PHOTO, self.number, f"photo {len(self.photos)}",
                               max(self.reached, default=0), self.total))
 
@@ -593,6 +739,65 @@ class _Sortie:
             if self.log is not None:
                 self.log.write(json.dumps(row, default=str) + "\n")
 
-    def _write_photos(self, path: Path) -> None:
+    def _write_photos(self) -> None:
         doc = {"sortie": self.number, "photos": [p.__dict__ for p in self.photos]}
-        atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+        atomic_write_text(self.photos_path, json.dumps(doc, indent=1) + "\n")
+
+    def _read_photos(self) -> list[Photo]:
+        """The photos an earlier ``survey fly`` recorded of this sortie (none if unreadable)."""
+        try:
+            doc = json.loads(self.photos_path.read_text(encoding="utf-8"))
+            return [Photo(**p) for p in doc["photos"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+
+
+class _LostLink:
+    """A link gone quiet in flight: waits for it, repeating the vehicle's last known state."""
+
+    def __init__(self, sortie: _Sortie, last_heartbeat: float) -> None:
+        self.s = sortie
+        self.since = last_heartbeat
+        self.next_report = sortie.link.clock()
+        cfg = sortie.config
+        self.give_up = last_heartbeat + cfg.heartbeat_timeout_s + cfg.link_lost_timeout_s
+
+    def next_wake(self) -> float:
+        return min(self.next_report, self.give_up)
+
+    def last_seen(self) -> str:
+        snap = self.s.state.snapshot()
+        where = (f"at {snap.lat_deg:.6f},{snap.lon_deg:.6f}, "
+                 f"{snap.alt_rel_m or 0.0:.0f} m above home"
+                 if snap.lat_deg is not None and snap.lon_deg is not None else "position unknown")
+        battery = f", battery {snap.battery_pct:g} %" if snap.battery_pct is not None else ""
+        reached = max(self.s.reached, default=0)
+        return (f"last seen in {snap.mode or '?'} {where}{battery}, item {reached}/"
+                f"{self.s.total} reached")
+
+    def tick(self) -> None:
+        s, now = self.s, self.s.link.clock()
+        silent = now - self.since
+        if now >= self.give_up:
+            s.progress.save(s.flight_dir)
+            raise LinkTimeout(
+                f"vehicle HEARTBEAT during sortie {s.number}", round(silent, 1),
+                f"link lost; {self.last_seen()}; the vehicle's own failsafe (FS_GCS_ENABLE) "
+                "decides what it does; follow it when the link is back with --resume")
+        if now >= self.next_report:
+            self.next_report = now + s.config.link_report_s
+            s.emit(FlightEvent(EventKind.LINK_LOST, s.number,
+                               f"link lost {silent:.0f} s ago, {self.last_seen()}; waiting "
+                               f"{self.give_up - now:.0f} s more for it",
+                               max(s.reached, default=0), s.total))
+
+    def back(self) -> None:
+        s = self.s
+        silent = s.link.clock() - self.since
+        s.emit(FlightEvent(EventKind.LINK_BACK, s.number, f"link back after {silent:.0f} s",
+                           max(s.reached, default=0), s.total))
+        try:  # a vehicle that rebooted, or a new connection, may have dropped the rates
+            request_rates(s.link, DEFAULT_RATES_HZ, timeout_s=s.config.command_timeout_s,
+                          retries=1)
+        except SurveyError:
+            pass

@@ -152,6 +152,23 @@ def set_param(link: Link, name: str, value: float, *, timeout_s: float = 1.5,
     raise AssertionError("unreachable")
 
 
+def get_param(link: Link, name: str, *, timeout_s: float = 1.5, retries: int = 2
+              ) -> float | None:
+    """A parameter's value (PARAM_REQUEST_READ), or None when the vehicle has no such
+    parameter (ArduPilot does not answer for an unknown name)."""
+    with link.subscribe("PARAM_VALUE") as values:
+        for _ in range(retries + 1):
+            link.send(link.mav.param_request_read_encode(
+                link.target_system, link.target_component, name.encode("ascii"), -1))
+            try:
+                msg = values.get(timeout_s, lambda m: _param_id(m) == name,
+                                 what=f"PARAM_VALUE {name}")
+            except LinkTimeout:
+                continue
+            return float(msg.param_value)
+    return None
+
+
 def _param_id(msg: object) -> str:
     pid = msg.param_id  # type: ignore[attr-defined]
     return (pid.decode("ascii", "replace") if isinstance(pid, bytes) else pid).rstrip("\0")

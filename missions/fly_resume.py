@@ -20,10 +20,22 @@ STATE_FILE = "state.json"
 
 @dataclass
 class SortieProgress:
-    """One sortie's progress: ``last_reached`` is a plan seq (1 = first item), 0 for none."""
+    """One sortie's progress: ``last_reached`` is a plan seq (1 = first item), 0 for none.
+
+    While the sortie is in the air, ``mission`` holds the plan seq of each item of the mission
+    on the vehicle and ``expected`` the plan seqs it must reach, so that another ``survey fly
+    --resume`` can attach to it (after a crash of the ground station, or a lost link) and
+    follow it to landing. Both are None once it has landed.
+    """
 
     completed: bool = False
     last_reached: int = 0
+    mission: list[int] | None = None
+    expected: list[int] | None = None
+
+    @property
+    def in_flight(self) -> bool:
+        return self.mission is not None
 
 
 @dataclass
@@ -49,7 +61,8 @@ class FlightProgress:
             return cls()
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            return cls({int(k): SortieProgress(bool(v["completed"]), int(v["last_reached"]))
+            return cls({int(k): SortieProgress(bool(v["completed"]), int(v["last_reached"]),
+                                               _ints(v.get("mission")), _ints(v.get("expected")))
                         for k, v in doc["sorties"].items()})
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise InputError(path, f"damaged flight state ({e}); delete it to start over") \
@@ -58,9 +71,19 @@ class FlightProgress:
     def save(self, folder: Path) -> None:
         """Write ``folder/state.json`` atomically."""
         folder.mkdir(parents=True, exist_ok=True)
-        doc = {"sorties": {str(k): {"completed": v.completed, "last_reached": v.last_reached}
+        doc = {"sorties": {str(k): {"completed": v.completed, "last_reached": v.last_reached,
+                                    **({"mission": v.mission, "expected": v.expected}
+                                       if v.mission is not None else {})}
                            for k, v in sorted(self.sorties.items())}}
         atomic_write_text(folder / STATE_FILE, json.dumps(doc, indent=2) + "\n")
+
+
+def _ints(value: object) -> list[int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list of item numbers, got {value!r}")
+    return [int(v) for v in value]
 
 
 _CARRIED = (Cmd.DO_CHANGE_SPEED, Cmd.DO_SET_CAM_TRIGG_DIST)

@@ -6,7 +6,8 @@
 defaults to :data:`DEFAULT_BAUD`), waits for
 the vehicle's heartbeat (ground-station heartbeats and non-MAVLink bytes, such as ArduPilot
 SITL's console text on TCP 5760, are ignored), learns its system and component ids, optionally
-sets up MAVLink 2 signing, and asks for the telemetry it needs with SET_MESSAGE_INTERVAL.
+sets up MAVLink 2 signing (:mod:`missions.signing`), and asks for the telemetry it needs
+with SET_MESSAGE_INTERVAL.
 
 One reader thread receives everything and hands each message to listeners and to
 :class:`Subscription` queues; it also sends a ground-station heartbeat every second. Missions,
@@ -32,7 +33,9 @@ import serial
 from pymavlink import mavutil
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from survey.errors import InputError, LinkError, LinkTimeout, VehicleRefused
+from missions import signing
+from missions.signing import send_setup_signing as send_setup_signing  # API kept here
+from survey.errors import InputError, LinkError, LinkTimeout, SurveyError, VehicleRefused
 
 Clock = Callable[[], float]
 Message = Any  # a decoded pymavlink message
@@ -136,6 +139,11 @@ class Link:
         What was connected to, for messages.
     clock
         Monotonic seconds; injectable for tests.
+    reopen
+        Opens the connection again. With it, a transport that fails (a radio pulled from its
+        USB socket, a TCP connection reset) is reopened every second until :meth:`close`,
+        instead of failing the link: waiters see silence, not an error, and subscriptions go
+        on receiving once the vehicle is back. Without it, a failure ends the link.
 
     Attributes
     ----------
@@ -143,10 +151,16 @@ class Link:
         The vehicle's ids, learnt from its heartbeat (0 until then).
     heartbeat
         The vehicle's last HEARTBEAT (None until one arrived).
+    reopened
+        How many times the transport was reopened.
     """
 
-    def __init__(self, conn: Any, url: str, *, clock: Clock = time.monotonic) -> None:
+    def __init__(self, conn: Any, url: str, *, clock: Clock = time.monotonic,
+                 reopen: Callable[[], Any] | None = None) -> None:
         self.conn = conn
+        self.reopened = 0
+        self._reopen = reopen
+        self._down: BaseException | None = None  # the transport failure being recovered from
         self.url = url
         self.clock = clock
         self.mav = conn.mav  # encoder: link.send(link.mav.xxx_encode(...))
@@ -174,6 +188,8 @@ class Link:
             The connection is closed or failed.
         """
         self._raise_if_failed()
+        if self._down is not None:
+            raise LinkError(f"{self.url}: connection down ({self._down}), reopening")
         try:
             with self._send_lock:
                 self.conn.mav.send(msg)
@@ -255,8 +271,14 @@ class Link:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._maybe_send_heartbeat()
-                msg = self._recv()
+                try:
+                    self._maybe_send_heartbeat()
+                    msg = self._recv()
+                except (OSError, serial.SerialException) as e:
+                    if self._reopen is None or self._stop.is_set():
+                        raise
+                    self._reopen_until_back(e)
+                    continue
                 if msg is not None:
                     self._deliver(msg)
         except BaseException as e:  # surfaced to every waiter by _raise_if_failed
@@ -265,6 +287,25 @@ class Link:
         finally:
             with self._cond:
                 self._cond.notify_all()
+
+    def _reopen_until_back(self, failure: BaseException) -> None:
+        """Reopen the transport once a second until it opens or the link is closed."""
+        assert self._reopen is not None
+        self._down = failure
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+        while not self._stop.wait(1.0):
+            try:
+                conn = self._reopen()
+            except (OSError, SurveyError, serial.SerialException):
+                continue
+            with self._send_lock:
+                self.conn = conn
+            self.reopened += 1
+            self._down = None
+            return
 
     def _recv(self) -> Message | None:
         try:
@@ -506,7 +547,8 @@ def read_signing_key(path: str | Path) -> bytes:
 
 def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = None,
             rates_hz: Mapping[int, float] | None = DEFAULT_RATES_HZ,
-            clock: Clock = time.monotonic, baud: int | None = None) -> Link:
+            clock: Clock = time.monotonic, baud: int | None = None,
+            reconnect: bool = False) -> Link:
     """Connect to a vehicle and wait for its heartbeat.
 
     Parameters
@@ -517,8 +559,11 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
     timeout_s
         How long to wait for the vehicle's heartbeat, seconds.
     signing_key
-        A 32-byte MAVLink 2 signing key: sent to the vehicle with SETUP_SIGNING, outgoing
-        messages are signed and unsigned incoming ones refused.
+        A 32-byte MAVLink 2 signing key (:mod:`missions.signing`): outgoing messages are
+        signed; a vehicle whose first heartbeat comes unsigned is sent the key with
+        SETUP_SIGNING and must then sign with it within another ``timeout_s``; one already
+        signing with it is sent nothing; one signing with another key is refused. From then
+        on unsigned or wrongly signed messages are refused (RADIO_STATUS excepted).
     rates_hz
         Telemetry to request with SET_MESSAGE_INTERVAL (message id → Hz); None asks nothing.
     clock
@@ -526,6 +571,10 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
     baud
         Serial rate for a serial device whose URL gives none (default :data:`DEFAULT_BAUD`);
         refused for network URLs.
+    reconnect
+        Once connected, reopen a transport that fails (see :class:`Link`'s ``reopen``), with
+        the same signing state, instead of failing the link: for flying, where a radio pulled
+        from its socket or a reset TCP connection should not end the watch.
 
     Returns
     -------
@@ -539,39 +588,43 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
     LinkError
         The connection cannot be opened.
     LinkTimeout
-        No vehicle heartbeat in time (or a rate request was never acknowledged).
+        No vehicle heartbeat in time, no heartbeat signed with the key after sending it, or a
+        rate request was never acknowledged.
+    VehicleRefused
+        The vehicle refused the signing key, with its STATUSTEXT (ArduPilot, armed: "ERROR:
+        Won't setup signing when armed").
     """
     conn = open_connection(url, baud=baud)
     if signing_key is not None:
         if len(signing_key) != 32:
             conn.close()
             raise InputError("--signing-key", "a MAVLink signing key has 32 bytes")
-        conn.setup_signing(signing_key, sign_outgoing=True, allow_unsigned_callback=None)
+        signing.prepare(conn, signing_key)
     link = Link(conn, url, clock=clock)
     hints = []
     if isinstance(conn, _Serial):
         hints.append(f"serial at {conn.baud} baud: check --baud and that the radios "
                      "are linked")
-    if signing_key is not None:
-        hints.append("signing is on: unsigned or wrongly signed messages are refused")
     link.timeout_hint = "; ".join(hints)
     try:
         with link.subscribe("HEARTBEAT") as sub:
-            sub.get(timeout_s, lambda m: link.target_system != 0, what="vehicle HEARTBEAT")
+            first = sub.get(timeout_s, lambda m: link.target_system != 0,
+                            what="vehicle HEARTBEAT")
         if signing_key is not None:
-            send_setup_signing(link, signing_key)
+            signing.start_signing(link, signing_key, first, timeout_s=timeout_s)
+            hints.append("signing is on: unsigned or wrongly signed messages are refused")
+        elif first._header.incompat_flags & mavlink.MAVLINK_IFLAG_SIGNED:
+            hints.append("the vehicle signs its messages: unless this is its USB port it "
+                         "ignores unsigned ones; give its key with --signing-key")
+        link.timeout_hint = "; ".join(hints)
         if rates_hz:
             request_rates(link, rates_hz)
     except BaseException:
         link.close()
         raise
+    if reconnect:
+        link._reopen = lambda: signing.carry_over(link.conn, open_connection(url, baud=baud))
     return link
-
-
-def send_setup_signing(link: Link, key: bytes) -> None:
-    """Give the vehicle the signing key (SETUP_SIGNING has no acknowledgement)."""
-    link.send(link.mav.setup_signing_encode(link.target_system, link.target_component, key,
-                                            link.conn.mav.signing.timestamp))
 
 
 def request_rates(link: Link, rates_hz: Mapping[int, float], *, timeout_s: float = 1.5,

@@ -72,13 +72,39 @@ def read_vehicle_info(link: Link, *, timeout_s: float = 3.0) -> VehicleInfo:
     raise AssertionError("unreachable")
 
 
-def require(info: VehicleInfo, needs: Iterable[str]) -> None:
-    """Refuse, in one line, a vehicle that lacks what the plan needs."""
-    missing = info.lacks(needs)
+def missing_equipment(link: Link, *, camera: bool, battery_monitor: bool,
+                      timeout_s: float = 1.0) -> list[str]:
+    """What the plan needs fitted and configured that the vehicle's parameters say is not.
+
+    ``camera``: the plan takes photos, so CAM1_TYPE must name a camera (ArduPilot before 4.4
+    has CAM_TRIGG_TYPE instead, whose every value, servo by default, triggers).
+    ``battery_monitor``: battery swaps between sorties are judged from the battery level, so
+    BATT_MONITOR must not be 0. A parameter the vehicle does not answer for is not held
+    against it.
+    """
+    from missions.fly_commands import get_param
+
+    out = []
+    if camera:
+        cam = get_param(link, "CAM1_TYPE", timeout_s=timeout_s)
+        if cam is None and get_param(link, "CAM_TRIGG_TYPE", timeout_s=timeout_s) is None:
+            out.append("a camera (it has neither CAM1_TYPE nor CAM_TRIGG_TYPE)")
+        elif cam == 0:
+            out.append("a configured camera for the plan's photos (CAM1_TYPE is 0: set it to "
+                       "the camera's type, e.g. 1 servo, 2 relay, 5 MAVLink)")
+    if battery_monitor and get_param(link, "BATT_MONITOR", timeout_s=timeout_s) == 0:
+        out.append("a battery monitor for the battery swaps between sorties (BATT_MONITOR is "
+                   "0: set it, e.g. 4 analog voltage and current)")
+    return out
+
+
+def require(info: VehicleInfo, needs: Iterable[str], equipment: Iterable[str] = ()) -> None:
+    """Refuse, in one line, a vehicle that lacks what the plan needs: protocol support
+    (AUTOPILOT_VERSION capabilities) and ``equipment`` (see :func:`missing_equipment`)."""
+    missing = [f"{n} support" for n in info.lacks(needs)] + list(equipment)
     if missing:
-        raise VehicleRefused("fly this plan", f"ArduPilot {info.version} does not report "
-                             f"{', '.join(missing)} support (AUTOPILOT_VERSION capabilities), "
-                             "which the plan needs")
+        raise VehicleRefused("fly this plan", f"the plan needs what ArduPilot {info.version} "
+                             f"lacks: {'; '.join(missing)}")
 
 
 def write_vehicle_info(flight_dir: Path, info: VehicleInfo) -> Path:

@@ -1,11 +1,27 @@
 """The project's one error tree.
 
 Library code raises these; only the CLI turns them into a one-line message and an exit code.
+The codes tell a script what kind of failure it was (listed in ``survey fly --help``):
+
+==== ==================================================================================
+0    done
+1    an unexpected error (a bug: please report it)
+2    bad input: a file or option the user can fix; a simulator that cannot start
+3    the link: cannot connect, no heartbeat, or lost in flight and not back in time
+4    refused by the vehicle: not ready to arm, a command or an upload refused, not a copter
+5    the flight was cut short: a failsafe, a mode change, a breach (state saved: --resume)
+130  interrupted (Ctrl-C): RTL commanded
+==== ==================================================================================
 """
 
 from __future__ import annotations
 
 from os import PathLike
+
+EXIT_INPUT = 2
+EXIT_LINK = 3
+EXIT_REFUSED = 4
+EXIT_ABORTED = 5
 
 
 class SurveyError(Exception):
@@ -25,7 +41,7 @@ class InputError(SurveyError):
         What is wrong, in a few words.
     """
 
-    exit_code = 2
+    exit_code = EXIT_INPUT
 
     def __init__(self, source: str | PathLike[str], problem: str) -> None:
         self.source = str(source)
@@ -46,7 +62,7 @@ class PlanningError(SurveyError):
 class LinkError(SurveyError):
     """The MAVLink connection cannot be opened or was lost (bad URL, refused, closed)."""
 
-    exit_code = 2
+    exit_code = EXIT_LINK
 
 
 class LinkTimeout(LinkError):
@@ -70,7 +86,7 @@ class LinkTimeout(LinkError):
 class WrongVehicle(SurveyError):
     """The vehicle on the link is not one this pipeline can fly (e.g. a plane, not a copter)."""
 
-    exit_code = 2
+    exit_code = EXIT_REFUSED
 
 
 class VehicleRefused(SurveyError):
@@ -84,7 +100,7 @@ class VehicleRefused(SurveyError):
         The vehicle's answer: the result name and any STATUSTEXT it sent.
     """
 
-    exit_code = 2
+    exit_code = EXIT_REFUSED
 
     def __init__(self, action: str, reason: str) -> None:
         self.action = action
@@ -100,7 +116,7 @@ class MissionRejected(SurveyError):
     it answered (``-1``: the count).
     """
 
-    exit_code = 2
+    exit_code = EXIT_REFUSED
 
     def __init__(self, message: str, *, ack_type: int | None = None, seq: int = -1) -> None:
         super().__init__(message)
@@ -111,7 +127,7 @@ class MissionRejected(SurveyError):
 class FlightAborted(SurveyError):
     """A sortie ended early: failsafe, RTL/LAND commanded elsewhere, disarm in the air, Ctrl-C."""
 
-    exit_code = 1
+    exit_code = EXIT_ABORTED
 
 
 class SimulatorError(SurveyError):

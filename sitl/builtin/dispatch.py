@@ -13,6 +13,7 @@ from .mission_store import ItemProtocol
 from .params import ParamStore
 from .protocol import AUTOPILOT_COMPONENT, mavlink
 from .server import Link
+from .signing import REFUSED_ARMED, VehicleSigning
 
 M = mavlink
 _POSITION_IGNORED = (M.POSITION_TARGET_TYPEMASK_X_IGNORE | M.POSITION_TARGET_TYPEMASK_Y_IGNORE
@@ -26,8 +27,13 @@ class Vehicle(commands.Context, Protocol):
     params: ParamStore
     sysid: int
     protocols: dict[int, ItemProtocol]
+    signing: VehicleSigning
 
     def broadcast(self, msg: Any) -> None: ...
+
+    def links(self) -> list[Link]: ...
+
+    def text_to(self, link: Link, severity: int, text: str) -> None: ...
 
     def param_changed(self, name: str) -> None: ...
 
@@ -75,6 +81,7 @@ class Dispatcher:
             "SET_MODE": self._set_mode,
             "REQUEST_DATA_STREAM": self._request_data_stream,
             "SET_POSITION_TARGET_GLOBAL_INT": self._position_target,
+            "SETUP_SIGNING": self._setup_signing,
         }
 
     def handle(self, link: Link, msg: Any) -> None:
@@ -229,6 +236,16 @@ class Dispatcher:
             return
         north, east = cop.frame.to_ne_e7(msg.lat_int, msg.lon_int)
         cop.guided_goto(north, east, alt)
+
+
+    # ------------------------------------------------------------------ signing
+    def _setup_signing(self, link: Link, msg: Any) -> None:
+        """ArduPilot's ``handle_setup_signing``: refused while armed, else the key is kept and
+        every link signs with it from now on."""
+        if self.v.copter.armed:
+            self.v.text_to(link, M.MAV_SEVERITY_WARNING, REFUSED_ARMED)
+            return
+        self.v.signing.setup(bytes(msg.secret_key), int(msg.initial_timestamp), self.v.links())
 
 
 class _Mute:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import selectors
 import socket
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from .protocol import AUTOPILOT_COMPONENT, mavlink
@@ -19,11 +21,18 @@ _RECV_SIZE = 65536
 
 
 class Link:
-    """One connected ground station: its socket, MAVLink codec and telemetry rates."""
+    """One connected ground station: its socket, MAVLink codec and telemetry rates.
 
-    def __init__(self, sock: socket.socket, sysid: int, name: str) -> None:
+    ``link_id`` numbers the link (its MAVLink signing link id); ``refused`` counts, by message
+    id, the messages dropped for lack of a valid signature (shared by all links of a server).
+    """
+
+    def __init__(self, sock: socket.socket, sysid: int, name: str, *, link_id: int = 0,
+                 refused: Counter[int] | None = None) -> None:
         self.sock = sock
         self.name = name
+        self.link_id = link_id
+        self.refused: Counter[int] = Counter() if refused is None else refused
         self.mav = mavlink.MAVLink(None, srcSystem=sysid, srcComponent=AUTOPILOT_COMPONENT)
         self.mav.robust_parsing = True
         self.streams = StreamSchedule()
@@ -55,16 +64,28 @@ class Link:
             del self.out[:n]
 
     def parse(self, data: bytes) -> list[Any]:
-        """Complete, valid MAVLink messages in ``data`` (partial frames wait for more)."""
-        msgs = self.mav.parse_buffer(data) or []
-        return [m for m in msgs if m.get_type() != "BAD_DATA"]
+        """Complete, valid MAVLink messages in ``data`` (partial frames wait for more);
+        unsigned or wrongly signed ones are dropped (and counted) while signing is on."""
+        out = []
+        for m in self.mav.parse_buffer(data) or []:
+            if m.get_type() != "BAD_DATA":
+                out.append(m)
+            elif m.reason == "Invalid signature" and len(m.data) > 9:
+                self.refused[m.data[7] | m.data[8] << 8 | m.data[9] << 16] += 1
+        return out
 
 
 class TcpServer:
-    """Listening socket on ``host`` (port 0 picks a free one) and its connected links."""
+    """Listening socket on ``host`` (port 0 picks a free one) and its connected links;
+    ``on_accept`` is called with each new link before anything is read from it."""
 
-    def __init__(self, host: str, port: int, sysid: int) -> None:
+    def __init__(self, host: str, port: int, sysid: int, *,
+                 on_accept: Callable[[Link], None] | None = None) -> None:
         self._sysid = sysid
+        self._on_accept = on_accept
+        self._accepted = 0
+        self.refused: Counter[int] = Counter()
+        """Messages refused for their signature on any link, by message id."""
         self._listener = socket.create_server((host, port))
         self._listener.setblocking(False)
         self._selector = selectors.DefaultSelector()
@@ -111,7 +132,11 @@ class TcpServer:
                 return out
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            link = Link(sock, self._sysid, f"{addr[0]}:{addr[1]}")
+            link = Link(sock, self._sysid, f"{addr[0]}:{addr[1]}", link_id=self._accepted,
+                        refused=self.refused)
+            self._accepted += 1
+            if self._on_accept is not None:
+                self._on_accept(link)
             self._selector.register(sock, selectors.EVENT_READ, link)
             self.links.append(link)
             out.append(link)

@@ -31,6 +31,7 @@ from .mission_items import WireItem, home_item
 from .params import ParamStore
 from .protocol import CopterMode, mavlink
 from .server import Link, TcpServer
+from .signing import VehicleSigning
 from .streams import StreamSchedule
 
 SIM_RATE_HZ = 50.0
@@ -39,6 +40,11 @@ _MAX_WAIT_S = 0.005
 _INBOUND_LOG_SIZE = 100_000
 SWAP_BELOW_PCT = 99.0
 """:meth:`BuiltinCopter.swap_battery` leaves a battery at or above this charge in place."""
+
+
+def _msg_name(msg_id: int) -> str:
+    cls = mavlink.mavlink_map.get(msg_id)
+    return cls.msgname if cls is not None else f"MESSAGE {msg_id}"
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,7 @@ class BuiltinCopter:
                 ms.RALLY_RULES, notify=notify, on_commit=self.copter.on_rally,
                 request_int=mission_request_int),
         }
+        self.signing = VehicleSigning()
         self._dispatcher = Dispatcher(self)
         self._sim_base = 0.0
         self._real_base = 0.0
@@ -205,7 +212,8 @@ class BuiltinCopter:
         """Bind the port and start the simulation thread; returns self."""
         if self._thread is not None:
             raise RuntimeError("vehicle already started")
-        self._server = TcpServer(self._host, self._port_wanted, self.sysid)
+        self._server = TcpServer(self._host, self._port_wanted, self.sysid,
+                                 on_accept=self.signing.attach)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="builtin-copter", daemon=True)
         self._thread.start()
@@ -377,6 +385,17 @@ class BuiltinCopter:
         with self._lock:
             return list(self._inbound)
 
+    def signing_key(self) -> bytes | None:
+        """The MAVLink 2 signing key SETUP_SIGNING gave the vehicle (None: signing off)."""
+        with self._lock:
+            return self.signing.key
+
+    def refused_messages(self) -> dict[str, int]:
+        """Messages dropped since start for lack of a valid signature, by type."""
+        with self._lock:
+            counts = dict(self._server.refused) if self._server is not None else {}
+        return {_msg_name(msg_id): n for msg_id, n in counts.items()}
+
     def stored_items(self, mission_type: int = mavlink.MAV_MISSION_TYPE_MISSION) -> \
             tuple[WireItem, ...]:
         """Items stored for a mission type, in download form (MISSION: seq 0 is home)."""
@@ -408,6 +427,15 @@ class BuiltinCopter:
 
     def send_to(self, link: Link, msg: Any) -> None:
         link.send(msg)
+
+    def links(self) -> list[Link]:
+        """The connected ground stations."""
+        return list(self._server.links) if self._server is not None else []
+
+    def text_to(self, link: Link, severity: int, text: str) -> None:
+        """A STATUSTEXT to one ground station (recorded with the others)."""
+        self._texts.append(StatusText(self.copter.time_s, severity, text))
+        link.send(telemetry.statustext(severity, text))
 
     def streams_of(self, link: Link) -> StreamSchedule:
         return link.streams

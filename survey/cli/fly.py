@@ -16,7 +16,12 @@ from survey.cli.text import escape
 
 EPILOG = ("Example: survey fly out/joso --connect tcp:127.0.0.1:5760  "
           "(start a simulator first: survey sitl start --home 36.0712,139.9812); "
-          "with a telemetry radio: survey fly out/joso --connect /dev/ttyUSB0 --baud 57600")
+          "with a telemetry radio: survey fly out/joso --connect /dev/ttyUSB0 --baud 57600\n\n"
+          "Exit codes: 0 every sortie flown; 2 bad input (a file or option); 3 link: cannot "
+          "connect, no heartbeat, or lost in flight for longer than --link-lost-timeout; "
+          "4 refused by the vehicle (not ready to arm, a command or upload refused, it lacks "
+          "what the plan needs, not a copter); 5 a sortie cut short (failsafe, mode change, "
+          "fence breach: continue with --resume); 130 Ctrl-C (RTL commanded).")
 
 
 def fly(
@@ -35,12 +40,17 @@ def fly(
         "--sortie", help="Fly only this sortie (repeatable; default: all, in order).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Skip completed sorties and continue a partly flown one from its "
-        "last reached item (flight/state.json).")] = False,
+        "last reached item (flight/state.json). A vehicle still in the air (after a lost "
+        "link, or a killed `survey fly`) is attached to and followed to landing.")] = False,
     signing_key: Annotated[Path | None, typer.Option(
         "--signing-key", help="MAVLink 2 signing key file (64 hex digits or a passphrase): "
         "sent to the vehicle, unsigned traffic refused.")] = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", help="Seconds to wait for the vehicle's heartbeat.")] = 15.0,
+    link_lost_timeout: Annotated[float, typer.Option(
+        "--link-lost-timeout", help="In flight, seconds to keep waiting for a lost link to "
+        "come back (reporting the vehicle's last state) before giving up with exit 3; the "
+        "vehicle's own GCS failsafe decides what it does meanwhile.")] = 120.0,
 ) -> None:
     """Fly a plan over MAVLink: each sortie uploaded, verified, flown in AUTO to landing.
 
@@ -54,21 +64,25 @@ def fly(
     app = ctx.obj
     with cli_errors(app.err):
         key = read_signing_key(signing_key) if signing_key is not None else None
+        from survey.errors import InputError
         if not timeout > 0:
-            from survey.errors import InputError
             raise InputError("--timeout", f"must be positive, got {timeout:g}")
+        if not link_lost_timeout >= 0:
+            raise InputError("--link-lost-timeout", f"must be 0 or more, got "
+                             f"{link_lost_timeout:g}")
         if baud is not None:
             check_baud(baud, "--baud")
         load_sorties(plan_dir, sortie)  # a damaged plan is refused before connecting
         with app.err.status(f"Connecting to {escape(connect_url)}…"):
             # streams are requested by fly_plan once the vehicle is known to be a copter
             link = connect(connect_url, timeout_s=timeout, signing_key=key, rates_hz=None,
-                           baud=baud)
+                           baud=baud, reconnect=True)
         try:
             with _ProgressView(app.out) as view:
                 try:
                     result = fly_plan(link, plan_dir, sorties=sortie, resume=resume,
-                                      on_event=view.on_event, config=FlightConfig())
+                                      on_event=view.on_event,
+                                      config=FlightConfig(link_lost_timeout_s=link_lost_timeout))
                 except KeyboardInterrupt:
                     app.err.print("[bold yellow]interrupted:[/] RTL commanded; state saved, "
                                   "continue with --resume", highlight=False)
@@ -111,18 +125,21 @@ class _ProgressView:
             p.update(task, description=escape(e.text))
         elif e.kind is EventKind.FAILSAFE:
             p.console.print(f"[bold red]failsafe:[/] {escape(e.text)}", highlight=False)
+        elif e.kind is EventKind.LINK_LOST:
+            p.console.print(f"[bold yellow]link lost:[/] {escape(e.text)}", highlight=False)
         elif e.kind in (EventKind.MODE, EventKind.STATUSTEXT, EventKind.UPLOADED,
                         EventKind.ARMED, EventKind.DISARMED, EventKind.SORTIE_DONE,
-                        EventKind.WAITING_BATTERY):
+                        EventKind.WAITING_BATTERY, EventKind.LINK_BACK, EventKind.ATTACHED):
             p.console.print(f"sortie {e.sortie}: {escape(e.text)}", highlight=False)
 
 
 def render_result(result: FlightResult, console: Console) -> None:
     """One row per sortie flown."""
     t = Table(title="Flight")
-    for col in ("sortie", "result", "items reached", "photos", "telemetry log"):
+    for col in ("sortie", "result", "items reached", "photos / planned", "telemetry log"):
         t.add_column(col)
     for s in result.sorties:
+        photos = str(len(s.photos)) + (f" / {s.photos_planned}" if s.photos_planned else "")
         t.add_row(str(s.number), "completed" if s.completed else "interrupted",
-                  str(len(s.reached)), str(len(s.photos)), escape(str(s.log_path)))
+                  str(len(s.reached)), photos, escape(str(s.log_path)))
     console.print(t)

@@ -1,6 +1,7 @@
 """`survey fly` through typer's CliRunner against the built-in vehicle: a sortie flown to the
-end, and bad input (unreachable URL, no heartbeat, wrong vehicle, refused arming, damaged plan):
-one line, exit code 2, the vehicle left disarmed."""
+end, and what goes wrong before take-off (unreachable URL, no heartbeat, wrong vehicle, refused
+arming, damaged plan): one line, its own exit code (2 input, 3 link, 4 refused), the vehicle left
+disarmed."""
 
 from __future__ import annotations
 
@@ -51,14 +52,17 @@ def run(*args: object) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small survey (about 120 × 80 m north-east of home) planned by make_plan."""
+    return small_survey(tmp_path_factory.mktemp("plan"))
+
+
+def small_survey(out: Path) -> Path:
+    """A small survey (about 120 × 80 m north-east of home) planned by make_plan, in ``out``."""
     lat, lon = HOME
     d_lat, d_lon = 1 / 111_320, 1 / (111_320 * 0.8087)
     area = Polygon([(lon + 20 * d_lon, lat + 20 * d_lat), (lon + 140 * d_lon, lat + 20 * d_lat),
                     (lon + 140 * d_lon, lat + 100 * d_lat), (lon + 20 * d_lon, lat + 100 * d_lat)])
     plan = make_plan(PlanRequest(area=area, camera=CATALOG["mavic3e"], home_latlon=HOME,
                                  altitude_m=40.0, drone=DroneProfile()))
-    out = tmp_path_factory.mktemp("plan")
     write_plan_files(plan, out)
     return out
 
@@ -80,6 +84,10 @@ def test_help_has_an_example() -> None:
     code, out, _ = run("--help")
     assert code == 0 and "Example: survey fly" in out and "--resume" in out
     assert "--baud" in out and "default 57600" in out and "serial:/dev/ttyUSB0" in out
+    flat = " ".join(out.split())
+    for code_text in ("2 bad input", "3 link", "4 refused by the vehicle", "5 a sortie cut short",
+                      "130 Ctrl-C"):
+        assert code_text in flat, code_text
 
 
 @pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
@@ -126,7 +134,7 @@ def test_unreachable_url(plan_dir: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code, _, err = run(plan_dir, "--connect", f"tcp:127.0.0.1:{port}")
-    assert code == 2 and err.count("\n") == 1
+    assert code == 3 and err.count("\n") == 1  # the link
     assert err.startswith("error: tcp:127.0.0.1:") and "cannot connect" in err
 
 
@@ -134,7 +142,7 @@ def test_no_heartbeat(plan_dir: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         code, _, err = run(plan_dir, "--connect", f"tcp:127.0.0.1:{port}", "--timeout", 0.5)
-    assert code == 2 and err.count("\n") == 1
+    assert code == 3 and err.count("\n") == 1
     assert "no vehicle HEARTBEAT from the vehicle within 0.5 s" in err
 
 
@@ -163,7 +171,7 @@ def test_wrong_vehicle_type(plan_dir: Path) -> None:
         stop.set()
         t.join(2)
         server.close()
-    assert code == 2 and err.count("\n") == 1 and "FIXED_WING" in err
+    assert code == 4 and err.count("\n") == 1 and "FIXED_WING" in err
 
 
 def test_arming_refused_shows_the_statustext(vehicle: BuiltinCopter, plan_dir: Path,
@@ -171,7 +179,7 @@ def test_arming_refused_shows_the_statustext(vehicle: BuiltinCopter, plan_dir: P
     vehicle.inject_fault("arming_refused")
     code, _, err = run(copy_plan(plan_dir, tmp_path / "p"), "--connect", vehicle.url,
                        "--sortie", 1)
-    assert code == 2, err
+    assert code == 4, err  # refused by the vehicle
     assert err.strip().splitlines()[-1].startswith("error: vehicle refused to arm")
     assert "PreArm: Injected fault" in err
     assert not vehicle.state().armed

@@ -7,6 +7,9 @@ round-trip tests.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from shapely.geometry import LineString, Polygon, box
@@ -14,6 +17,7 @@ from shapely.ops import unary_union
 
 from missions.camera import CATALOG
 from missions.drone import DroneProfile, count_turns
+from missions.export.bundle import write_plan_files
 from missions.items import (
     FenceZone,
     MissionItem,
@@ -23,8 +27,10 @@ from missions.items import (
     trigger_distance,
     waypoint,
 )
+from missions.link import Link, connect
 from missions.model import Mode, Photo, Plan, Sortie
 from survey.frame import LocalFrame
+from tests.missions.sims import VEHICLES, Sim
 
 HOME = (36.0712345678, 139.9812345678)  # (lat, lon): a levee road west of the fields
 ALTITUDE_M = 40.0
@@ -101,3 +107,49 @@ def plan() -> Plan:
         unreachable=unreachable,
         notes=("Levee <east> & pumping station: keep out", "Sortie 2 starts over the fields"),
     )
+
+
+@pytest.fixture
+def plan_dir(plan: Plan, tmp_path: Path) -> Path:
+    write_plan_files(plan, tmp_path / "plan")
+    return tmp_path / "plan"
+
+
+@pytest.fixture
+def sim_params() -> dict[str, float]:
+    """Vehicle parameter overrides (a test parametrises this to change them)."""
+    return {}
+
+
+def _sim(request: pytest.FixtureRequest, plan: Plan, params: dict[str, float]
+         ) -> Iterator[Sim]:
+    sim = Sim(request.param, (plan.home_lat_deg, plan.home_lon_deg), params)
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(params=VEHICLES)
+def sim(request: pytest.FixtureRequest, plan: Plan, sim_params: dict[str, float]
+        ) -> Iterator[Sim]:
+    yield from _sim(request, plan, sim_params)
+
+
+@pytest.fixture(params=["builtin"])
+def builtin(request: pytest.FixtureRequest, plan: Plan, sim_params: dict[str, float]
+            ) -> Iterator[Sim]:
+    yield from _sim(request, plan, sim_params)
+
+
+@pytest.fixture
+def link_to(request: pytest.FixtureRequest) -> Iterator[Any]:
+    links: list[Link] = []
+
+    def make(sim: Sim) -> Link:
+        links.append(connect(sim.url, timeout_s=10))
+        return links[-1]
+
+    yield make
+    for link in links:
+        link.close()

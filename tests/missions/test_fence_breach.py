@@ -15,7 +15,7 @@ from missions.link import connect
 from missions.model import Plan
 from survey.errors import FlightAborted
 from tests.missions.conftest import SORTIE_LINES
-from tests.missions.test_flight import FAST, VEHICLES, Sim
+from tests.missions.sims import FAST, VEHICLES, Sim
 
 
 @pytest.mark.parametrize("kind", VEHICLES)

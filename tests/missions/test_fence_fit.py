@@ -40,7 +40,7 @@ from sitl.builtin import BuiltinCopter
 from sitl.builtin.mission_items import FENCE_MAX_ITEMS, WireItem, validate_fence
 from sitl.builtin.protocol import mavlink
 from survey.frame import LocalFrame
-from tests.missions.test_flight import FAST, VEHICLES, Sim
+from tests.missions.sims import FAST, VEHICLES, Sim
 
 FRAME = LocalFrame(36.0731, 139.9825)
 MARGIN_M = 10.0

@@ -8,102 +8,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from missions.export.bundle import write_plan_files
 from missions.flight import EventKind, FlightConfig, FlightEvent, fly_plan
 from missions.fly_resume import FlightProgress
-from missions.link import Link, connect
 from missions.mavproto import TransferConfig
 from missions.model import Plan
 from sitl.builtin import BuiltinCopter
 from survey.errors import FlightAborted, LinkTimeout, VehicleRefused
-
-SPEEDUP = 60.0
-FAST = FlightConfig(ready_timeout_s=20.0, sortie_timeout_s=60.0, battery_timeout_s=10.0)
-VEHICLES = ["builtin", pytest.param("ardupilot", marks=pytest.mark.skipif(
-    not os.environ.get("ARDUPILOT_SITL"),
-    reason="ArduPilot SITL not available: set ARDUPILOT_SITL to an arducopter binary"))]
-
-
-class Sim:
-    """A vehicle to fly: the built-in copter or ArduPilot SITL, with the hooks the tests use."""
-
-    def __init__(self, kind: str, home: tuple[float, float], params: dict[str, float]) -> None:
-        self.kind = kind
-        if kind == "builtin":
-            self.v: Any = BuiltinCopter(*home, 20.0, speedup=SPEEDUP, params=params).start()
-            self.url = self.v.url
-        else:
-            from sitl.ardupilot import ArduPilotSitl
-            self.v = ArduPilotSitl(home=(*home, 20.0, 0.0), speedup=10, params=params).start()
-            try:
-                self.v.wait_ready(timeout_s=60)
-            except BaseException:
-                self.v.stop()  # else it keeps port 5760 for every later test
-                raise
-            self.url = self.v.url
-
-    def refill(self, sortie: int) -> None:
-        if self.kind == "builtin":
-            self.v.set_battery_remaining_pct(100.0)
-        else:
-            self.v.set_battery_full()
-
-    def stop(self) -> None:
-        self.v.stop()
-
-
-@pytest.fixture
-def plan_dir(plan: Plan, tmp_path: Path) -> Path:
-    write_plan_files(plan, tmp_path / "plan")
-    return tmp_path / "plan"
-
-
-@pytest.fixture
-def sim_params() -> dict[str, float]:
-    """Vehicle parameter overrides (a test parametrises this to change them)."""
-    return {}
-
-
-def _sim(request: pytest.FixtureRequest, plan: Plan, params: dict[str, float]
-         ) -> Iterator[Sim]:
-    sim = Sim(request.param, (plan.home_lat_deg, plan.home_lon_deg), params)
-    try:
-        yield sim
-    finally:
-        sim.stop()
-
-
-@pytest.fixture(params=VEHICLES)
-def sim(request: pytest.FixtureRequest, plan: Plan, sim_params: dict[str, float]
-        ) -> Iterator[Sim]:
-    yield from _sim(request, plan, sim_params)
-
-
-@pytest.fixture(params=["builtin"])
-def builtin(request: pytest.FixtureRequest, plan: Plan, sim_params: dict[str, float]
-            ) -> Iterator[Sim]:
-    yield from _sim(request, plan, sim_params)
-
-
-@pytest.fixture
-def link_to(request: pytest.FixtureRequest) -> Iterator[Any]:
-    links: list[Link] = []
-
-    def make(sim: Sim) -> Link:
-        links.append(connect(sim.url, timeout_s=10))
-        return links[-1]
-
-    yield make
-    for link in links:
-        link.close()
+from tests.missions.sims import FAST, SPEEDUP, Sim
 
 
 def _dist_m(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -215,10 +132,13 @@ def test_lost_telemetry_in_flight_is_a_typed_timeout(builtin: Sim, link_to: Any,
         if e.kind is EventKind.REACHED and e.seq == 2:
             builtin.v.inject_fault("telemetry_loss")
 
-    cfg = FlightConfig(ready_timeout_s=20.0, sortie_timeout_s=60.0, heartbeat_timeout_s=0.5)
-    with pytest.raises(LinkTimeout, match="link lost"):
+    cfg = FlightConfig(ready_timeout_s=20.0, sortie_timeout_s=60.0, heartbeat_timeout_s=0.5,
+                       link_lost_timeout_s=1.0)
+    with pytest.raises(LinkTimeout, match=r"link lost; last seen in AUTO at 36\.07") as err:
         fly_plan(link, plan_dir, sorties=[1], on_event=on_event, config=cfg)
-    assert FlightProgress.load(plan_dir / "flight").of(1).last_reached >= 2
+    assert "--resume" in str(err.value) and err.value.exit_code == 3
+    progress = FlightProgress.load(plan_dir / "flight").of(1)
+    assert progress.last_reached >= 2 and progress.in_flight  # another fly may attach to it
 
 
 def test_flying_one_sortie_keeps_the_others_progress(builtin: Sim, link_to: Any,

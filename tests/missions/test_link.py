@@ -28,7 +28,8 @@ class FakeVehicle:
     of a chosen type, signed or not, and records what it receives."""
 
     def __init__(self, *, vehicle_type: int | None = mavlink.MAV_TYPE_QUADROTOR,
-                 sign_key: bytes | None = None, sysid: int = 7) -> None:
+                 sign_key: bytes | None = None, sysid: int = 7,
+                 clock_behind_s: float = 0.0) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.url = f"tcp:127.0.0.1:{self.port}"
@@ -37,11 +38,15 @@ class FakeVehicle:
         self.gcs = mavlink.MAVLink(None, srcSystem=250, srcComponent=190)
         self.parser = mavlink.MAVLink(None)
         self.parser.robust_parsing = True
+        # once set: unsigned messages from the vehicle's own ids besides its signed ones
+        self.plain = mavlink.MAVLink(None, srcSystem=sysid, srcComponent=1)
+        self.unsigned_too = threading.Event()
+        self.sign_key = sign_key
         if sign_key is not None:
             self.mav.signing.secret_key = sign_key
             self.mav.signing.sign_outgoing = True
             self.mav.signing.link_id = 1
-            self.mav.signing.timestamp = int((time.time() - 1420070400) * 1e5)
+            self.mav.signing.timestamp = int((time.time() - 1420070400 - clock_behind_s) * 1e5)
             self.parser.signing.secret_key = sign_key
         self.received: list[Any] = []
         self.stop = threading.Event()
@@ -65,6 +70,12 @@ class FakeVehicle:
                     out += self.mav.heartbeat_encode(
                         self.vehicle_type, mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA, 0, 0, 3).pack(
                         self.mav)
+                if self.unsigned_too.is_set():
+                    out += self.plain.heartbeat_encode(
+                        self.vehicle_type or 0, mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA, 0, 99,
+                        3).pack(self.plain)
+                    out += self.plain.radio_status_encode(200, 190, 80, 50, 40, 0, 0).pack(
+                        self.plain)
                 try:
                     conn.sendall(out + b"more console text\n")
                     data = conn.recv(4096)
@@ -75,6 +86,9 @@ class FakeVehicle:
                 for msg in self.parser.parse_buffer(data) or []:
                     if msg.get_type() != "BAD_DATA":
                         self.received.append(msg)
+                if self.sign_key is not None:  # as ArduPilot: catch up with signed input
+                    self.mav.signing.timestamp = max(self.mav.signing.timestamp,
+                                                     self.parser.signing.timestamp)
                 self.stop.wait(0.05)
 
     def close(self) -> None:
@@ -131,22 +145,63 @@ def test_wrong_vehicle_type_is_refused(fake: Any) -> None:
         check_vehicle(link)
 
 
-def test_signing_sends_the_key_and_refuses_unsigned_traffic(fake: Any) -> None:
+def _received(f: FakeVehicle, msg_type: str, n: int = 1) -> list[Any]:
+    """The fake's messages of ``msg_type`` once it has parsed ``n`` of them (deadline 5 s)."""
+    deadline = time.monotonic() + 5
+    while len(got := [m for m in list(f.received) if m.get_type() == msg_type]) < n:
+        assert time.monotonic() < deadline, f"the vehicle received {len(got)} {msg_type}"
+        f.stop.wait(0.01)
+    return got
+
+
+def _mark(link: Any, f: FakeVehicle) -> None:
+    """Send a marker and wait until the fake has it: whatever was sent before arrived too."""
+    link.send(link.mav.param_request_list_encode(link.target_system, link.target_component))
+    _received(f, "PARAM_REQUEST_LIST")
+
+
+def test_signing_a_vehicle_with_our_key_is_sent_nothing_and_unsigned_traffic_refused(
+        fake: Any) -> None:
     signed = fake(sign_key=KEY)
     with connect(signed.url, timeout_s=5, signing_key=KEY, rates_hz=None) as link:
         assert link.target_system == 7
-        deadline = time.monotonic() + 5
-        while not any(m.get_type() == "SETUP_SIGNING" for m in signed.received):
-            assert time.monotonic() < deadline, "no SETUP_SIGNING received"
-            link.expect("HEARTBEAT", 1)
-        setup = next(m for m in signed.received if m.get_type() == "SETUP_SIGNING")
-        assert bytes(setup.secret_key) == KEY and setup.target_system == 7
+        seen: list[Any] = []
+        link.add_listener(seen.append)
+        signed.unsigned_too.set()
+        for _ in range(3):  # each follows an unsigned HEARTBEAT in the vehicle's stream
+            radio = link.expect("RADIO_STATUS", 5)  # radios' unsigned RADIO_STATUS is kept
+            assert not radio.get_signed()
+        heartbeats = [m for m in list(seen) if m.get_type() == "HEARTBEAT"]
+        assert heartbeats and all(m.get_signed() and m.custom_mode != 99 for m in heartbeats)
+        _mark(link, signed)
+        assert not [m for m in signed.received if m.get_type() == "SETUP_SIGNING"]
+
+
+def test_signing_a_vehicle_without_a_key_is_sent_it_until_the_deadline(fake: Any) -> None:
     unsigned = fake()
-    with pytest.raises(LinkTimeout, match="signing is on"):
-        connect(unsigned.url, timeout_s=0.5, signing_key=KEY)
-    wrong = fake(sign_key=bytes(32))
-    with pytest.raises(LinkTimeout):
-        connect(wrong.url, timeout_s=0.5, signing_key=KEY)
+    with pytest.raises(LinkTimeout, match=r"HEARTBEAT signed with our key .*within 2\.5 s "
+                       r"\(it did not take the key"):
+        connect(unsigned.url, timeout_s=2.5, signing_key=KEY)
+    setups = _received(unsigned, "SETUP_SIGNING", 2)  # re-sent: it has no acknowledgement
+    assert all(bytes(m.secret_key) == KEY and m.target_system == 7 for m in setups)
+    assert all(m._header.incompat_flags & mavlink.MAVLINK_IFLAG_SIGNED for m in setups)
+
+
+def test_signing_a_vehicle_with_another_key_is_refused_at_once(fake: Any) -> None:
+    wrong = fake(sign_key=b"\x33" * 32)
+    t0 = time.monotonic()
+    with pytest.raises(LinkError, match="signs with another MAVLink key") as err:
+        connect(wrong.url, timeout_s=5, signing_key=KEY)
+    assert not isinstance(err.value, LinkTimeout) and time.monotonic() - t0 < 4
+    assert not [m for m in wrong.received if m.get_type() == "SETUP_SIGNING"]
+
+
+def test_signing_a_vehicle_whose_signing_clock_is_behind_has_our_key(fake: Any) -> None:
+    late = fake(sign_key=KEY, clock_behind_s=600)  # no GPS: restarted from a saved time
+    with connect(late.url, timeout_s=5, signing_key=KEY, rates_hz=None) as link:
+        assert link.expect("HEARTBEAT", 5).get_signed()
+        _mark(link, late)
+        assert not [m for m in late.received if m.get_type() == "SETUP_SIGNING"]
 
 
 def test_signing_key_file(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from missions.link import connect
 from missions.model import Plan
 from sitl.builtin import BuiltinCopter
 from survey.errors import VehicleRefused
-from tests.missions.test_flight import FAST
+from tests.missions.sims import FAST
 
 
 def test_no_battery_monitor_is_named_not_read_as_none(plan: Plan, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from sitl.builtin import BuiltinCopter
 from sitl.builtin import telemetry as builtin_telemetry
 from sitl.builtin.protocol import mavlink
 from survey.errors import VehicleRefused
-from tests.missions.test_flight import FAST
+from tests.missions.sims import FAST
 
 
 def test_version_words_are_decoded() -> None:
@@ -50,7 +50,7 @@ def test_a_vehicle_without_fence_support_is_refused_before_anything_is_sent(
     write_plan_files(plan, tmp_path / "plan")
     with BuiltinCopter(plan.home_lat_deg, plan.home_lon_deg, 20.0, speedup=60.0) as v, \
             connect(v.url, timeout_s=10) as link:
-        with pytest.raises(VehicleRefused, match="does not report fence support") as err:
+        with pytest.raises(VehicleRefused, match="lacks: fence support") as err:
             fly_plan(link, tmp_path / "plan", config=replace(FAST))
         assert "\n" not in str(err.value)
         assert not [m for m in v.received_messages() if m.msg_type == "MISSION_COUNT"]
