@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import pytest
+from pymavlink import mavutil
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.flight import FlightConfig
+from missions.fly_commands import CopterMode
 from sitl.builtin import BuiltinCopter
 
 SPEEDUP = 60.0
@@ -21,14 +25,17 @@ VEHICLES = ["builtin", pytest.param("ardupilot", marks=pytest.mark.skipif(
 class Sim:
     """A vehicle to fly: the built-in copter or ArduPilot SITL, with the hooks the tests use."""
 
-    def __init__(self, kind: str, home: tuple[float, float], params: dict[str, float]) -> None:
+    def __init__(self, kind: str, home: tuple[float, float], params: dict[str, float], *,
+                 speedup: float | None = None) -> None:
         self.kind = kind
         if kind == "builtin":
-            self.v: Any = BuiltinCopter(*home, 20.0, speedup=SPEEDUP, params=params).start()
+            self.v: Any = BuiltinCopter(*home, 20.0, speedup=speedup or SPEEDUP,
+                                        params=params).start()
             self.url = self.v.url
         else:
             from sitl.ardupilot import ArduPilotSitl
-            self.v = ArduPilotSitl(home=(*home, 20.0, 0.0), speedup=10, params=params).start()
+            self.v = ArduPilotSitl(home=(*home, 20.0, 0.0), speedup=speedup or 10,
+                                   params=params).start()
             try:
                 self.v.wait_ready(timeout_s=60)
             except BaseException:
@@ -44,3 +51,43 @@ class Sim:
 
     def stop(self) -> None:
         self.v.stop()
+
+    @property
+    def second_url(self) -> str:
+        """Where a second ground station connects (ArduPilot's TCP ports take one client
+        each: SERIAL2 is the next one)."""
+        return self.url if self.kind == "builtin" else f"tcp:127.0.0.1:{self.v.port + 1}"
+
+
+class Observer:
+    """Watches the vehicle without being its ground station (no heartbeats of its own):
+    the built-in vehicle's state, or ArduPilot's SERIAL2 (TCP 5763)."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.conn: Any = None
+        if sim.kind == "ardupilot":
+            self.conn = mavutil.mavlink_connection(sim.second_url, source_system=254,
+                                                   dialect="ardupilotmega")
+
+    def wait_mode(self, name: str, timeout_s: float) -> None:
+        if self.conn is None:
+            self.sim.v.wait_for(lambda s: s.mode.name == name, timeout_s=timeout_s)
+            return
+        want = int(CopterMode[name])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            hb = self.conn.recv_match(type="HEARTBEAT", blocking=True, timeout=0.5)
+            if hb is not None and hb.type != mavlink.MAV_TYPE_GCS and hb.custom_mode == want:
+                return
+        raise AssertionError(f"the vehicle did not enter {name} within {timeout_s:g} s")
+
+    def armed(self, timeout_s: float = 5.0) -> bool:
+        if self.conn is None:
+            return bool(self.sim.v.state().armed)
+        hb = self.conn.recv_match(type="HEARTBEAT", blocking=True, timeout=timeout_s)
+        return hb is not None and bool(hb.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
