@@ -85,8 +85,15 @@ class Observer:
     def armed(self, timeout_s: float = 5.0) -> bool:
         if self.conn is None:
             return bool(self.sim.v.state().armed)
-        hb = self.conn.recv_match(type="HEARTBEAT", blocking=True, timeout=timeout_s)
-        return hb is not None and bool(hb.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
+        hb = None
+        while (msg := self.conn.recv_match(type="HEARTBEAT", blocking=False)) is not None:
+            hb = msg if msg.type != mavlink.MAV_TYPE_GCS else hb  # up to the newest
+        deadline = time.monotonic() + timeout_s
+        while hb is None and time.monotonic() < deadline:
+            msg = self.conn.recv_match(type="HEARTBEAT", blocking=True, timeout=0.5)
+            hb = msg if msg is not None and msg.type != mavlink.MAV_TYPE_GCS else None
+        assert hb is not None, "no heartbeat from the vehicle"
+        return bool(hb.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
 
     def close(self) -> None:
         if self.conn is not None:
