@@ -70,6 +70,7 @@ COPTER_TYPES = frozenset({
 })
 _REACHED_COMMANDS = frozenset({Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF, Cmd.NAV_LAND,
                                Cmd.NAV_RETURN_TO_LAUNCH})
+_FINAL_COMMANDS = frozenset({Cmd.NAV_LAND, Cmd.NAV_RETURN_TO_LAUNCH})
 _FAILSAFE_TEXT = re.compile(r"failsafe|battery .* (low|critical)|fence breach|ekf|radio|gcs",
                             re.IGNORECASE)
 _BREACH_TEXT = re.compile(r"\bbreached\b", re.IGNORECASE)
@@ -604,6 +605,7 @@ class _Sortie:
         last_hb = clock()
         lost: _LostLink | None = None
         current = 0
+        progressed = False  # MISSION_CURRENT seen changing in AUTO
         while True:
             now = clock()
             if now >= deadline:
@@ -637,6 +639,9 @@ class _Sortie:
                 if armed and not armed_seen:
                     armed_seen = True
                 elif armed_seen and not armed:
+                    if progressed and current == self.total and mode == CopterMode.AUTO \
+                            and self.plan.items[-1].command in _FINAL_COMMANDS:
+                        self._passed(current + 1)  # landed by the mission's own RTL/LAND
                     self.emit(FlightEvent(EventKind.DISARMED, self.number, "landed and disarmed",
                                           max(self.reached, default=0), self.total))
                     return
@@ -645,7 +650,14 @@ class _Sortie:
             elif kind == "MISSION_CURRENT":
                 seq = self._plan_seq(msg.seq)
                 if seq and seq != current:
+                    # The first value may be left over from before the upload; once it has
+                    # changed in AUTO it is the mission's progress: heading for ``seq`` means
+                    # every item before it is done, even if a MISSION_ITEM_REACHED was lost
+                    # (ArduPilot drops messages when the link's buffer is full).
+                    progressed = progressed or (mode is not None and current != 0)
                     current = seq
+                    if progressed:
+                        self._passed(seq)
                     self.emit(FlightEvent(EventKind.CURRENT, self.number, "", seq, self.total))
             elif kind == "CAMERA_FEEDBACK":
                 self._photo(msg)
@@ -656,6 +668,19 @@ class _Sortie:
     def _plan_seq(self, vehicle_seq: int) -> int:
         i = vehicle_seq - 1  # vehicle seq 0 is home
         return self.seq_map[i] if 0 <= i < len(self.seq_map) else 0
+
+    def _passed(self, seq: int) -> None:
+        """Every expected item before plan item ``seq`` is done."""
+        done = sorted(s for s in self.expected if s < seq and s not in self.reached)
+        if not done:
+            return
+        self.reached.extend(done)
+        sp = self.progress.of(self.number)
+        last = max((s for s in done if self.plan.items[s - 1].command in
+                    (Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF)), default=0)
+        if last > sp.last_reached:
+            sp.last_reached = last
+            self.progress.save(self.flight_dir)
 
     def _reached(self, vehicle_seq: int) -> None:
         seq = self._plan_seq(vehicle_seq)

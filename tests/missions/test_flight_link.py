@@ -131,3 +131,22 @@ def test_a_vehicle_missing_equipment_is_refused_in_one_line(
         fly_plan(link, plan_dir, config=FAST)
     assert missing in str(err.value) and "\n" not in str(err.value)
     assert not [m for m in builtin.v.received_messages() if m.msg_type == "MISSION_COUNT"]
+
+
+def test_a_sortie_whose_item_reached_messages_are_all_lost_still_completes(
+        builtin: Sim, link_to: Any, plan_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ArduPilot drops messages when a link's buffer is full: MISSION_CURRENT moving on (and
+    the disarm at the end of the mission's own RTL) says the items were done."""
+    from missions import link as link_mod
+
+    offer = link_mod.Subscription._offer
+
+    def lossy(self: Any, msg: Any) -> None:
+        if msg.get_type() != "MISSION_ITEM_REACHED":
+            offer(self, msg)
+
+    monkeypatch.setattr(link_mod.Subscription, "_offer", lossy)
+    result = fly_plan(link_to(builtin), plan_dir, sorties=[1], config=FAST)
+    assert result.completed and result.sorties[0].reached
+    progress = FlightProgress.load(plan_dir / "flight").of(1)
+    assert progress.completed and progress.last_reached >= 4
