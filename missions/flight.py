@@ -71,6 +71,8 @@ COPTER_TYPES = frozenset({
 _REACHED_COMMANDS = frozenset({Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF, Cmd.NAV_LAND,
                                Cmd.NAV_RETURN_TO_LAUNCH})
 _FINAL_COMMANDS = frozenset({Cmd.NAV_LAND, Cmd.NAV_RETURN_TO_LAUNCH})
+_FOLLOWED = ("HEARTBEAT", "MISSION_ITEM_REACHED", "MISSION_CURRENT", "CAMERA_FEEDBACK",
+             "STATUSTEXT")
 _FAILSAFE_TEXT = re.compile(r"failsafe|battery .* (low|critical)|fence breach|ekf|radio|gcs",
                             re.IGNORECASE)
 _BREACH_TEXT = re.compile(r"\bbreached\b", re.IGNORECASE)
@@ -473,7 +475,7 @@ class _Sortie:
                               sp.last_reached, self.total))
         if hb is not None and hb.custom_mode != CopterMode.AUTO:
             self.interruptions.append(f"found in {mode} when attached")
-        self._record("a", self.follow_attached)
+        self._record("a", lambda: self.watch(attached=True))
         return self._finish()
 
     def _record(self, mode: str, body: Callable[[], None]) -> None:
@@ -570,27 +572,18 @@ class _Sortie:
         cmd.set_mode(self.link, CopterMode.AUTO, timeout_s=t)
         cmd.start_mission(self.link, timeout_s=t)
 
-    def watch(self) -> None:
-        """Follow the sortie until the vehicle disarms (Ctrl-C: RTL, then re-raise)."""
-        types = ("HEARTBEAT", "MISSION_ITEM_REACHED", "MISSION_CURRENT", "CAMERA_FEEDBACK",
-                 "STATUSTEXT")
-        with self.link.subscribe(types) as sub:
-            try:
-                self.start()
-                self._follow(sub)
-            except KeyboardInterrupt:
-                self._make_safe("Ctrl-C")
-                raise
-
-    def follow_attached(self) -> None:
-        """Follow a sortie found in the air (Ctrl-C: RTL, then re-raise)."""
-        types = ("HEARTBEAT", "MISSION_ITEM_REACHED", "MISSION_CURRENT", "CAMERA_FEEDBACK",
-                 "STATUSTEXT")
+    def watch(self, *, attached: bool = False) -> None:
+        """Follow the sortie until the vehicle disarms: started here, or (``attached``) found
+        in the air. Ctrl-C: RTL, then re-raise."""
         hb = self.link.heartbeat
-        with self.link.subscribe(types) as sub:
+        with self.link.subscribe(_FOLLOWED) as sub:
             try:
-                self._follow(sub, mode=hb.custom_mode if hb is not None else None,
-                             armed_seen=True)
+                if attached:
+                    self._follow(sub, mode=hb.custom_mode if hb is not None else None,
+                                 armed_seen=True)
+                else:
+                    self.start()
+                    self._follow(sub)
             except KeyboardInterrupt:
                 self._make_safe("Ctrl-C")
                 raise
@@ -671,13 +664,15 @@ class _Sortie:
 
     def _passed(self, seq: int) -> None:
         """Every expected item before plan item ``seq`` is done."""
-        done = sorted(s for s in self.expected if s < seq and s not in self.reached)
-        if not done:
-            return
-        self.reached.extend(done)
-        sp = self.progress.of(self.number)
-        last = max((s for s in done if self.plan.items[s - 1].command in
+        self._done(sorted(s for s in self.expected if s < seq and s not in self.reached))
+
+    def _done(self, seqs: list[int]) -> None:
+        """Record plan items ``seqs`` as reached; the last waypoint or take-off among them is
+        where a resume goes on from."""
+        self.reached.extend(seqs)
+        last = max((s for s in seqs if self.plan.items[s - 1].command in
                     (Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF)), default=0)
+        sp = self.progress.of(self.number)
         if last > sp.last_reached:
             sp.last_reached = last
             self.progress.save(self.flight_dir)
@@ -689,13 +684,8 @@ class _Sortie:
         # ArduPilot runs items in order but keeps one pending MISSION_ITEM_REACHED per link:
         # items that complete together (take-off, then a speed change) report only the last.
         # Reaching ``seq`` means every expected item before it was passed.
-        self.reached.extend(sorted(s for s in self.expected
-                                   if s < seq and s not in self.reached))
-        self.reached.append(seq)
-        sp = self.progress.of(self.number)
-        if self.plan.items[seq - 1].command in (Cmd.NAV_WAYPOINT, Cmd.NAV_TAKEOFF):
-            sp.last_reached = max(sp.last_reached, seq)
-            self.progress.save(self.flight_dir)
+        self._passed(seq)
+        self._done([seq])
         self.emit(FlightEvent(EventKind.REACHED, self.number, "", seq, self.total))
 
     def _photo(self, msg: Message) -> None:
