@@ -3,7 +3,9 @@ false damage on the 18 undamaged real DJI photos.
 
 1. **Same buildings, two ways.** For every labelled building of the crop dataset's split
    (default ``test``; its tiles are listed in the dataset card):
-   - the assessor grades the building's crop (``survey analyze --buildings``'s path);
+   - the assessor grades the building's crop (``survey analyze --buildings``'s path), with
+     the same window of the tile's pre-disaster image for a pre+post assessor (``--no-pre``:
+     without, as for a survey with no pre imagery);
    - the detector runs over the whole tile as ``survey evaluate`` runs it, and the building
      takes the class of the best box at IoU ≥ 0.3 (no box: ``background``, i.e. missed);
    - the same boxes regraded by the assessor (``survey analyze`` without footprints).
@@ -16,7 +18,7 @@ false damage on the 18 undamaged real DJI photos.
 
     python benchmarks/assess.py --crops out/crops --xbd ../shared/data/xbd \
         ../shared/data/xbd_extra [--split test] [--assessor A.safetensors] \
-        [--detector D.safetensors] [--dji]
+        [--detector D.safetensors] [--dji] [--no-pre]
 """
 
 from __future__ import annotations
@@ -46,12 +48,12 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def compare(crops: Path, roots: list[Path], split: str, assessor_path: Path,
-            detector_path: Path) -> None:
+            detector_path: Path, use_pre: bool = True) -> None:
     import cv2
 
     from detection.assessor import GRADES, load_assessor, regrade, score_predictions
     from detection.card import read_dataset_card
-    from detection.crops import BACKGROUND, cut_crop, tile_image
+    from detection.crops import BACKGROUND, cut_crop, pre_tile_image, tile_image
     from detection.detector import detect_photo
     from detection.model import load_model
     from detection.xbd import find_post_labels, read_label
@@ -81,7 +83,11 @@ def compare(crops: Path, roots: list[Path], split: str, assessor_path: Path,
         truth += [b.damage.label for b in tile.buildings]
         t = time.perf_counter()
         batch = [cut_crop(image, b, tile.gsd_m * 100, assessor.spec) for b in boxes]
-        probs = assessor.predict(batch)
+        before = pre_tile_image(where[tile.tile_id], tile.tile_id, image.shape) \
+            if assessor.takes_pre and use_pre else None
+        befores = [None if before is None else cut_crop(before, b, tile.gsd_m * 100,
+                                                        assessor.spec) for b in boxes]
+        probs = assessor.predict(batch, befores)
         crop_s += time.perf_counter() - t
         n_crops += len(batch)
         damage = [g for g in GRADES if g != BACKGROUND]
@@ -100,7 +106,9 @@ def compare(crops: Path, roots: list[Path], split: str, assessor_path: Path,
         else:
             by_detector += [BACKGROUND] * len(boxes)
             by_both += [BACKGROUND] * len(boxes)
-    print(f"{split} split: {len(tiles)} tiles never used for any choice, {len(truth)} buildings")
+    print(f"{split} split: {len(tiles)} tiles never used for any choice, {len(truth)} buildings"
+          + (f"; pre-disaster crops {'used' if use_pre else 'withheld (--no-pre)'}"
+             if assessor.takes_pre else ""))
     for name, pred in (("assessor (footprint crops)", by_assessor),
                        ("detector (whole tile, IoU 0.3)", by_detector),
                        ("detector boxes regraded by the assessor", by_both)):
@@ -150,10 +158,12 @@ def main() -> None:
     ap.add_argument("--assessor", type=Path, default=WEIGHTS / "assessor" / "model.safetensors")
     ap.add_argument("--detector", type=Path, default=WEIGHTS / "model.safetensors")
     ap.add_argument("--dji", action="store_true", help="also the 18 DJI photos")
+    ap.add_argument("--no-pre", action="store_true",
+                    help="a pre+post assessor graded without the tiles' pre images")
     args = ap.parse_args()
     if not (args.crops / "dataset_card.json").is_file():
         sys.exit(f"{args.crops}: no crop dataset (survey dataset xbd --crops first)")
-    compare(args.crops, args.xbd, args.split, args.assessor, args.detector)
+    compare(args.crops, args.xbd, args.split, args.assessor, args.detector, not args.no_pre)
     if args.dji:
         if not DJI.is_dir():
             sys.exit(f"{DJI}: not here")

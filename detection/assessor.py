@@ -48,26 +48,49 @@ class Assessor:
         self._index = np.array([order.index(g) for g in GRADES])
         self.grade_weights = np.array([float(card.grade_weights.get(g, 1.0)) for g in GRADES])
 
-    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """Probabilities ``(N, len(GRADES))`` (rows sum to 1) for BGR uint8 crops of
-        :attr:`spec` size, with the card's grade weights applied."""
-        return apply_weights(self.predict_raw(crops), self.grade_weights)
+    @property
+    def takes_pre(self) -> bool:
+        """Whether the network also sees the pre-disaster crop (six input channels)."""
+        return self.spec.pre
 
-    def predict_raw(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def predict(self, crops: Sequence[np.ndarray],
+                pre: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+        """Probabilities ``(N, len(GRADES))`` (rows sum to 1) for BGR uint8 crops of
+        :attr:`spec` size, with the card's grade weights applied; ``pre``: the same
+        windows in pre-disaster imagery (``None`` where there is none), used only by an
+        assessor that :attr:`takes_pre`."""
+        return apply_weights(self.predict_raw(crops, pre), self.grade_weights)
+
+    def predict_raw(self, crops: Sequence[np.ndarray],
+                    pre: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
         """The network's probabilities in :data:`GRADES` order, no grade weights: the mean
         over the crop as it is, flipped left-right, flipped up-down and turned a quarter
         (top-down imagery has no "up"; on the validation crops the four views raised
         damaged F1 from 0.734 to 0.756 and intact F1 from 0.922 to 0.931)."""
         import torch
 
+        from detection.crops import no_pre
+
         if not len(crops):
             return np.zeros((0, len(GRADES)))
+        if pre is not None and len(pre) != len(crops):
+            raise ValueError(f"{len(pre)} pre crops for {len(crops)} crops")
         size = self.spec.size_px
+
+        def fit(c: np.ndarray) -> np.ndarray:
+            return c if c.shape[:2] == (size, size) else _resize(c, size)
+
         out = []
         for start in range(0, len(crops), self.batch):
-            part = np.stack([c if c.shape[:2] == (size, size) else _resize(c, size)
-                             for c in crops[start:start + self.batch]])
-            rgb = torch.from_numpy(np.ascontiguousarray(part[..., ::-1].transpose(0, 3, 1, 2)))
+            part = np.stack([fit(c) for c in crops[start:start + self.batch]])
+            if self.takes_pre:
+                befores = (pre or [None] * len(crops))[start:start + self.batch]
+                before = np.stack([no_pre(self.spec) if b is None else fit(b)
+                                   for b in befores])
+                part = np.concatenate([part[..., ::-1], before[..., ::-1]], axis=3)
+            else:
+                part = part[..., ::-1]
+            rgb = torch.from_numpy(np.ascontiguousarray(part.transpose(0, 3, 1, 2)))
             rgb = rgb.to(self.device).float() / 255.0
             views = (rgb, rgb.flip(3), rgb.flip(2), rgb.rot90(1, (2, 3)))
             with torch.inference_mode():
@@ -254,20 +277,36 @@ def split_probabilities(assessor: Assessor, root: str | PathLike[str], split: st
                         on_batch: Callable[[int, int], None] | None = None
                         ) -> tuple[np.ndarray, list[str]]:
     """The network's raw probabilities (no grade weights) and the true grades of every crop
-    of ``root/split``."""
+    of ``root/split`` (pair crops for an assessor that :attr:`~Assessor.takes_pre`).
+
+    Raises
+    ------
+    InputError
+        An unreadable crop, or a pair crop for a post-only assessor or the other way round.
+    """
     import cv2
+
+    from detection.crops import split_pair
 
     items = read_crop_split(root, split)
     out = [np.zeros((0, len(GRADES)))]
     step = 512
     for start in range(0, len(items), step):
-        crops = []
+        crops, befores = [], []
         for path, _ in items[start:start + step]:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 raise InputError(path, "unreadable crop")
+            is_pair = image.shape[1] == 2 * image.shape[0]
+            if is_pair != assessor.takes_pre:
+                raise InputError(path, "a pre+post pair crop, but the assessor takes post "
+                                       "crops only" if is_pair else "a post-only crop, but "
+                                       "the assessor takes pre+post pairs (--pre)")
+            if is_pair:
+                image, before = split_pair(image)
+                befores.append(before)
             crops.append(image)
-        out.append(assessor.predict_raw(crops))
+        out.append(assessor.predict_raw(crops, befores if assessor.takes_pre else None))
         if on_batch:
             on_batch(min(start + step, len(items)), len(items))
     return np.concatenate(out), [g for _, g in items]

@@ -49,21 +49,30 @@ class CropSpec:
     gsd_cm
         The assessor's ground sample distance, cm/px: crops of finer imagery are averaged
         down to it first.
+    pre
+        The assessor also sees the same window in pre-disaster imagery: each dataset crop
+        is a pair (post on the left, pre on the right, grey when no pre image exists) and
+        the network takes six channels (see :func:`pair_crop`).
     """
 
     size_px: int = 64
     context: float = 0.25
     min_side_m: float = 12.0
     gsd_cm: float = 45.0
+    pre: bool = False
 
     def to_dict(self) -> dict[str, float]:
-        return {"size_px": self.size_px, "context": self.context,
-                "min_side_m": self.min_side_m, "gsd_cm": self.gsd_cm}
+        out = {"size_px": self.size_px, "context": self.context,
+               "min_side_m": self.min_side_m, "gsd_cm": self.gsd_cm}
+        if self.pre:  # post-only recipes keep the card they always had
+            out["pre"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> CropSpec:
         return cls(size_px=int(data["size_px"]), context=float(data["context"]),
-                   min_side_m=float(data["min_side_m"]), gsd_cm=float(data["gsd_cm"]))
+                   min_side_m=float(data["min_side_m"]), gsd_cm=float(data["gsd_cm"]),
+                   pre=bool(data.get("pre", False)))
 
 
 def crop_window(bounds_px: Sequence[float], image_gsd_cm: float,
@@ -118,6 +127,31 @@ def cut_crop(image: np.ndarray, bounds_px: Sequence[float], image_gsd_cm: float,
     return cv2.resize(window, (spec.size_px, spec.size_px), interpolation=interp)
 
 
+def no_pre(spec: CropSpec) -> np.ndarray:
+    """The pre-disaster half of a pair when there is no pre image: uniform grey."""
+    return np.full((spec.size_px, spec.size_px, 3), PAD_VALUE, dtype=np.uint8)
+
+
+def pair_crop(post: np.ndarray, pre: np.ndarray | None, spec: CropSpec) -> np.ndarray:
+    """A dataset pair: the post crop on the left, the pre crop (or :func:`no_pre`) on the
+    right, ``(size_px, 2·size_px, 3)``."""
+    return np.concatenate([post, no_pre(spec) if pre is None else pre], axis=1)
+
+
+def split_pair(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(post, pre)`` halves of a pair image (:func:`pair_crop`).
+
+    Raises
+    ------
+    ValueError
+        An image that is not twice as wide as it is tall.
+    """
+    height, width = image.shape[:2]
+    if width != 2 * height:
+        raise ValueError(f"a pair crop is twice as wide as tall, got {width}×{height}")
+    return image[:, :height], image[:, height:]
+
+
 # --- the xBD crop dataset -------------------------------------------------------------------
 
 
@@ -169,6 +203,24 @@ def _background_boxes(boxes: np.ndarray, width: int, height: int, count: int,
     return out
 
 
+def pre_tile_image(root: Path, tile_id: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A tile's pre-disaster image, or ``None`` when it has none.
+
+    Raises
+    ------
+    InputError
+        A pre image that cannot be read or is not the post image's size.
+    """
+    try:
+        path = tile_image(root, "pre_images", f"{tile_id}_pre_disaster")
+    except InputError:
+        return None
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None or image.shape != shape:
+        raise InputError(path, "unreadable, or not the size of the post-disaster image")
+    return image
+
+
 def write_crop_dataset(xbd_roots: Sequence[str | PathLike[str]], out_dir: str | PathLike[str],
                        *, spec: CropSpec | None = None, seed: int = 0,
                        background_fraction: float = 0.15,
@@ -180,6 +232,9 @@ def write_crop_dataset(xbd_roots: Sequence[str | PathLike[str]], out_dir: str | 
     and :data:`BACKGROUND`) and returns the split and the counts; the caller writes the card.
     The split is by tile, stratified by disaster, over the tiles of all folders together.
     Crops are cut at each tile's own measured GSD (see :func:`detection.xbd.read_label`).
+    With ``spec.pre`` every crop is a pair (:func:`pair_crop`) with the same window of the
+    tile's pre-disaster image (``pre_images/``, the same pixel grid in xBD), grey where a
+    tile has none.
 
     Raises
     ------
@@ -213,6 +268,7 @@ def write_crop_dataset(xbd_roots: Sequence[str | PathLike[str]], out_dir: str | 
                            cv2.IMREAD_COLOR)
         if image is None:
             raise InputError(root / "images", f"unreadable image of {tile.tile_id}")
+        pre_image = pre_tile_image(root, tile.tile_id, image.shape) if spec.pre else None
         s = split_of[tile.tile_id]
         gsd_cm = tile.gsd_m * 100.0
         gsds.append(gsd_cm)
@@ -223,6 +279,9 @@ def write_crop_dataset(xbd_roots: Sequence[str | PathLike[str]], out_dir: str | 
             boxes, tile.width_px, tile.height_px, n_bg, rng)]
         for n, (box, label) in enumerate(items):
             crop = cut_crop(image, box, gsd_cm, spec)
+            if spec.pre:
+                crop = pair_crop(crop, None if pre_image is None else
+                                 cut_crop(pre_image, box, gsd_cm, spec), spec)
             target = out / s / label / f"{tile.tile_id}_{n:04d}.jpg"
             if not cv2.imwrite(str(target), crop, [cv2.IMWRITE_JPEG_QUALITY, 95]):
                 raise InputError(target, "cannot be written")

@@ -107,6 +107,17 @@ def _balanced_copy(data_dir: Path, into: Path, balance: float) -> dict[str, int]
     return repeats
 
 
+def _with_channels(model: object, channels: int) -> object:
+    """The same classifier architecture, freshly built for ``channels`` input channels."""
+    from detection.offline import ultralytics_api
+
+    ultralytics_api()
+    from ultralytics.nn.tasks import ClassificationModel
+
+    arch = dict(model.yaml, channels=channels)  # type: ignore[attr-defined]
+    return ClassificationModel(arch, ch=channels, verbose=False)
+
+
 def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
     """Train, then write ``model.safetensors`` + ``model.yaml`` (best val top-1 epoch) and
     its card into ``out_dir``;
@@ -144,6 +155,12 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
         data = Path(tmp) / "data"
         repeats = _balanced_copy(config.data_dir, data, config.balance)
         yolo = start_yolo(start, task="classify", trust=config.trust_weights)
+        channels = 6 if spec.pre else 3
+        if yolo.model.yaml.get("channels", 3) != channels:
+            if not str(start).lower().endswith((".yaml", ".yml")):
+                raise InputError(start, f"takes {yolo.model.yaml.get('channels', 3)} input "
+                                        f"channels; this dataset's crops have {channels}")
+            yolo.model = _with_channels(yolo.model, channels)
         if config.backbone_from is not None:
             from detection.train import transfer_backbone
 
@@ -152,6 +169,13 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
         extra: dict[str, object] = {"time": config.hours} if config.hours else {}
         if config.lr is not None:
             extra.update(optimizer="AdamW", lr0=config.lr, warmup_epochs=0)
+        from detection.train import use_every_core
+
+        use_every_core(yolo)
+        if spec.pre:
+            from detection.pair_dataset import PairTrainer
+
+            extra["trainer"] = PairTrainer
         yolo.train(
             **extra, data=str(data), epochs=config.epochs, imgsz=spec.size_px,
             batch=config.batch, nbs=config.batch, device=device, workers=workers,

@@ -96,7 +96,7 @@ def check_architecture(path: Path, arch: object) -> dict[str, Any]:
         raise InputError(path, "not an architecture (top level is not a mapping)")
     if arch.get("scales"):
         raise InputError(path, "architecture still has a scales table (write it resolved)")
-    for key in ("nc", "depth_multiple", "width_multiple", "max_channels"):
+    for key in ("nc", "depth_multiple", "width_multiple", "max_channels", "channels"):
         value = arch.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                   or not math.isfinite(value) or value <= 0):

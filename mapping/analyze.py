@@ -21,11 +21,13 @@ final store equals an uninterrupted run's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -44,6 +46,9 @@ from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
 from missions.camera import Camera
 from survey.errors import ImageError, InputError
 from survey.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
+
+if TYPE_CHECKING:
+    from mapping.pre_imagery import PreImagery
 
 Progress = Callable[[int, int, str], None]
 Problem = Callable[[str], None]
@@ -88,6 +93,9 @@ class AnalyzeConfig:
     conf: float = 0.1
     assessor: Assessor | None = None
     buildings: Path | None = None
+    pre: Path | None = None
+    """Pre-disaster orthophoto (GeoTIFF) for an assessor that compares pre and post crops
+    of each footprint (needs ``buildings``)."""
 
 
 def _ground(dem: object | None, pose: PhotoPose) -> object:
@@ -123,7 +131,8 @@ def _pose_columns(pose: PhotoPose) -> dict:
 
 def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
                   ground: object, conf: float, *, assessor: Assessor | None = None,
-                  footprints: FootprintIndex | None = None
+                  footprints: FootprintIndex | None = None,
+                  pre: Callable[[int], np.ndarray | None] | None = None
                   ) -> tuple[dict, list[DetectionRow], list[ViewRow]]:
     """Detect (or grade footprints), georeference and render one photo: its extra ``photos``
     columns, its detection rows and its building views (store ids: footprint index + 1)."""
@@ -138,7 +147,7 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
         if assessor is None:
             raise ValueError("grading footprints needs an assessor")
         views = photo_views(image, pose, ground, footprints, footprints.under(outline),
-                            assessor)
+                            assessor, pre)
         boxes = np.array([v.box_xyxy for v in views], dtype=float).reshape(-1, 4)
         labels = [_top_grade(v.probabilities) for v in views]
     elif model is not None:
@@ -321,11 +330,15 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
         meta["buildings"] = content_sha256(config.buildings)
     if config.assessor is not None:
         meta["assessor"] = str(config.assessor.weights.resolve())
-    with survey_store(config.out_dir, meta) as store:
+    pre = None
+    if config.pre is not None:
+        pre = _pre_imagery(config, footprints)
+        meta["pre"] = content_sha256(config.pre)
+    with survey_store(config.out_dir, meta) as store, pre or contextlib.nullcontext():
         _check_same_inputs(store, meta, config.out_dir)
         if footprints is not None and not store.buildings():
             store.add_buildings(_footprint_rows(footprints.footprints))
-        summary = _run(store, config, poses, dem, progress, footprints, on_problem)
+        summary = _run(store, config, poses, dem, progress, footprints, on_problem, pre)
         if summary.analysed + summary.skipped == 0:
             photos = config.photos
             where = photos[0] if len(photos) == 1 else _common_root(photos) or "PHOTOS"
@@ -333,10 +346,31 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
     return summary
 
 
+def _pre_imagery(config: AnalyzeConfig, footprints: FootprintIndex | None) -> PreImagery:
+    """The pre-disaster orthophoto of ``config.pre``, checked against what uses it."""
+    from mapping.pre_imagery import PreImagery
+
+    assert config.pre is not None
+    if footprints is None or config.assessor is None:
+        raise InputError(config.pre, "pre-disaster imagery is compared per footprint: give "
+                                     "--buildings too")
+    if not config.assessor.takes_pre:
+        raise InputError(config.assessor.weights, "this assessor grades post-disaster crops "
+                         "only; --pre needs one trained on pre+post pairs (survey dataset "
+                         "xbd --crops --pre)")
+    if not is_orthomosaic(config.pre):
+        raise InputError(config.pre, "not a georeferenced GeoTIFF orthophoto")
+    pre = PreImagery(config.pre, footprints.footprints, config.assessor.spec)
+    area = shapely.union_all([f.polygon for f in footprints.footprints])
+    if not pre.covers(area):
+        raise InputError(config.pre, "covers none of the footprints")
+    return pre
+
+
 def _check_same_inputs(store: Store, meta: dict[str, str], out_dir: Path) -> None:
     have = store.meta()
     for key, what in (("weights", "other weights"), ("assessor", "another assessor"),
-                      ("buildings", "other footprints")):
+                      ("buildings", "other footprints"), ("pre", "other pre-disaster imagery")):
         if have.get(key) != meta.get(key):
             raise InputError(out_dir, f"analysed with {what} ({have.get(key) or 'none'}); "
                              "use a new survey folder")
@@ -348,7 +382,8 @@ def _camera_default() -> Camera:
     return camera_from_name(DEFAULT_CAMERA)
 
 
-def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintIndex | None
+def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintIndex | None,
+                  pre: Callable[[int], np.ndarray | None] | None = None
                   ) -> tuple[dict, list[DetectionRow], list[ViewRow]]:
     """An orthomosaic's ``photos`` columns (no camera: the raster's extent and resolution),
     its detections or its footprints' views."""
@@ -357,7 +392,7 @@ def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintInde
     views: list[ViewRow] = []
     rows: list[DetectionRow] = []
     if footprints is not None:
-        views = ortho_views(ortho, footprints, config.assessor)
+        views = ortho_views(ortho, footprints, config.assessor, pre=pre)
     else:
         rows = ortho_detections(ortho, config.model, config.conf, config.assessor)
     overlay, bounds, thumbnail = ortho_overlay(ortho)
@@ -371,7 +406,8 @@ def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintInde
 
 def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | InputError | Ortho],
          dem: object | None, progress: Progress | None,
-         footprints: FootprintIndex | None, on_problem: Problem | None) -> AnalyzeSummary:
+         footprints: FootprintIndex | None, on_problem: Problem | None,
+         pre: Callable[[int], np.ndarray | None] | None = None) -> AnalyzeSummary:
     plan_dir = config.plan_dir
     if plan_dir is None and config.flight_dir is not None:
         candidate = config.flight_dir.parent
@@ -408,7 +444,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
         pose = poses[path]
         row = _photo_row(name, path, sha)
         if isinstance(pose, Ortho):
-            extra, rows, views = analyse_ortho(pose, config, footprints)
+            extra, rows, views = analyse_ortho(pose, config, footprints, pre)
             store.add_photo({**row, **extra, "status": "ok"}, rows, views)
             done.add(sha)
             analysed += 1
@@ -432,7 +468,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             continue
         extra, rows, views = analyse_photo(image, pose, config.model, _ground(dem, pose),
                                            config.conf, assessor=config.assessor,
-                                           footprints=footprints)
+                                           footprints=footprints, pre=pre)
         store.add_photo({**row, **_pose_columns(pose), **extra, "status": "ok"}, rows, views)
         done.add(sha)
         analysed += 1

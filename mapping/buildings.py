@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,14 +96,18 @@ def _view_geometry(pose: PhotoPose, lonlat: np.ndarray, ground: object
 
 
 def photo_views(image: np.ndarray, pose: PhotoPose, ground: object, index: FootprintIndex,
-                candidates: np.ndarray, assessor: Assessor) -> list[ViewRow]:
+                candidates: np.ndarray, assessor: Assessor,
+                pre: Callable[[int], np.ndarray | None] | None = None) -> list[ViewRow]:
     """Grade every footprint in ``candidates`` that the photo sees well enough; each view's
-    ``building_id`` is the store's id of the footprint (its index in ``index`` + 1)."""
+    ``building_id`` is the store's id of the footprint (its index in ``index`` + 1).
+    ``pre`` gives a footprint's pre-disaster crop by index (``None`` where there is none),
+    for an assessor that compares pre and post."""
     height, width = image.shape[:2]
     frame_box = box(0, 0, width, height)
     spec = assessor.spec
     picked: list[tuple[int, tuple[float, float, float, float], float, float, float]] = []
-    crops = []
+    crops: list[np.ndarray] = []
+    befores: list[np.ndarray | None] = []
     for i in candidates:
         lonlat = _outline_lonlat(index.footprints[int(i)].polygon)
         geometry = _view_geometry(pose, lonlat, ground)
@@ -121,10 +125,11 @@ def photo_views(image: np.ndarray, pose: PhotoPose, ground: object, index: Footp
             continue
         bounds = tuple(float(v) for v in outline.bounds)
         crops.append(cut_crop(image, bounds, gsd_cm, spec))
+        befores.append(pre(int(i)) if pre is not None else None)
         closeness = min(1.0, spec.gsd_cm / gsd_cm)
         weight = math.cos(math.radians(incidence)) * closeness * visible
         picked.append((int(i), bounds, weight, gsd_cm, incidence))  # type: ignore[arg-type]
-    probs = assessor.predict(crops)
+    probs = assessor.predict(crops, befores)
     return [ViewRow(i + 1, tuple(round(float(v), 5) for v in p), round(w, 5), round(g, 2),
                     round(inc, 2), b)
             for (i, b, w, g, inc), p in zip(picked, probs, strict=True)]

@@ -183,37 +183,51 @@ def ortho_overlay(ortho: Ortho) -> tuple[bytes, list[float], bytes]:
     return overlay.image, list(overlay.bounds), bytes(jpeg) if ok else b""
 
 
-def ortho_views(ortho: Ortho, index: object, assessor: object,
-                on_building: Callable[[int, int], None] | None = None) -> list:
-    """One :class:`~survey.store.ViewRow` per footprint inside the ortho (``building_id``:
-    its index in ``index`` + 1)."""
+def footprint_crop(ortho: Ortho, src: object, polygon: object, spec: object
+                   ) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+    """The assessor's crop of one footprint (lon/lat ``polygon``) cut from an open ortho
+    (``src``: its rasterio dataset) and the footprint's pixel bounds, or ``None`` when less
+    than :data:`mapping.buildings.MIN_VISIBLE` of it lies inside the raster."""
     from detection.crops import crop_window, cut_crop
     from mapping.buildings import MIN_VISIBLE, _outline_lonlat
+
+    uv = lonlat_to_pixel(ortho, _outline_lonlat(polygon))
+    outline = Polygon(uv).buffer(0)
+    if outline.is_empty or outline.area < 1.0:
+        return None
+    if outline.intersection(box(0, 0, ortho.width, ortho.height)).area / outline.area \
+            < MIN_VISIBLE:
+        return None
+    bounds = tuple(float(v) for v in outline.bounds)
+    x0, y0, side = crop_window(bounds, ortho.gsd_cm, spec)  # type: ignore[arg-type]
+    ix0, iy0, n_px = math.floor(x0), math.floor(y0), math.ceil(side) + 2
+    window = read_window(src, ix0, iy0, n_px, n_px)
+    local = (bounds[0] - ix0, bounds[1] - iy0, bounds[2] - ix0, bounds[3] - iy0)
+    return cut_crop(window, local, ortho.gsd_cm, spec), bounds  # type: ignore[arg-type,return-value]
+
+
+def ortho_views(ortho: Ortho, index: object, assessor: object,
+                on_building: Callable[[int, int], None] | None = None,
+                pre: Callable[[int], np.ndarray | None] | None = None) -> list:
+    """One :class:`~survey.store.ViewRow` per footprint inside the ortho (``building_id``:
+    its index in ``index`` + 1); ``pre`` gives a footprint's pre-disaster crop by index."""
     from survey.store import ViewRow
 
     spec = assessor.spec  # type: ignore[attr-defined]
     candidates = index.under(ortho.footprint)  # type: ignore[attr-defined]
-    frame = box(0, 0, ortho.width, ortho.height)
-    picked, crops = [], []
+    picked, crops, befores = [], [], []
     footprints = index.footprints  # type: ignore[attr-defined]
     with ortho._dataset() as src:
         for n, i in enumerate(candidates):
-            uv = lonlat_to_pixel(ortho, _outline_lonlat(footprints[int(i)].polygon))
-            outline = Polygon(uv).buffer(0)
-            if outline.is_empty or outline.area < 1.0:
+            cut = footprint_crop(ortho, src, footprints[int(i)].polygon, spec)
+            if cut is None:
                 continue
-            if outline.intersection(frame).area / outline.area < MIN_VISIBLE:
-                continue
-            bounds = outline.bounds
-            x0, y0, side = crop_window(bounds, ortho.gsd_cm, spec)
-            ix0, iy0, n_px = math.floor(x0), math.floor(y0), math.ceil(side) + 2
-            window = read_window(src, ix0, iy0, n_px, n_px)
-            local = (bounds[0] - ix0, bounds[1] - iy0, bounds[2] - ix0, bounds[3] - iy0)
-            crops.append(cut_crop(window, local, ortho.gsd_cm, spec))
-            picked.append((int(i), tuple(float(v) for v in bounds)))
+            crops.append(cut[0])
+            befores.append(pre(int(i)) if pre else None)
+            picked.append((int(i), cut[1]))
             if on_building:
                 on_building(n + 1, len(candidates))
-    probs = assessor.predict(crops)  # type: ignore[attr-defined]
+    probs = assessor.predict(crops, befores)  # type: ignore[attr-defined]
     return [ViewRow(i + 1, tuple(round(float(v), 5) for v in p), 1.0, round(ortho.gsd_cm, 2),
                     0.0, b) for (i, b), p in zip(picked, probs, strict=True)]
 

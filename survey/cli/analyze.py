@@ -59,6 +59,10 @@ def analyze(
         "OSM .osm/.pbf): grade every footprint from the photos that see it, instead of "
         "detecting.")] = None,
     assessor: Assessor = None,
+    pre: Annotated[Path | None, typer.Option(
+        "--pre", help="Pre-disaster orthophoto (GeoTIFF the municipality already has): with "
+        "--buildings and a pre+post assessor, each footprint is compared before and after.")
+    ] = None,
     no_assessor: Annotated[bool, typer.Option(
         "--no-assessor", help="Keep the detector's own grades (no regrading of its boxes by "
         "the assessor).")] = False,
@@ -84,6 +88,9 @@ def analyze(
         cam = camera_from_name(camera) if camera else None
         if buildings is not None and no_assessor:
             raise InputError("--no-assessor", "--buildings needs the assessor")
+        if pre is not None and buildings is None:
+            raise InputError("--pre", "pre-disaster imagery is compared per footprint: give "
+                                      "--buildings too")
         model, weights_id = None, ""
         shown = show_trusted(app.err)
         with app.err.status("Loading the model…"):
@@ -97,7 +104,7 @@ def analyze(
         config = AnalyzeConfig(photos=files, out_dir=out, model=model,  # type: ignore[arg-type]
                                weights=weights_id, dem=dem, flight_dir=flight,
                                plan_dir=plan, camera=cam, conf=conf, assessor=grader,
-                               buildings=buildings)
+                               buildings=buildings, pre=pre)
         with _progress(app.err) as bar:
             task = bar.add_task("Analysing", total=len(files))
 

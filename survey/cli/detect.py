@@ -400,6 +400,10 @@ def dataset_xbd(
     crops: Annotated[bool, typer.Option(
         "--crops", help="Building crops for the assessor (train|val|test/<grade>/*.jpg, "
         "with background crops), instead of YOLO detection tiles.")] = False,
+    pre: Annotated[bool, typer.Option(
+        "--pre", help="With --crops: each crop is a pair, post-disaster left and the same "
+        "window of the tile's pre-disaster image right (grey where a tile has none), for "
+        "an assessor that compares the two.")] = False,
 ) -> None:
     """Convert xBD post-disaster tiles to a YOLO dataset (data.yaml + dataset_card.json).
 
@@ -411,12 +415,16 @@ def dataset_xbd(
     from detection.train import write_xbd_dataset
 
     app = ctx.obj
+    if pre and not crops:
+        raise typer.BadParameter("goes with --crops", ctx=ctx, param_hint="--pre")
     if crops:
+        from detection.crops import CropSpec
         from detection.train_assessor import write_xbd_crops
 
         with cli_errors(app.err), _progress(app.err) as bar:
             task = bar.add_task("Cutting crops", total=None)
-            card = write_xbd_crops(xbd, out, seed=seed, progress=lambda d, t: bar.update(
+            card = write_xbd_crops(xbd, out, seed=seed, spec=CropSpec(pre=pre),
+                                   progress=lambda d, t: bar.update(
                 task, completed=d, total=t))
         counts = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in c.items())
                            for s, c in card.crops_per_class.items())

@@ -132,16 +132,18 @@ def test_bad_footprints_file_is_refused_before_anything_is_written(
     assert not (tmp_path / "s").exists()
 
 
-def _ortho(path: Path, survey: object, gsd_m: float = 0.1) -> Path:
-    """A north-up GeoTIFF in UTM 54N of the survey's painted buildings."""
+def _ortho(path: Path, survey: object, gsd_m: float = 0.1,
+           origin_m: tuple[float, float] = (-80.0, 30.0), size_m: float = 160.0) -> Path:
+    """A north-up GeoTIFF in UTM 54N of the survey's painted buildings (``size_m`` × 60 m
+    from the survey's local ``origin_m``, its north-west corner)."""
     import rasterio
     from pyproj import Transformer
     from rasterio.transform import from_origin
 
     tf = Transformer.from_crs(4326, 32654, always_xy=True)
-    lon0, lat0 = survey.lonlat(-80.0, 30.0)  # type: ignore[attr-defined]
+    lon0, lat0 = survey.lonlat(*origin_m)  # type: ignore[attr-defined]
     x0, y0 = tf.transform(lon0, lat0)
-    width, height = round(160 / gsd_m), round(60 / gsd_m)
+    width, height = round(size_m / gsd_m), round(60 / gsd_m)
     image = np.zeros((3, height, width), np.uint8)
     image[:] = np.array(GROUND_BGR[::-1], np.uint8)[:, None, None]
     for b in survey.buildings:  # type: ignore[attr-defined]
@@ -276,3 +278,92 @@ def test_share_and_map_never_replace_a_fifo(fake_assessor: ColourAssessor, tmp_p
         one_error_line(err, "a FIFO")
         assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert leftovers(tmp_path) == []
+
+
+# --- pre-disaster imagery (--pre) --------------------------------------------------------
+
+BEFORE = {"destroyed": "intact", "major": "minor", "intact": "major", "minor": "destroyed"}
+"""How the pre-disaster orthophoto paints each building (not as the photos do), so that the
+fake pre+post assessor's grades show which window of which raster reached it."""
+
+
+@pytest.fixture
+def pre_assessor(monkeypatch: pytest.MonkeyPatch) -> object:
+    from tests.mapping.conftest import PreColourAssessor
+
+    grader = PreColourAssessor()
+    monkeypatch.setattr(analyze_cmd, "load_assessor", lambda weights, **_: grader)
+    monkeypatch.setattr(analyze_cmd, "_assessor_path",
+                        lambda weights, required=True: weights or Path("pre-assessor.pt"))
+    return grader
+
+
+def _pre_ortho(path: Path, survey: object) -> Path:
+    """The municipality's pre-disaster orthophoto: 20 cm/px, east of x = -40 m only (so
+    building C, at x = -70 m, has no pre crop), every building painted as :data:`BEFORE`."""
+    import dataclasses
+    import types
+
+    before = types.SimpleNamespace(
+        lonlat=survey.lonlat,  # type: ignore[attr-defined]
+        buildings=[dataclasses.replace(b, damage=BEFORE[b.damage])
+                   for b in survey.buildings])  # type: ignore[attr-defined]
+    return _ortho(path, before, gsd_m=0.2, origin_m=(-40.0, 30.0), size_m=100.0)
+
+
+def test_pre_orthophoto_crops_each_footprint_for_a_pre_post_assessor(
+        pre_assessor: object, tmp_path: Path) -> None:
+    survey = synthetic_survey(tmp_path / "photos")
+    feet = footprints_file(survey, tmp_path / "b.geojson")
+    pre = _pre_ortho(tmp_path / "pre.tif", survey)
+    out = tmp_path / "survey"
+    code, _, err = run("analyze", *survey.photos, "--buildings", feet, "--pre", pre, "-o", out)
+    assert code == 0, err
+    with open_store(out) as store:
+        grades = {b.key: b.grade for b in store.buildings()}
+        meta = store.meta()
+    for b in survey.buildings:
+        seen_before = b.x_m > -40.0
+        assert grades[f"JOSO-{b.name}"] == (BEFORE[b.damage] if seen_before else b.damage), b
+    assert pre_assessor.pre_seen > 0 and pre_assessor.pre_missing > 0  # type: ignore
+    assert meta["pre"]  # a re-run with another orthophoto is refused
+    other = _ortho(tmp_path / "other.tif", survey)
+    code, _, err = run("analyze", *survey.photos, "--buildings", feet, "--pre", other,
+                       "-o", out)
+    assert code == 2 and "other pre-disaster imagery" in one_error_line(err, "survey")
+
+
+def test_pre_orthophoto_with_an_orthomosaic(pre_assessor: object, tmp_path: Path) -> None:
+    survey = synthetic_survey(tmp_path / "photos")
+    feet = footprints_file(survey, tmp_path / "b.geojson")
+    post = _ortho(tmp_path / "post.tif", survey)
+    pre = _pre_ortho(tmp_path / "pre.tif", survey)
+    code, _, err = run("analyze", post, "--buildings", feet, "--pre", pre, "-o",
+                       tmp_path / "s")
+    assert code == 0, err
+    with open_store(tmp_path / "s") as store:
+        grades = {b.key: b.grade for b in store.buildings()}
+    for b in survey.buildings:
+        assert grades[f"JOSO-{b.name}"] == (BEFORE[b.damage] if b.x_m > -40 else b.damage)
+
+
+def test_pre_orthophoto_refusals(fake_assessor: ColourAssessor, tmp_path: Path) -> None:
+    survey = synthetic_survey(tmp_path / "photos")
+    feet = footprints_file(survey, tmp_path / "b.geojson")
+    pre = _pre_ortho(tmp_path / "pre.tif", survey)
+    out = tmp_path / "survey"
+    cases = [
+        (("--pre", pre), "give --buildings too"),  # no footprints
+        (("--buildings", feet, "--pre", pre), "post-disaster crops only"),  # post-only
+        (("--buildings", feet, "--pre", feet), "not a georeferenced GeoTIFF"),
+    ]
+    for extra, expect in cases:
+        if expect == "not a georeferenced GeoTIFF":
+            fake_assessor.takes_pre = True  # type: ignore[misc]
+        code, _, err = run("analyze", *survey.photos, *extra, "-o", out)
+        assert code == 2, (extra, err)
+        one_error_line(err, expect)
+        assert not out.exists()  # refused before a survey folder is written
+    far = _ortho(tmp_path / "far.tif", survey, origin_m=(2000.0, 30.0))
+    code, _, err = run("analyze", *survey.photos, "--buildings", feet, "--pre", far, "-o", out)
+    assert code == 2 and "covers none of the footprints" in one_error_line(err, "far.tif")

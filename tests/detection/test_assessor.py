@@ -109,7 +109,7 @@ class _Fixed:
 
     spec = CropSpec()
 
-    def predict(self, crops: list[np.ndarray]) -> np.ndarray:
+    def predict(self, crops: list[np.ndarray], pre: object = None) -> np.ndarray:
         out = np.full((len(crops), len(GRADES)), 0.05)
         out[0, GRADES.index(BACKGROUND)] = 0.8
         out[1, GRADES.index("destroyed")] = 0.8

@@ -86,7 +86,13 @@ class ColourAssessor:
         self.weights = Path("colour-assessor.pt")
         self.crops = 0
 
-    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    takes_pre = False
+
+    def predict(self, crops: Sequence[np.ndarray],
+                pre: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+        return self.grade(crops)
+
+    def grade(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         from detection.assessor import GRADES
 
         out = np.zeros((len(crops), len(GRADES)))
@@ -100,6 +106,30 @@ class ColourAssessor:
             out[i] = 0.02
             out[i, GRADES.index(grade)] = 0.92
         return out
+
+
+class PreColourAssessor(ColourAssessor):
+    """A fake pre+post assessor: grades each building by the paint of its *pre* crop when
+    it has one (so a test sees which pre window reached it), else by the post crop;
+    ``pre_seen`` counts the views that came with a pre crop and ``pre_missing`` those
+    without."""
+
+    takes_pre = True
+
+    def __init__(self) -> None:
+        from detection.crops import CropSpec
+
+        super().__init__()
+        self.spec = CropSpec(size_px=32, gsd_cm=20.0, pre=True)
+        self.pre_seen = self.pre_missing = 0
+
+    def predict(self, crops: Sequence[np.ndarray],
+                pre: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+        pre = list(pre) if pre is not None else [None] * len(crops)
+        assert len(pre) == len(crops)
+        self.pre_seen += sum(b is not None for b in pre)
+        self.pre_missing += sum(b is None for b in pre)
+        return self.grade([c if b is None else b for c, b in zip(crops, pre, strict=True)])
 
 
 class CentreModel:
