@@ -274,10 +274,11 @@ def read_crop_split(root: str | PathLike[str], split: str) -> list[tuple[Path, s
 
 
 def split_probabilities(assessor: Assessor, root: str | PathLike[str], split: str, *,
-                        on_batch: Callable[[int, int], None] | None = None
-                        ) -> tuple[np.ndarray, list[str]]:
+                        on_batch: Callable[[int, int], None] | None = None,
+                        use_pre: bool = True) -> tuple[np.ndarray, list[str]]:
     """The network's raw probabilities (no grade weights) and the true grades of every crop
-    of ``root/split`` (pair crops for an assessor that :attr:`~Assessor.takes_pre`).
+    of ``root/split`` (pair crops for an assessor that :attr:`~Assessor.takes_pre`; with
+    ``use_pre`` false their pre halves are withheld, as for a survey without pre imagery).
 
     Raises
     ------
@@ -306,18 +307,22 @@ def split_probabilities(assessor: Assessor, root: str | PathLike[str], split: st
                 image, before = split_pair(image)
                 befores.append(before)
             crops.append(image)
-        out.append(assessor.predict_raw(crops, befores if assessor.takes_pre else None))
+        out.append(assessor.predict_raw(crops, befores if assessor.takes_pre and use_pre
+                                        else None))
         if on_batch:
             on_batch(min(start + step, len(items)), len(items))
     return np.concatenate(out), [g for _, g in items]
 
 
 def evaluate_assessor(assessor: Assessor, root: str | PathLike[str], split: str, *,
-                      on_batch: Callable[[int, int], None] | None = None
-                      ) -> AssessorEvaluation:
-    """Score ``assessor`` (with its grade weights) on ``root/split`` of a crop dataset."""
-    probs, truth = split_probabilities(assessor, root, split, on_batch=on_batch)
-    return score_probabilities(probs, truth, assessor.grade_weights, split)
+                      on_batch: Callable[[int, int], None] | None = None,
+                      use_pre: bool = True) -> AssessorEvaluation:
+    """Score ``assessor`` (with its grade weights) on ``root/split`` of a crop dataset; a
+    pre+post assessor scored with ``use_pre`` false is named ``{split}_without_pre``."""
+    probs, truth = split_probabilities(assessor, root, split, on_batch=on_batch,
+                                       use_pre=use_pre)
+    name = split if use_pre or not assessor.takes_pre else f"{split}_without_pre"
+    return score_probabilities(probs, truth, assessor.grade_weights, name)
 
 
 def score_probabilities(probs: np.ndarray, truth: Sequence[str], weights: np.ndarray,

@@ -279,6 +279,9 @@ def evaluate(
         "--record", help="Also write the scores into the model card beside the weights.")
     ] = False,
     trust_weights: TrustWeights = False,
+    no_pre: Annotated[bool, typer.Option(
+        "--no-pre", help="A pre+post assessor scored with the pre-disaster crops withheld "
+        "(as for a survey with no pre imagery); recorded as {split}_without_pre.")] = False,
 ) -> None:
     """Score a detector on a dataset split: per-class and damaged-vs-intact box F1 at IoU 0.3."""
     from detection.classes import DamageClass
@@ -289,7 +292,8 @@ def evaluate(
     from detection.train_assessor import is_crop_dataset
 
     if is_crop_dataset(data):
-        _evaluate_assessor(app, weights, data, split, device, record, trust_weights)
+        _evaluate_assessor(app, weights, data, split, device, record, trust_weights,
+                           use_pre=not no_pre)
         return
     with cli_errors(app.err):
         if split not in ("train", "val", "test"):
@@ -323,7 +327,7 @@ def evaluate(
 
 
 def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, device: str,
-                       record: bool, trust: bool) -> None:
+                       record: bool, trust: bool, *, use_pre: bool = True) -> None:
     """Per-grade and damaged/intact scores of the building assessor on a crop split."""
     from dataclasses import replace
 
@@ -342,8 +346,9 @@ def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, devic
         with _progress(err) as bar:
             task = bar.add_task(f"Scoring {split}", total=None)
             ev = evaluate_assessor(model, data, split,  # type: ignore[arg-type]
-                                   on_batch=lambda d, t: bar.update(task, completed=d, total=t))
-    table = Table(title=f"{split}: {ev.crops} crop(s), one per building (+ background)")
+                                   on_batch=lambda d, t: bar.update(task, completed=d, total=t),
+                                   use_pre=use_pre)
+    table = Table(title=f"{ev.split}: {ev.crops} crop(s), one per building (+ background)")
     for col in ("grade", "TP", "FP", "FN", "precision", "recall", "F1"):
         table.add_column(col, justify="left" if col == "grade" else "right")
     rows = [*ev.per_grade.items(), ("damaged (major|destroyed)", ev.damaged),

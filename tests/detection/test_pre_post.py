@@ -170,3 +170,23 @@ def test_pair_crops_and_assessor_must_match(
     write_xbd_crops([tmp_path / "a"], tmp_path / "crops")
     with pytest.raises(InputError, match="takes pre\\+post pairs"):
         split_probabilities(load_assessor(pair_assessor), tmp_path / "crops", "train")
+
+
+def test_evaluate_scores_a_pre_post_assessor_with_and_without_pre(
+        pair_assessor: Path, pair_data: tuple[Path, set[str]], tmp_path: Path) -> None:
+    import shutil
+
+    from tests.cli.test_detect_cli import run
+
+    model = tmp_path / "m"
+    shutil.copytree(pair_assessor.parent, model)
+    weights = model / pair_assessor.name
+    for extra in ((), ("--no-pre",)):
+        code, out, err = run("evaluate", weights, pair_data[0], "--split", "val", "--record",
+                             *extra)
+        assert code == 0, err
+        assert ("val_without_pre:" if extra else "val:") in out
+    metrics = read_model_card(model / "model_card.json").metrics
+    assert {"val_damaged_f1", "val_without_pre_damaged_f1"} <= set(metrics)
+    code, _, err = run("dataset", "xbd", pair_data[0], "--pre", "-o", tmp_path / "d")
+    assert code == 2 and "--crops" in err and not (tmp_path / "d").exists()
