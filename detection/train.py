@@ -276,8 +276,8 @@ def transfer_backbone(model: object, source: str | PathLike[str], *, trust: bool
     Only the target architecture's backbone layers (``yaml["backbone"]``) are filled, each
     only when the checkpoint has that layer index with every tensor of the same name and
     shape — a neck or head laid out differently is never seeded with weights of another
-    layer, nor a layer half-filled. One exception: a first convolution that takes a multiple
-    of the checkpoint's input channels (a pre+post assessor's six from an RGB backbone)
+    layer, nor a layer half-filled. One exception: a first convolution that takes more input
+    channels than the checkpoint's (a pre+post assessor's six from an RGB backbone)
     gets the checkpoint's filters on the first channels and zeros on the others, so the
     network starts as the RGB one and learns what the extra channels add.
 
@@ -292,14 +292,13 @@ def transfer_backbone(model: object, source: str | PathLike[str], *, trust: bool
     n_backbone = len(model.yaml["backbone"])  # type: ignore[attr-defined]
     target = model.state_dict()  # type: ignore[attr-defined]
     take: dict = {}
-    have = dict(have)
-    for k, t in target.items():  # a wider first convolution: pad the extra channels with 0
-        if k.startswith("model.0.") and k in have and t.ndim == 4 and have[k].ndim == 4 \
-                and t.shape[1] > have[k].shape[1] and t.shape[1] % have[k].shape[1] == 0 \
-                and t.shape[0] == have[k].shape[0] and t.shape[2:] == have[k].shape[2:]:
-            wide = have[k].new_zeros(t.shape)
-            wide[:, :have[k].shape[1]] = have[k]
-            have[k] = wide
+    for k, t in target.items():  # a wider first convolution: zeros on the extra channels
+        src = have.get(k)
+        if k.startswith("model.0.") and src is not None and t.ndim == 4 == src.ndim \
+                and t.shape[1] > src.shape[1] and t.shape[::2] == src.shape[::2] \
+                and t.shape[3] == src.shape[3]:
+            have[k] = src.new_zeros(t.shape)
+            have[k][:, :src.shape[1]] = src
     for i in range(n_backbone):
         prefix = f"model.{i}."
         keys = [k for k in target if k.startswith(prefix)]

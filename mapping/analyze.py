@@ -361,8 +361,7 @@ def _pre_imagery(config: AnalyzeConfig, footprints: FootprintIndex | None) -> Pr
     if not is_orthomosaic(config.pre):
         raise InputError(config.pre, "not a georeferenced GeoTIFF orthophoto")
     pre = PreImagery(config.pre, footprints.footprints, config.assessor.spec)
-    area = shapely.union_all([f.polygon for f in footprints.footprints])
-    if not pre.covers(area):
+    if not len(footprints.under(pre.ortho.footprint)):
         raise InputError(config.pre, "covers none of the footprints")
     return pre
 
