@@ -132,7 +132,7 @@ def dji_false_damage(detector_path: Path, assessor_path: Path) -> None:
     from detection.assessor import load_assessor
     from detection.model import load_model
     from detection.photos import find_photos
-    from mapping.analyze import AnalyzeConfig, analyze
+    from survey.pipelines.analyze import AnalyzeConfig, analyze
 
     photos = find_photos([DJI])
     detector = load_model(detector_path)

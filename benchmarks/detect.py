@@ -33,8 +33,8 @@ def untrained_checkpoint(folder: Path, imgsz: int = 640) -> Path:
     from ultralytics.nn.tasks import DetectionModel
 
     from detection.card import MODEL_CARD_NAME, ModelCard, write_model_card
-    from detection.classes import class_names
     from detection.weights_file import WEIGHTS_NAME, save_weights
+    from survey.core.damage import class_names
 
     net = DetectionModel("yolo11n.yaml", nc=4, verbose=False)
     hashes = save_weights(net, folder)

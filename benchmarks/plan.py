@@ -35,12 +35,12 @@ def run_case(name: str) -> dict:
     from shapely import affinity
     from shapely.geometry import Point, box
 
-    from missions.camera import CATALOG
     from missions.drone import DroneProfile
     from missions.export.bundle import write_plan_files
     from missions.inputs import Zone
     from missions.planner import PlanRequest, make_plan
-    from survey.frame import LocalFrame
+    from survey.core.camera import CATALOG
+    from survey.core.frame import LocalFrame
 
     c = CASES[name]
     rng = np.random.default_rng(c["seed"])

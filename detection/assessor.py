@@ -1,7 +1,7 @@
 """The per-building damage assessor: an ultralytics classifier over building crops.
 
 Given a building's crop (:func:`detection.crops.cut_crop`), it returns a probability for each
-grade of :class:`detection.classes.DamageClass` and for :data:`detection.crops.BACKGROUND`
+grade of :class:`survey.core.damage.DamageClass` and for :data:`detection.crops.BACKGROUND`
 ("not a building"). Its model card (``model_card.json`` beside the weights, ``task:
 classify``) carries the crop recipe it was trained with, so every caller cuts crops alike.
 
@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from detection.card import ModelCard, model_card_path, read_model_card
-from detection.classes import DamageClass, is_damaged
 from detection.crops import BACKGROUND, CropSpec
 from detection.metrics import Score
-from survey.errors import InputError
+from survey.core.damage import DamageClass, is_damaged
+from survey.core.errors import InputError
 
 GRADES: tuple[str, ...] = (*(c.label for c in DamageClass), BACKGROUND)
 """The assessor's output order everywhere in the project (a model's own order is mapped)."""

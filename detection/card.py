@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 
-from survey.errors import InputError
-from survey.files import atomic_write_text
+from survey.core.errors import InputError
+from survey.core.files import atomic_write_text
 
 MODEL_CARD_NAME = "model_card.json"
 DATASET_CARD_NAME = "dataset_card.json"

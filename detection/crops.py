@@ -25,9 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detection.classes import DamageClass
 from detection.model import PAD_VALUE
-from survey.errors import InputError
+from survey.core.damage import DamageClass
+from survey.core.errors import InputError
 
 BACKGROUND = "background"
 """The assessor's class for a crop that shows no building."""

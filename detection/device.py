@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 _CUDA = re.compile(r"(?:cuda:?)?(\d+)")
 

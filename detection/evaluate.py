@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from detection.classes import class_names
 from detection.detector import detect_photo
 from detection.images import load_image
 from detection.merge import Detections
 from detection.metrics import DEFAULT_MATCH_IOU, Evaluation, GroundTruth, evaluate
 from detection.model import TileModel
 from detection.train import DatasetSpec, label_path_for
-from survey.errors import InputError
+from survey.core.damage import class_names
+from survey.core.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)

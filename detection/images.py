@@ -1,4 +1,4 @@
-"""Safe image loading: a photo that cannot be used raises :class:`survey.errors.ImageError`.
+"""Safe image loading: a photo that cannot be used raises :class:`survey.core.errors.ImageError`.
 
 OpenCV's ``imread`` returns ``None`` for a bad file and decodes a truncated JPEG into a
 half-grey picture with only a warning; here both are typed errors, checked before decoding.
@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from survey.errors import ImageError
+from survey.core.errors import ImageError
 
 REDUCTIONS: tuple[int, ...] = (1, 2, 4, 8)
 """Decode-time size reductions OpenCV's JPEG decoder does cheaply (``IMREAD_REDUCED_*``)."""

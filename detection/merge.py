@@ -35,7 +35,7 @@ class Detections:
     scores
         ``(n,)`` float64 confidences in ``[0, 1]``.
     classes
-        ``(n,)`` int64 class ids (see :class:`detection.classes.DamageClass`).
+        ``(n,)`` int64 class ids (see :class:`survey.core.damage.DamageClass`).
 
     The arrays are copied and made read-only; helpers return new objects.
 

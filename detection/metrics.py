@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detection.classes import DAMAGED_CLASSES, DamageClass
 from detection.merge import Detections, box_iou, readonly_array
+from survey.core.damage import DAMAGED_CLASSES, DamageClass
 
 DEFAULT_MATCH_IOU = 0.3
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from detection.card import MODEL_CARD_NAME, ModelCard, model_card_path
 from detection.merge import Detections
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 PAD_VALUE = 114
 """Grey that ultralytics letterboxes with; small tiles are padded with it."""

@@ -22,7 +22,7 @@ from detection.detector import detect_photo_full
 from detection.images import content_sha256, load_image
 from detection.merge import Detections
 from detection.model import TileModel
-from survey.errors import ImageError, InputError
+from survey.core.errors import ImageError, InputError
 
 PHOTO_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 RESULTS_NAME = "detections.jsonl"

@@ -27,11 +27,11 @@ from detection.card import (
     write_dataset_card,
     write_model_card,
 )
-from detection.classes import class_names
 from detection.weights_file import WEIGHTS_NAME, export_checkpoint, read_state, start_yolo
 from detection.xbd import YoloDataset
-from survey.errors import InputError
-from survey.files import staged_dir
+from survey.core.damage import class_names
+from survey.core.errors import InputError
+from survey.core.files import staged_dir
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
 

@@ -30,8 +30,8 @@ from detection.card import (
 from detection.crops import CropSpec, write_crop_dataset
 from detection.weights_file import WEIGHTS_NAME, export_checkpoint, start_yolo
 from detection.xbd import XBD_LICENSE
-from survey.errors import InputError
-from survey.files import staged_dir
+from survey.core.errors import InputError
+from survey.core.files import staged_dir
 
 CROP_CARD_NAME = "dataset_card.json"
 

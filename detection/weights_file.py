@@ -24,7 +24,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 WEIGHTS_NAME = "model.safetensors"
 ARCH_NAME = "model.yaml"

@@ -4,7 +4,7 @@ xBD labels (``labels/<tile>_post_disaster.json``) hold each building as a pixel-
 polygon (``features.xy[i].wkt``) with its damage level in ``properties.subtype``, and the
 tile's real ground sample distance measured from the same polygons in WGS84 (see
 :func:`_gsd`: ``metadata.gsd`` is the multispectral one, ~4× coarser). Here each building becomes an
-axis-aligned box of class :class:`detection.classes.DamageClass`; ``un-classified`` buildings
+axis-aligned box of class :class:`survey.core.damage.DamageClass`; ``un-classified`` buildings
 are dropped. Tiles are split into train/val/test as whole tiles (no tile in two splits).
 
 xBD is CC BY-NC-SA 4.0: a dataset written here, and a model trained on it, inherit that.
@@ -26,9 +26,9 @@ import numpy as np
 import shapely
 from shapely.errors import ShapelyError
 
-from detection.classes import XBD_DROPPED_SUBTYPES, DamageClass, class_names
 from detection.images import load_image
-from survey.errors import InputError
+from survey.core.damage import XBD_DROPPED_SUBTYPES, DamageClass, class_names
+from survey.core.errors import InputError
 
 POST_SUFFIX = "_post_disaster"
 SPLITS: tuple[str, ...] = ("train", "val", "test")

@@ -30,7 +30,7 @@ from detection.assessor import GRADES, Assessor
 from detection.crops import BACKGROUND, cut_crop
 from mapping.footprints import Footprint
 from mapping.pose import PhotoPose
-from survey.store import ViewRow
+from mapping.store import ViewRow
 
 MIN_VISIBLE = 0.85
 """Share of a footprint's pixel area that must be inside the frame for a view."""

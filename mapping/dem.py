@@ -19,7 +19,7 @@ from rasterio.transform import Affine
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 
 class Dem:

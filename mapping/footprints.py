@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 MAX_FOOTPRINTS = 500_000
 ID_FIELDS = ("id", "@id", "osm_id", "osm_way_id", "fid", "gml_id", "building_id", "uid")

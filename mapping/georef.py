@@ -7,7 +7,7 @@ Conventions
   ``(W/2, H/2)``; ``fx = focal_mm / sensor_w_mm × W``, ``fy = focal_mm / sensor_h_mm × H``.
   No lens distortion. The same conventions as the virtual camera :mod:`sitl.camera`.
 * Camera axes (as OpenCV): ``x`` right, ``y`` down, ``z`` forward along the optical axis.
-* World: the photo's :class:`~survey.frame.LocalFrame` (AEQD centred on the camera), metres
+* World: the photo's :class:`~survey.core.frame.LocalFrame` (AEQD centred on the camera), metres
   east, north, up. Flat ground heights are relative to take-off, so the camera sits
   ``rel_alt_m`` up; DEM heights are in the DEM's datum, so the camera sits at its absolute
   altitude. The Earth's curvature is ignored (8 cm at 1 km).
@@ -36,8 +36,8 @@ from shapely.geometry import Polygon
 
 from mapping.dem import Dem
 from mapping.pose import PhotoPose
-from survey.errors import InputError
-from survey.frame import LocalFrame
+from survey.core.errors import InputError
+from survey.core.frame import LocalFrame
 
 DEFAULT_MAX_RANGE_M = 1000.0
 """How far (horizontally) a footprint reaches where its rays miss the ground or hit farther."""

@@ -16,9 +16,9 @@ from shapely import wkt
 from shapely.geometry import LineString, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from mapping.store import Store
 from mapping.webmap import DamageObject, MapContent, Overlay, PhotoView, build_map, write_map
-from survey.errors import InputError
-from survey.store import Store
+from survey.core.errors import InputError
 
 MIN_NEW_COVER = 0.3
 MAX_THUMBNAILS = 500

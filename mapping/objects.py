@@ -26,8 +26,8 @@ from shapely import STRtree
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from detection.classes import DamageClass
-from survey.frame import LocalFrame
+from survey.core.damage import DamageClass
+from survey.core.frame import LocalFrame
 
 SEVERITY = {c.label: int(c) for c in DamageClass}
 

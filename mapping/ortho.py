@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from shapely.geometry import Polygon, box
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 WINDOW_M = 400.0
 OVERLAP_M = 40.0
@@ -209,9 +209,9 @@ def footprint_crop(ortho: Ortho, src: object, polygon: object, spec: object
 def ortho_views(ortho: Ortho, index: object, assessor: object,
                 on_building: Callable[[int, int], None] | None = None,
                 pre: Callable[[int], np.ndarray | None] | None = None) -> list:
-    """One :class:`~survey.store.ViewRow` per footprint inside the ortho (``building_id``:
+    """One :class:`~mapping.store.ViewRow` per footprint inside the ortho (``building_id``:
     its index in ``index`` + 1); ``pre`` gives a footprint's pre-disaster crop by index."""
-    from survey.store import ViewRow
+    from mapping.store import ViewRow
 
     spec = assessor.spec  # type: ignore[attr-defined]
     candidates = index.under(ortho.footprint)  # type: ignore[attr-defined]
@@ -250,11 +250,11 @@ def ortho_windows(ortho: Ortho) -> list[tuple[int, int, int, int]]:
 
 def ortho_detections(ortho: Ortho, model: object, conf: float, assessor: object | None
                      ) -> list:
-    """Detector boxes of the whole ortho as :class:`~survey.store.DetectionRow` (ground
+    """Detector boxes of the whole ortho as :class:`~mapping.store.DetectionRow` (ground
     polygons through the raster transform), window by window."""
     from detection.assessor import regrade
     from detection.detector import detect_photo
-    from survey.store import DetectionRow
+    from mapping.store import DetectionRow
 
     rows = []
     for x0, y0, w, h in ortho_windows(ortho):

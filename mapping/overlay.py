@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from mapping.webmap import SEVERITIES, SEVERITY_COLOURS, Overlay
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 _UNKNOWN_BGR = (160, 160, 160)
 

@@ -32,8 +32,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from missions.camera import Camera, camera_from_exif_model
-from survey.errors import ImageError, InputError
+from survey.core.camera import Camera, camera_from_exif_model
+from survey.core.errors import ImageError, InputError
 
 _GPS_IFD = 0x8825
 _EXIF_IFD = 0x8769
@@ -269,7 +269,7 @@ def scale_camera(camera: Camera, width_px: int, height_px: int) -> Camera:
     another aspect (e.g. 16:9 from a 4:3 sensor) is taken as a crop of the full sensor width.
     A portrait photo from a landscape camera swaps the sensor sides. Pixels are square.
 
-    >>> from missions.camera import CATALOG
+    >>> from survey.core.camera import CATALOG
     >>> c = scale_camera(CATALOG["phantom3-fc300s"], 4000, 2250)
     >>> round(c.sensor_w_mm, 2), round(c.sensor_h_mm, 3), c.image_h_px
     (6.17, 3.471, 2250)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from shapely import wkt
 from shapely.geometry.base import BaseGeometry
 
-from detection.classes import DamageClass
-from survey.frame import LocalFrame
-from survey.store import ObjectRow
+from mapping.store import ObjectRow
+from survey.core.damage import DamageClass
+from survey.core.frame import LocalFrame
 
 LABELS = tuple(c.label for c in DamageClass)
 
@@ -120,7 +120,7 @@ def score_objects(objects: Sequence[ObjectRow], buildings: Sequence[object],
 
 
 def score_buildings(graded: Sequence[object], truth: dict[str, str]) -> Score:
-    """Score per-building grades (``key``, ``grade``: a :class:`~survey.store.BuildingRow`)
+    """Score per-building grades (``key``, ``grade``: a :class:`~mapping.store.BuildingRow`)
     against the true damage by footprint key. A building *found* is one graded (seen by a
     photo); *right* when its grade is the true one. Footprints are given, so there is no
     position error."""

@@ -28,7 +28,6 @@ import shapely
 from shapely import wkt
 from shapely.geometry import mapping
 
-from detection.classes import DamageClass
 from mapping.kml import KML_COLOURS, kml_document, kml_text
 from mapping.share_buildings import (
     buildings_csv,
@@ -37,10 +36,11 @@ from mapping.share_buildings import (
     buildings_summary_csv,
     write_buildings_layer,
 )
-from survey.errors import InputError
-from survey.files import check_replaceable, replace_output
-from survey.frame import LocalFrame
-from survey.store import ObjectRow, Store
+from mapping.store import ObjectRow, Store
+from survey.core.damage import DamageClass
+from survey.core.errors import InputError
+from survey.core.files import check_replaceable, replace_output
+from survey.core.frame import LocalFrame
 
 _LABELS = [c.label for c in DamageClass]
 

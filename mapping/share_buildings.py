@@ -21,9 +21,9 @@ import shapely
 from shapely import wkt
 from shapely.geometry import mapping
 
-from detection.classes import DamageClass
 from mapping.kml import KML_COLOURS, kml_document, kml_text
-from survey.store import BuildingRow
+from mapping.store import BuildingRow
+from survey.core.damage import DamageClass
 
 NOT_SEEN = "not_seen"
 GRADE_ORDER = (*(c.label for c in reversed(DamageClass)), NOT_SEEN)

@@ -41,8 +41,8 @@ from folium.template import Template
 from shapely.geometry import LineString, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
-from survey.errors import InputError
-from survey.files import atomic_write_text
+from survey.core.errors import InputError
+from survey.core.files import atomic_write_text
 
 SEVERITIES: tuple[str, ...] = ("intact", "minor", "major", "destroyed")
 """Damage grades, least to most severe."""

@@ -27,7 +27,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from missions.items import FenceZone
-from survey.frame import LocalFrame
+from survey.core.frame import LocalFrame
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from missions.fly_wire import MissionType
 from missions.items import FenceZone, MissionItem, RallyPoint
 from missions.link import Link
 from missions.mavproto import TransferConfig, upload
-from survey.errors import MissionRejected
+from survey.core.errors import MissionRejected
 
 _NO_SPACE = 4  # MAV_MISSION_NO_SPACE
 _ERROR = 1  # MAV_MISSION_ERROR
@@ -97,7 +97,7 @@ def enable_fence(link: Link, *, timeout_s: float = 1.5) -> None:
         The vehicle kept another value.
     """
     from missions.fly_commands import set_param
-    from survey.errors import VehicleRefused
+    from survey.core.errors import VehicleRefused
 
     for name, value in FENCE_PARAMS:
         got = set_param(link, name, value, timeout_s=timeout_s)

@@ -10,7 +10,7 @@ Progress goes to ``on_event`` as :class:`FlightEvent`; telemetry is logged as JS
 
 A mode change away from AUTO, a failsafe STATUSTEXT or a disarm before the end is reported and
 ends the sortie (the camera trigger is stopped); the plan then stops with
-:class:`~survey.errors.FlightAborted`. ``KeyboardInterrupt`` while flying commands RTL first.
+:class:`~survey.core.errors.FlightAborted`. ``KeyboardInterrupt`` while flying commands RTL first.
 
 A link that goes quiet in flight is waited for (``FlightConfig.link_lost_timeout_s``) with the
 vehicle's last known state reported; when it comes back the flight is followed on, through
@@ -50,7 +50,7 @@ from missions.vehicle_info import (
     write_vehicle_info,
 )
 from missions.vehicle_state import VehicleState
-from survey.errors import (
+from survey.core.errors import (
     FlightAborted,
     InputError,
     LinkError,
@@ -59,7 +59,7 @@ from survey.errors import (
     VehicleRefused,
     WrongVehicle,
 )
-from survey.files import atomic_write_text
+from survey.core.files import atomic_write_text
 
 FLIGHT_DIR = "flight"
 _SORTIE_FILE = re.compile(r"sortie_(\d+)\.plan")
@@ -142,7 +142,7 @@ class FlightConfig:
         lost.
     link_lost_timeout_s
         Then wait this long for it to come back (reporting every ``link_report_s``) before
-        giving up with :class:`~survey.errors.LinkTimeout`; the vehicle's own GCS failsafe
+        giving up with :class:`~survey.core.errors.LinkTimeout`; the vehicle's own GCS failsafe
         (FS_GCS_ENABLE) decides what it does meanwhile.
     link_report_s
         How often to repeat the vehicle's last known state while the link is lost.

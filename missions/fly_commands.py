@@ -1,6 +1,6 @@
 """Commands to an ArduCopter: mode changes, arming, take-off, mission start, camera trigger.
 
-Each waits for COMMAND_ACK, raises :class:`~survey.errors.VehicleRefused` with the vehicle's
+Each waits for COMMAND_ACK, raises :class:`~survey.core.errors.VehicleRefused` with the vehicle's
 result and any STATUSTEXT it sent meanwhile (ArduPilot explains a refused arm with "PreArm: …"),
 and addresses the vehicle's real system and component ids.
 """
@@ -12,7 +12,7 @@ from enum import IntEnum
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.link import Link, command_long, result_name
-from survey.errors import LinkTimeout, VehicleRefused
+from survey.core.errors import LinkTimeout, VehicleRefused
 
 _TEXT_GRACE_S = 0.3
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from missions.items import Cmd, MissionItem
-from survey.errors import InputError
-from survey.files import atomic_write_text
+from survey.core.errors import InputError
+from survey.core.files import atomic_write_text
 
 STATE_FILE = "state.json"
 

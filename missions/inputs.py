@@ -2,7 +2,7 @@
 
 Files are GeoJSON (RFC 7946: WGS84 lon/lat degrees) or KML/KMZ, chosen by the file extension
 (``.geojson``/``.json``, ``.kml``, ``.kmz``) or, for any other name, by the content. Every
-geometry comes back in lon/lat degrees; every problem is an :class:`~survey.errors.InputError`
+geometry comes back in lon/lat degrees; every problem is an :class:`~survey.core.errors.InputError`
 naming the file and, where there is one, the feature (``feature 3 'Hospital': ...``).
 
 Latitude and longitude swapped cannot be told apart from a real place in general, so it is not
@@ -35,8 +35,8 @@ from missions.inputs_kml import (
     read_kmz,
 )
 from missions.limits import check_vertices
-from survey.errors import InputError
-from survey.frame import LocalFrame
+from survey.core.errors import InputError
+from survey.core.frame import LocalFrame
 
 __all__ = ["Poi", "Zone", "parse_latlon", "read_area", "read_pois", "read_zones"]
 

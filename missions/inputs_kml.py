@@ -19,7 +19,7 @@ from os import PathLike
 from shapely.geometry import GeometryCollection, LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 _KMZ_MAX_BYTES = 64 * 1024 * 1024
 _GEOMETRY_TAGS = ("Point", "LineString", "LinearRing", "Polygon", "MultiGeometry")

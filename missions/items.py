@@ -104,7 +104,7 @@ class FenceZone:
         points on it (for maps and KML, which have no circles)."""
         if self.radius_m is None:
             return list(self.vertices)
-        from survey.frame import LocalFrame
+        from survey.core.frame import LocalFrame
 
         (lat, lon), = self.vertices
         frame = LocalFrame(lat, lon)

@@ -7,7 +7,7 @@ allowed.
 >>> check_bound("--speed", 0.001)
 Traceback (most recent call last):
 ...
-survey.errors.InputError: --speed: must be 0.5–40 m/s, got 0.001
+survey.core.errors.InputError: --speed: must be 0.5–40 m/s, got 0.001
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)

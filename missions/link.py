@@ -35,7 +35,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions import signing
 from missions.signing import send_setup_signing as send_setup_signing  # API kept here
-from survey.errors import InputError, LinkError, LinkTimeout, SurveyError, VehicleRefused
+from survey.core.errors import InputError, LinkError, LinkTimeout, SurveyError, VehicleRefused
 
 Clock = Callable[[], float]
 Message = Any  # a decoded pymavlink message

@@ -42,7 +42,7 @@ from missions.fly_machines import (
 from missions.fly_wire import MissionType, WireItem, compare, home_wire_item
 from missions.items import MissionItem
 from missions.link import Link, command_name
-from survey.errors import LinkTimeout, MissionRejected
+from survey.core.errors import LinkTimeout, MissionRejected
 
 __all__ = [
     "DownloadMachine", "MissionType", "Out", "Outcome", "Phase", "TransferConfig",

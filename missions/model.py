@@ -8,10 +8,10 @@ from enum import StrEnum
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from missions.camera import Camera
 from missions.drone import DroneProfile
 from missions.items import FenceZone, MissionItem, RallyPoint
-from survey.frame import LocalFrame
+from survey.core.camera import Camera
+from survey.core.frame import LocalFrame
 
 
 class Mode(StrEnum):

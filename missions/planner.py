@@ -13,7 +13,6 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from missions import items as mi
-from missions.camera import Camera
 from missions.coverage import coverage_route
 from missions.decompose import polygons_of
 from missions.drone import DroneProfile
@@ -31,8 +30,9 @@ from missions.model import Mode, Photo, Plan, Sortie
 from missions.patrol import order_tasks
 from missions.sorties import SortieRoute, Task, merge_pieces, pieces, split_sorties
 from missions.visibility import Router
-from survey.errors import InputError, PlanningError
-from survey.frame import LocalFrame
+from survey.core.camera import Camera
+from survey.core.errors import InputError, PlanningError
+from survey.core.frame import LocalFrame
 
 XY = tuple[float, float]
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from survey.errors import LinkError, LinkTimeout, VehicleRefused
+from survey.core.errors import LinkError, LinkTimeout, VehicleRefused
 
 if TYPE_CHECKING:
     from missions.link import Link

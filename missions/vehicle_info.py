@@ -12,8 +12,8 @@ from pathlib import Path
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.link import Link
-from survey.errors import LinkTimeout, VehicleRefused
-from survey.files import atomic_write_text
+from survey.core.errors import LinkTimeout, VehicleRefused
+from survey.core.files import atomic_write_text
 
 _TYPES = {mavlink.FIRMWARE_VERSION_TYPE_DEV: "dev", mavlink.FIRMWARE_VERSION_TYPE_ALPHA: "alpha",
           mavlink.FIRMWARE_VERSION_TYPE_BETA: "beta", mavlink.FIRMWARE_VERSION_TYPE_RC: "rc",

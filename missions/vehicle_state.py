@@ -22,7 +22,7 @@ from dronekit import Vehicle
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.link import Link, Message
-from survey.errors import LinkTimeout
+from survey.core.errors import LinkTimeout
 
 # Messages handed to dronekit: state only (never mission or parameter traffic, which would make
 # dronekit's own mission/parameter listeners answer on the link).

@@ -18,7 +18,7 @@ from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from missions.decompose import polygons_of
-from survey.errors import PlanningError
+from survey.core.errors import PlanningError
 
 XY = tuple[float, float]
 

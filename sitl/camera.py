@@ -38,7 +38,7 @@ from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
 from sitl.scene import NEUTRAL_GROUND_BGR, Scene
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 SKY_BGR: tuple[int, int, int] = (225, 200, 170)
 

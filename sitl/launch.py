@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from survey.errors import InputError, SimulatorError
+from survey.core.errors import InputError, SimulatorError
 
 # The planner's default drone flies 25 minutes; at the built-in copter's ~19 A in cruise that
 # takes an 8,000 mAh pack (its low-voltage warning then comes at about 21 minutes).

@@ -3,7 +3,7 @@
 Georeferencing
 --------------
 A :class:`Scene` holds its image and an affine map from *pixel* coordinates to metres in a
-:class:`survey.frame.LocalFrame` (east ``x``, north ``y``). Pixel coordinates are continuous:
+:class:`survey.core.frame.LocalFrame` (east ``x``, north ``y``). Pixel coordinates are continuous:
 ``(col, row) = (0, 0)`` is the top-left corner of the top-left pixel, whose centre is
 ``(0.5, 0.5)`` (GDAL's convention). A generated scene is north-up (``x = x0 + gsd * col``,
 ``y = y0 - gsd * row``); a scene made from a satellite tile (``sitl.xbd_scene``) may carry any
@@ -39,9 +39,9 @@ import shapely.affinity
 from shapely.geometry import LineString, Polygon, box, mapping, shape
 from shapely.ops import unary_union
 
-from survey.errors import ImageError, InputError
-from survey.files import atomic_write_text
-from survey.frame import LocalFrame
+from survey.core.errors import ImageError, InputError
+from survey.core.files import atomic_write_text
+from survey.core.frame import LocalFrame
 
 DAMAGE_CLASSES: tuple[str, ...] = ("intact", "minor", "major", "destroyed")
 """Damage levels, in the order of their YOLO class ids (0..3)."""

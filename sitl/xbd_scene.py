@@ -19,8 +19,8 @@ from shapely.errors import ShapelyError
 from shapely.geometry import Polygon
 
 from sitl.scene import Building, Scene, fit_affine
-from survey.errors import ImageError, InputError
-from survey.frame import LocalFrame
+from survey.core.errors import ImageError, InputError
+from survey.core.frame import LocalFrame
 
 XBD_DAMAGE: dict[str, str] = {
     "no-damage": "intact",

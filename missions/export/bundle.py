@@ -17,7 +17,7 @@ from missions.export.kml import write_kml
 from missions.export.qgc import write_qgc_plan
 from missions.export.waypoints import write_fence_waypoints, write_rally_waypoints, write_waypoints
 from missions.model import Plan
-from survey.files import atomic_write_text, staged_dir
+from survey.core.files import atomic_write_text, staged_dir
 
 # Per-sortie files of an earlier plan in the same folder: removed so none is flown by mistake.
 _SORTIE_FILE = re.compile(r"sortie_\d+\.(plan|waypoints)")

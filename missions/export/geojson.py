@@ -18,7 +18,7 @@ from shapely.geometry import Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
 from missions.model import Plan
-from survey.files import atomic_write_text
+from survey.core.files import atomic_write_text
 
 
 def plan_to_geojson(plan: Plan) -> dict[str, Any]:

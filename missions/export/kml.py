@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from missions.export.waypoints import exact_decimal
 from missions.items import Cmd
 from missions.model import Plan, Sortie
-from survey.errors import InputError
-from survey.files import atomic_write_text
+from survey.core.errors import InputError
+from survey.core.files import atomic_write_text
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 

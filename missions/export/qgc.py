@@ -17,8 +17,8 @@ from typing import Any
 
 from missions.items import Cmd, FenceZone, Frame, MissionItem, RallyPoint
 from missions.model import Plan, Sortie
-from survey.errors import InputError
-from survey.files import atomic_write_text
+from survey.core.errors import InputError
+from survey.core.files import atomic_write_text
 
 FIRMWARE_ARDUPILOT = 3  # MAV_AUTOPILOT_ARDUPILOTMEGA
 VEHICLE_QUADROTOR = 2  # MAV_TYPE_QUADROTOR

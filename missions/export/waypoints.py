@@ -21,8 +21,8 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from missions.items import Cmd, FenceZone, MissionItem, RallyPoint, fence_from_items
-from survey.errors import InputError
-from survey.files import atomic_write_text
+from survey.core.errors import InputError
+from survey.core.files import atomic_write_text
 
 HEADER = "QGC WPL 110"
 

@@ -24,7 +24,7 @@ from survey.cli.detect import (
 )
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/plan/flight "
                   "--buildings out/demo/footprints.geojson -o out/demo/survey2")
@@ -76,9 +76,9 @@ def analyze(
     orthomosaic is a georeferenced GeoTIFF (OpenDroneMap, WebODM), read window by window.
     """
     from detection.photos import find_photos
-    from mapping.analyze import AnalyzeConfig
-    from mapping.analyze import analyze as run
-    from missions.camera import camera_from_name
+    from survey.core.camera import camera_from_name
+    from survey.pipelines.analyze import AnalyzeConfig
+    from survey.pipelines.analyze import analyze as run
 
     app = ctx.obj
     with cli_errors(app.err):
@@ -146,7 +146,7 @@ def map_cmd(
 ) -> None:
     """Write the damage map: one HTML file HQ opens in a browser."""
     from mapping.mapview import write_survey_map
-    from survey.store import open_store
+    from mapping.store import open_store
 
     app = ctx.obj
     with cli_errors(app.err):
@@ -164,7 +164,7 @@ def share(
     """Write the HQ bundle: offline map, GeoJSON, GeoPackage, KML/KMZ, CSV summary."""
     from mapping.mapview import survey_map_html
     from mapping.share import write_bundle
-    from survey.store import open_store
+    from mapping.store import open_store
 
     app = ctx.obj
     with cli_errors(app.err):

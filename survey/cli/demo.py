@@ -15,7 +15,7 @@ from sitl.launch import VehicleKind
 from survey.cli.detect import Assessor, _assessor_path, _progress
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 EPILOG = "Example: survey demo -o out/demo  (then open out/demo/damage_map.html)"
 
@@ -38,7 +38,7 @@ def demo(
     footprints, write the offline map and the HQ bundle, and score the grades against the
     scene's ground truth (recall and precision per grade). The assessor never saw a scene
     of this generator: it was trained on xBD only."""
-    from survey.demo import check_out_dir, demo_scene, run_demo
+    from survey.pipelines.demo import check_out_dir, demo_scene, run_demo
 
     app = ctx.obj
     started = time.perf_counter()

@@ -15,7 +15,7 @@ from rich.table import Table
 from survey.cli.errors import cli_errors
 from survey.cli.options import OutDir
 from survey.cli.text import escape
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 if TYPE_CHECKING:
     from detection.card import ModelCard
@@ -284,9 +284,9 @@ def evaluate(
         "(as for a survey with no pre imagery); recorded as {split}_without_pre.")] = False,
 ) -> None:
     """Score a detector on a dataset split: per-class and damaged-vs-intact box F1 at IoU 0.3."""
-    from detection.classes import DamageClass
     from detection.evaluate import evaluate_dataset
     from detection.train import read_dataset_yaml
+    from survey.core.damage import DamageClass
 
     app = ctx.obj
     from detection.train_assessor import is_crop_dataset
@@ -470,7 +470,7 @@ def dataset_synthetic(
 ) -> None:
     """Generate disaster scenes (buildings in each damage class, roads, flood water) as YOLO
     training tiles at the detector's GSD; optionally joined with another dataset."""
-    from sitl.scene_dataset import write_scene_dataset
+    from survey.pipelines.scene_dataset import write_scene_dataset
 
     app = ctx.obj
     with cli_errors(app.err), _progress(app.err) as bar:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from survey.cli.text import escape
-from survey.errors import SurveyError
+from survey.core.errors import SurveyError
 
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 

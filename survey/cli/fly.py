@@ -64,7 +64,7 @@ def fly(
     app = ctx.obj
     with cli_errors(app.err):
         key = read_signing_key(signing_key) if signing_key is not None else None
-        from survey.errors import InputError
+        from survey.core.errors import InputError
         if not timeout > 0:
             raise InputError("--timeout", f"must be positive, got {timeout:g}")
         if not link_lost_timeout >= 0:

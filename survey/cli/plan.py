@@ -9,12 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from missions.camera import CATALOG, DEFAULT_CAMERA
 from missions.model import Plan
 from survey.cli.errors import cli_errors
 from survey.cli.options import Altitude, Gsd, OutDir, Overlap
 from survey.cli.text import escape
-from survey.errors import InputError
+from survey.core.camera import CATALOG, DEFAULT_CAMERA
+from survey.core.errors import InputError
 
 _CAMERAS = ", ".join(
     f"{c.name} ({c.sensor_w_mm:g}×{c.sensor_h_mm:g} mm, {c.focal_mm:g} mm, "
@@ -76,11 +76,11 @@ def plan(
     Writes per sortie a QGroundControl [bold].plan[/] and a Mission Planner
     [bold].waypoints[/] file, fence and rally files, and plan.kml / plan.geojson / summary.json.
     """
-    from missions.camera import camera_from_name
     from missions.drone import DroneProfile
     from missions.export.bundle import write_plan_files
     from missions.inputs import parse_latlon, read_area, read_pois, read_zones
     from missions.planner import PlanRequest, make_plan
+    from survey.core.camera import camera_from_name
 
     app = ctx.obj
     with cli_errors(app.err):

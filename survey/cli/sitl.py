@@ -12,7 +12,7 @@ import typer
 from sitl.launch import SimulatedCopter, VehicleKind, start_vehicle
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 EPILOG = ("Example: survey sitl start --plan out/joso --speedup 5  (home from the plan; then, "
           "in another terminal: survey fly out/joso --connect tcp:127.0.0.1:5760)")

@@ -29,11 +29,11 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from mapping.analyze import AnalyzeConfig
-from mapping.analyze import analyze as run_analyze
+from mapping.store import STORE_NAME
 from survey.cli import analyze as analyze_cmd
 from survey.cli.main import AppContext
-from survey.store import STORE_NAME
+from survey.pipelines.analyze import AnalyzeConfig
+from survey.pipelines.analyze import analyze as run_analyze
 from tests.mapping.conftest import (
     CLI_DRIVER,
     LAT0,
@@ -416,7 +416,7 @@ _marks = None
 def mark(what):
     _marks.write(f"{{time.monotonic():.6f}} {{what}}\\n")
     _marks.flush()
-import survey.store as store_mod
+import mapping.store as store_mod
 _tx = store_mod.Store.transaction
 @contextmanager
 def transaction(self):
@@ -431,7 +431,7 @@ def add_photo(self, photo, detections, views=()):
     mark("added")
     return out
 store_mod.Store.add_photo = add_photo
-import mapping.analyze as analyze_mod
+import survey.pipelines.analyze as analyze_mod
 _merge = analyze_mod.merge_store
 def merge_store(store):
     mark("merge")

@@ -15,8 +15,8 @@ import shapely
 from shapely.geometry import mapping
 
 import survey.cli.analyze as analyze_cmd
-from mapping.analyze import AnalyzeConfig, analyze
-from survey.store import open_store
+from mapping.store import open_store
+from survey.pipelines.analyze import AnalyzeConfig, analyze
 from tests.cli.test_analyze_cli import leftovers, one_error_line, run
 from tests.mapping.conftest import (
     GROUND_BGR,

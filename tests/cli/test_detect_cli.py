@@ -362,7 +362,7 @@ def test_backbone_transfer_copies_matching_layers_only(trained: tuple[Path, Path
     from detection.offline import yolo_class
     from detection.train import transfer_backbone
     from detection.weights_file import read_state
-    from survey.errors import InputError
+    from survey.core.errors import InputError
 
     _, out, _ = trained
     fresh = yolo_class()("yolo11n.yaml").model

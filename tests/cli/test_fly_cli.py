@@ -20,7 +20,6 @@ from rich.console import Console
 from shapely.geometry import Polygon
 from typer.testing import CliRunner
 
-from missions.camera import CATALOG
 from missions.drone import DroneProfile
 from missions.export.bundle import write_plan_files
 from missions.planner import PlanRequest, make_plan
@@ -28,6 +27,7 @@ from sitl.builtin import BuiltinCopter
 from sitl.builtin.serial_bridge import PtyBridge
 from survey.cli import fly as fly_cmd
 from survey.cli.main import AppContext
+from survey.core.camera import CATALOG
 
 ENV = {"COLUMNS": "120", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb", "FORCE_COLOR": None,
        "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}

@@ -231,7 +231,7 @@ def test_help_shows_an_example(args):
 
 
 def test_plan_help_lists_the_camera_catalog():
-    from missions.camera import CATALOG
+    from survey.core.camera import CATALOG
 
     result, stdout, _ = run("plan", "--help")
     assert result.exit_code == 0

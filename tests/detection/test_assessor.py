@@ -19,7 +19,7 @@ from detection.assessor import (
 from detection.card import read_model_card
 from detection.crops import BACKGROUND, CropSpec
 from detection.train_assessor import AssessorTrainConfig, train_assessor, write_xbd_crops
-from survey.errors import InputError
+from survey.core.errors import InputError
 from tests.detection.test_crops import _tiles
 
 ROOT = Path(__file__).resolve().parents[2]

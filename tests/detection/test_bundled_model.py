@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from detection.classes import class_names
+from survey.core.damage import class_names
 
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "detection" / "weights" / "model.safetensors"

@@ -1,6 +1,6 @@
 import pytest
 
-from detection.classes import (
+from survey.core.damage import (
     XBD_DROPPED_SUBTYPES,
     DamageClass,
     class_names,

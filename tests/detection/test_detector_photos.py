@@ -17,7 +17,7 @@ from detection.photos import (
     done_hashes,
     find_photos,
 )
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 
 class NoBoxes:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from detection.device import check_device
 from survey.cli.main import app
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 ENV = {"COLUMNS": "120", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb", "FORCE_COLOR": None,
        "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}

@@ -12,7 +12,7 @@ from detection.images import (
     reduction_for_scale,
     sniff_format,
 )
-from survey.errors import ImageError, InputError
+from survey.core.errors import ImageError, InputError
 
 DJI = Path(__file__).resolve().parents[3] / "shared" / "data" / "dji_brighton_beach"
 

@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from detection.classes import DamageClass
 from detection.merge import Detections
 from detection.metrics import GroundTruth, Score, evaluate, match
+from survey.core.damage import DamageClass
 
 INTACT, MINOR, MAJOR, DESTROYED = (int(c) for c in DamageClass)
 

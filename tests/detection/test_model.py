@@ -15,7 +15,7 @@ from detection.merge import Detections
 from detection.model import DamageModel, load_model, pad_tile
 from detection.offline import ultralytics_api
 from detection.weights_file import WEIGHTS_NAME, export_checkpoint, file_sha256
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 NAMES = {0: "intact", 1: "minor", 2: "major", 3: "destroyed"}
 

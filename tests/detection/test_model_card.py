@@ -17,7 +17,7 @@ from detection.card import (
     write_dataset_card,
     write_model_card,
 )
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 
 def test_model_card_round_trip_with_nan_as_null(tmp_path: Path) -> None:

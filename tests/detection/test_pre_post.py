@@ -15,7 +15,7 @@ from detection.card import read_dataset_card, read_model_card
 from detection.crops import CropSpec, no_pre, pair_crop, split_pair
 from detection.model import PAD_VALUE
 from detection.train_assessor import AssessorTrainConfig, train_assessor, write_xbd_crops
-from survey.errors import InputError
+from survey.core.errors import InputError
 from tests.detection.test_crops import _tiles
 
 ROOT = Path(__file__).resolve().parents[2]

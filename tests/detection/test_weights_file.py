@@ -23,7 +23,7 @@ from detection.weights_file import (
     read_state,
     start_yolo,
 )
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "detection" / "weights"

@@ -5,7 +5,6 @@ import cv2
 import numpy as np
 import pytest
 
-from detection.classes import DamageClass
 from detection.images import load_image
 from detection.xbd import (
     DatasetImageFormat,
@@ -17,7 +16,8 @@ from detection.xbd import (
     write_yolo_dataset,
     yolo_label_lines,
 )
-from survey.errors import InputError
+from survey.core.damage import DamageClass
+from survey.core.errors import InputError
 
 XBD = Path(__file__).resolve().parents[3] / "shared" / "data" / "xbd"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sitl.launch import VehicleKind
-from survey.demo import demo_scene, run_demo
+from survey.pipelines.demo import demo_scene, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSESSOR = ROOT / "detection" / "weights" / "assessor" / "model.safetensors"

@@ -169,7 +169,7 @@ class SyntheticSurvey:
     photos: list[Path]
     centres_m: list[tuple[float, float]]  # camera x/y in the scene frame, per photo
     buildings: list[SyntheticBuilding]
-    frame: object  # survey.frame.LocalFrame
+    frame: object  # survey.core.frame.LocalFrame
     footprint_half_m: tuple[float, float]
 
     def lonlat(self, x_m: float, y_m: float) -> tuple[float, float]:
@@ -200,7 +200,7 @@ def synthetic_survey(folder: Path, *, centres: Sequence[tuple[float, float]] = D
     """Render ``centres`` as nadir DJI-style JPEGs of a plain scene with painted squares."""
     from sitl.camera import Intrinsics, render_photo, write_photo_jpeg
     from sitl.scene import Scene
-    from survey.frame import LocalFrame
+    from survey.core.frame import LocalFrame
 
     frame = LocalFrame(LAT0, LON0)
     w_m, h_m = 240.0, 120.0

@@ -1,5 +1,5 @@
-"""`mapping.analyze` in-process with fake detectors: poses, footprints, ground positions, merging
-across photos, re-runs, DEMs; on the real DJI photos when they are there."""
+"""`survey.pipelines.analyze` in-process with fake detectors: poses, footprints, ground positions,
+merging across photos, re-runs, DEMs; on the real DJI photos when they are there."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import shapely
 from shapely import wkt
 
 from detection.photos import find_photos
-from mapping.analyze import AnalyzeConfig, analyze
 from mapping.share import survey_facts
-from survey.errors import InputError
-from survey.frame import LocalFrame
-from survey.store import open_store
+from mapping.store import open_store
+from survey.core.errors import InputError
+from survey.core.frame import LocalFrame
+from survey.pipelines.analyze import AnalyzeConfig, analyze
 from tests.mapping.conftest import (
     DJI,
     LAT0,

@@ -8,7 +8,7 @@ from rasterio.transform import Affine
 from shapely.geometry import Point, box
 
 from mapping.dem import Dem, open_dem
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 LAT, LON = 35.0, 140.5
 

@@ -11,7 +11,7 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from mapping.footprints import read_footprints
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 LON0, LAT0 = 139.9933, 36.0712
 

@@ -27,9 +27,9 @@ from mapping.georef import (
     reach_m,
 )
 from mapping.pose import PhotoPose, read_pose
-from missions.camera import CATALOG, Camera
-from survey.errors import InputError
-from survey.frame import LocalFrame
+from survey.core.camera import CATALOG, Camera
+from survey.core.errors import InputError
+from survey.core.frame import LocalFrame
 
 DATA = Path(os.environ.get("SURVEY_DATA_DIR",
                            Path(__file__).resolve().parents[3] / "shared" / "data"))

@@ -8,7 +8,7 @@ import pytest
 
 from mapping.overlay import north_up_overlay, thumbnail_with_boxes
 from mapping.webmap import SEVERITY_COLOURS
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 LON0, LAT0 = 26.1, 44.43
 RED, BLUE = (0, 0, 255), (255, 0, 0)  # BGR

@@ -17,8 +17,8 @@ from mapping.pose import (
     read_pose,
     scale_camera,
 )
-from missions.camera import CATALOG, Camera
-from survey.errors import ImageError, InputError
+from survey.core.camera import CATALOG, Camera
+from survey.core.errors import ImageError, InputError
 
 DATA = Path(os.environ.get("SURVEY_DATA_DIR",
                            Path(__file__).resolve().parents[3] / "shared" / "data"))
@@ -290,7 +290,7 @@ def test_not_an_image_after_ultralytics_patched_pillow(tmp_path):
     """ultralytics replaces Image.open with one that imports an absent HEIF plugin on an
     unidentified file: still a one-line ImageError, not a ModuleNotFoundError."""
     from detection.offline import ultralytics_api
-    from survey.errors import ImageError
+    from survey.core.errors import ImageError
 
     ultralytics_api()
     import ultralytics.utils.patches  # noqa: F401  (the patch is installed on import)

@@ -17,12 +17,12 @@ import pytest
 from pyogrio.raw import read
 from shapely.geometry import shape
 
-from mapping.analyze import AnalyzeConfig, analyze
 from mapping.mapview import survey_map_html
 from mapping.share import write_bundle
+from mapping.store import open_store
 from mapping.webmap import find_remote_references
-from survey.errors import InputError
-from survey.store import open_store
+from survey.core.errors import InputError
+from survey.pipelines.analyze import AnalyzeConfig, analyze
 from tests.mapping.conftest import ColourModel, synthetic_survey
 
 HOSTILE = "DJI_<script>alert(1)<_script>.JPG"  # sees buildings A and D

@@ -21,7 +21,7 @@ from mapping.webmap import (
     find_remote_references,
     write_map,
 )
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 LON0, LAT0 = 26.1, 44.43
 XSS_SCRIPT = "<script>window.__pwned=1</script>"

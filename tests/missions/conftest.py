@@ -15,7 +15,6 @@ import pytest
 from shapely.geometry import LineString, Polygon, box
 from shapely.ops import unary_union
 
-from missions.camera import CATALOG
 from missions.drone import DroneProfile, count_turns
 from missions.export.bundle import write_plan_files
 from missions.items import (
@@ -29,7 +28,8 @@ from missions.items import (
 )
 from missions.link import Link, connect
 from missions.model import Mode, Photo, Plan, Sortie
-from survey.frame import LocalFrame
+from survey.core.camera import CATALOG
+from survey.core.frame import LocalFrame
 from tests.missions.sims import VEHICLES, Sim
 
 HOME = (36.0712345678, 139.9812345678)  # (lat, lon): a levee road west of the fields

@@ -25,7 +25,7 @@ from missions.link import Link, connect
 from missions.model import Plan
 from sitl.builtin import BuiltinCopter
 from sitl.launch import SimulatedCopter, VehicleKind, start_vehicle
-from survey import demo
+from survey.pipelines import demo
 
 HOME = (36.0712345678, 139.9812345678)
 ARDUPILOT = pytest.mark.skipif(

@@ -14,7 +14,7 @@ from shapely.geometry import LineString, Polygon
 
 from missions.decompose import decompose
 from missions.inputs import read_area
-from survey.frame import LocalFrame
+from survey.core.frame import LocalFrame
 
 JOSO = Path(__file__).resolve().parents[2] / "examples" / "joso" / "area.geojson"
 

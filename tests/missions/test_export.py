@@ -17,7 +17,7 @@ from shapely.geometry import shape
 from missions.export import bundle, geojson, kml, qgc, waypoints
 from missions.items import Cmd, Frame, MissionItem
 from missions.model import Plan
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 TOL_DEG = 1e-7
 NS = {"k": kml.KML_NS}

@@ -22,7 +22,7 @@ from missions.fly_commands import CopterMode
 from missions.link import connect
 from missions.model import Plan
 from sitl.proxy import Direction, Impairment, LossyProxy
-from survey.errors import FlightAborted
+from survey.core.errors import FlightAborted
 from tests.missions.conftest import EXCLUSIONS, SORTIE_LINES
 from tests.missions.sims import VEHICLES, Observer, Sim
 

@@ -13,7 +13,7 @@ from missions.flight import EventKind, FlightEvent, fly_plan
 from missions.items import FenceZone
 from missions.link import connect
 from missions.model import Plan
-from survey.errors import FlightAborted
+from survey.core.errors import FlightAborted
 from tests.missions.conftest import SORTIE_LINES
 from tests.missions.sims import FAST, VEHICLES, Sim
 

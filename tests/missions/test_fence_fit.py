@@ -13,7 +13,6 @@ import pytest
 import shapely
 from shapely.geometry import Point, Polygon, box
 
-from missions.camera import CATALOG
 from missions.drone import DroneProfile
 from missions.export.bundle import write_plan_files
 from missions.fence_budget import (
@@ -39,7 +38,8 @@ from missions.planner import PlanRequest, make_plan
 from sitl.builtin import BuiltinCopter
 from sitl.builtin.mission_items import FENCE_MAX_ITEMS, WireItem, validate_fence
 from sitl.builtin.protocol import mavlink
-from survey.frame import LocalFrame
+from survey.core.camera import CATALOG
+from survey.core.frame import LocalFrame
 from tests.missions.sims import FAST, VEHICLES, Sim
 
 FRAME = LocalFrame(36.0731, 139.9825)

@@ -19,7 +19,7 @@ from missions.fly_resume import FlightProgress
 from missions.mavproto import TransferConfig
 from missions.model import Plan
 from sitl.builtin import BuiltinCopter
-from survey.errors import FlightAborted, LinkTimeout, VehicleRefused
+from survey.core.errors import FlightAborted, LinkTimeout, VehicleRefused
 from tests.missions.sims import FAST, SPEEDUP, Sim
 
 

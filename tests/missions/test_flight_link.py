@@ -14,7 +14,7 @@ import pytest
 from missions.flight import EventKind, FlightConfig, FlightEvent, fly_plan
 from missions.fly_resume import FlightProgress
 from missions.model import Plan
-from survey.errors import FlightAborted, VehicleRefused
+from survey.core.errors import FlightAborted, VehicleRefused
 from tests.missions.sims import FAST, Sim
 
 

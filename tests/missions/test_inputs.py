@@ -12,8 +12,8 @@ import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
 from missions.inputs import Poi, Zone, parse_latlon, read_area, read_pois, read_zones
-from survey.errors import InputError
-from survey.frame import LocalFrame
+from survey.core.errors import InputError
+from survey.core.frame import LocalFrame
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "joso"
 KML22 = "http://www.opengis.net/kml/2.2"

@@ -13,13 +13,13 @@ import shapely
 from shapely.geometry import Polygon
 
 from missions import limits
-from missions.camera import CATALOG
 from missions.decompose import polygons_of
 from missions.drone import DroneProfile
 from missions.inputs import read_area
 from missions.planner import PlanRequest, make_plan
-from survey.errors import InputError
-from survey.frame import LocalFrame
+from survey.core.camera import CATALOG
+from survey.core.errors import InputError
+from survey.core.frame import LocalFrame
 from tests.cli.test_plan_cli import AREA, run
 
 FRAME = LocalFrame(36.07, 139.99)

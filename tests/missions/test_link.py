@@ -17,7 +17,7 @@ from missions.flight import check_vehicle
 from missions.link import DEFAULT_RATES_HZ, connect, read_signing_key
 from missions.vehicle_state import VehicleState
 from sitl.builtin import BuiltinCopter
-from survey.errors import InputError, LinkError, LinkTimeout, VehicleRefused, WrongVehicle
+from survey.core.errors import InputError, LinkError, LinkTimeout, VehicleRefused, WrongVehicle
 
 HOME = (35.3606, 138.7274)
 KEY = bytes(range(32))

@@ -17,7 +17,6 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
-from missions.camera import CATALOG
 from missions.drone import DroneProfile
 from missions.inputs import Poi, Zone, read_area, read_pois, read_zones
 from missions.items import Cmd, MissionItem
@@ -25,8 +24,9 @@ from missions.model import Mode, Plan, Sortie
 from missions.planner import PlanRequest, make_plan
 from missions.sorties import path_time_s
 from missions.visibility import Router
-from survey.errors import InputError, PlanningError
-from survey.frame import LocalFrame
+from survey.core.camera import CATALOG
+from survey.core.errors import InputError, PlanningError
+from survey.core.frame import LocalFrame
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "joso"
 GEN = LocalFrame(36.07, 139.99)  # where the hand-made scenes are placed

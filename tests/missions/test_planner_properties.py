@@ -15,14 +15,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon, box
 
-from missions.camera import CATALOG
 from missions.drone import DroneProfile
 from missions.inputs import Zone
 from missions.items import Cmd
 from missions.planner import PlanRequest, make_plan
 from missions.sorties import path_time_s
-from survey.errors import PlanningError
-from survey.frame import LocalFrame
+from survey.core.camera import CATALOG
+from survey.core.errors import PlanningError
+from survey.core.frame import LocalFrame
 
 GEN = LocalFrame(36.07, 139.99)  # where the random areas are placed
 MARGIN_M = 10.0

@@ -13,7 +13,7 @@ from missions.flight import fly_plan
 from missions.link import connect
 from missions.model import Plan
 from sitl.builtin import BuiltinCopter
-from survey.errors import VehicleRefused
+from survey.core.errors import VehicleRefused
 from tests.missions.sims import FAST
 
 

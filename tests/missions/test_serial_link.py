@@ -26,7 +26,7 @@ from missions.mavproto import MissionType, upload
 from missions.model import Plan
 from sitl.builtin import BuiltinCopter
 from sitl.builtin.serial_bridge import PtyBridge
-from survey.errors import InputError, LinkError
+from survey.core.errors import InputError, LinkError
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
 

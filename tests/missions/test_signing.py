@@ -22,7 +22,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from missions import fly_commands as cmd
 from missions.link import Link, command_long, connect
 from missions.signing import Signature, signature
-from survey.errors import LinkError, LinkTimeout, VehicleRefused
+from survey.core.errors import LinkError, LinkTimeout, VehicleRefused
 from tests.missions.sims import VEHICLES, Sim
 
 HOME = (36.0712345678, 139.9812345678)

@@ -30,7 +30,7 @@ from missions.model import Plan
 from sitl.builtin import BuiltinCopter
 from sitl.builtin.protocol import mavlink as M
 from sitl.proxy import Impairment, LossyProxy
-from survey.errors import LinkTimeout, MissionRejected
+from survey.core.errors import LinkTimeout, MissionRejected
 
 HOME = (36.0712345678, 139.9812345678)
 CFG = TransferConfig()

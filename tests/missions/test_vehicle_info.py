@@ -17,7 +17,7 @@ from missions.vehicle_info import VehicleInfo, parse_version, read_vehicle_info
 from sitl.builtin import BuiltinCopter
 from sitl.builtin import telemetry as builtin_telemetry
 from sitl.builtin.protocol import mavlink
-from survey.errors import VehicleRefused
+from survey.core.errors import VehicleRefused
 from tests.missions.sims import FAST
 
 

@@ -20,7 +20,7 @@ from sitl.scene import (
     scene_tiles_to_yolo,
     write_scene,
 )
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 JOSO = {"center_lon": 139.9933, "center_lat": 36.0712}
 COUNTS = {"intact": 6, "minor": 3, "major": 3, "destroyed": 3}

@@ -7,8 +7,8 @@ import pytest
 
 from detection.card import DatasetCard, dataset_card_path, read_dataset_card, write_dataset_card
 from detection.train import label_path_for, read_dataset_yaml
-from sitl.scene_dataset import write_scene_dataset
-from survey.errors import InputError
+from survey.core.errors import InputError
+from survey.pipelines.scene_dataset import write_scene_dataset
 
 
 def test_scenes_become_full_tiles_at_the_training_gsd(tmp_path):

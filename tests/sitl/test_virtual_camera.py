@@ -15,8 +15,8 @@ from PIL import Image
 
 from sitl.camera import Intrinsics, photograph_flight, render_photo, write_photo_jpeg
 from sitl.scene import NEUTRAL_GROUND_BGR, Scene
-from survey.errors import InputError
-from survey.frame import LocalFrame
+from survey.core.errors import InputError
+from survey.core.frame import LocalFrame
 
 CAM = Intrinsics(width_px=800, height_px=600, focal_mm=4.0, sensor_w_mm=6.4, sensor_h_mm=4.8,
                  model="TEST1")

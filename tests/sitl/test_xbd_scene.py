@@ -11,7 +11,7 @@ import shapely.wkt
 
 from sitl.camera import Intrinsics, render_photo
 from sitl.xbd_scene import xbd_scene
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 XBD = Path(__file__).resolve().parents[3] / "shared" / "data" / "xbd"
 TILE = "santa-rosa-wildfire_00000273_post_disaster"  # 9 destroyed, 1 un-classified

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from survey.errors import InputError
-from survey.files import atomic_write_text, check_replaceable, staged_dir
+from survey.core.errors import InputError
+from survey.core.files import atomic_write_text, check_replaceable, staged_dir
 
 
 def _targets(tmp_path: Path) -> dict[str, Path]:

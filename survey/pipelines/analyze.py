@@ -43,9 +43,9 @@ from mapping.footprints import read_footprints
 from mapping.objects import GroundDetection, merge_detections
 from mapping.ortho import Ortho, is_orthomosaic, open_ortho
 from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
-from missions.camera import Camera
-from survey.errors import ImageError, InputError
-from survey.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
+from mapping.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
+from survey.core.camera import Camera
+from survey.core.errors import ImageError, InputError
 
 if TYPE_CHECKING:
     from mapping.pre_imagery import PreImagery
@@ -280,7 +280,7 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
     ``on_problem`` is told each photo that is skipped (no usable pose, unreadable) as it is
     met; the summary lists them too. A photo that cannot be placed on the ground
     (:func:`mapping.georef.check_placeable`) has no usable pose. When the run fails, a
-    survey folder it created is removed (:func:`survey.store.survey_store`).
+    survey folder it created is removed (:func:`mapping.store.survey_store`).
 
     Raises
     ------
@@ -376,7 +376,7 @@ def _check_same_inputs(store: Store, meta: dict[str, str], out_dir: Path) -> Non
 
 
 def _camera_default() -> Camera:
-    from missions.camera import DEFAULT_CAMERA, camera_from_name
+    from survey.core.camera import DEFAULT_CAMERA, camera_from_name
 
     return camera_from_name(DEFAULT_CAMERA)
 

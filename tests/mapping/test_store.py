@@ -6,8 +6,7 @@ import sqlite3
 
 import pytest
 
-from survey.errors import InputError
-from survey.store import (
+from mapping.store import (
     SCHEMA_VERSION,
     DetectionRow,
     ObjectRow,
@@ -15,6 +14,7 @@ from survey.store import (
     open_store,
     survey_store,
 )
+from survey.core.errors import InputError
 
 
 def _photo(name: str) -> dict:
@@ -94,7 +94,7 @@ def test_an_interrupted_body_keeps_the_new_store_for_a_rerun(tmp_path):
 
 
 def test_a_store_that_cannot_be_created_leaves_no_folder(tmp_path, monkeypatch):
-    import survey.store as store_mod
+    import mapping.store as store_mod
 
     def refuse(folder, meta=None):
         folder.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-from survey.errors import InputError, SurveyError
+from survey.core.errors import InputError, SurveyError
 
 STORE_NAME = "survey.sqlite"
 SCHEMA_VERSION = 2
@@ -323,7 +323,7 @@ def survey_store(survey_dir: str | PathLike[str], meta: dict[str, str] | None = 
                  ) -> Iterator[Store]:
     """:func:`create_store` for the body, closed after it.
 
-    If the body (or the creation) raises a :class:`~survey.errors.SurveyError`, what this
+    If the body (or the creation) raises a :class:`~survey.core.errors.SurveyError`, what this
     call created goes again: the store, and the folders it made once they are empty, so a
     run that fails leaves no survey behind. A store that was there before is kept (a re-run
     resuming it keeps what was there). Any other exception (Ctrl-C) keeps the store: a

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from survey.errors import InputError
+from survey.core.errors import InputError
 
 
 def check_replaceable(path: str | os.PathLike[str], *, folder: bool = False) -> None:

@@ -16,10 +16,10 @@ from os import PathLike
 from pathlib import Path
 
 from detection.card import DatasetCard, dataset_card_path, read_dataset_card, write_dataset_card
-from detection.classes import DamageClass
 from sitl.scene import generate_village, scene_tiles_to_yolo
-from survey.errors import InputError
-from survey.files import atomic_write_text
+from survey.core.damage import DamageClass
+from survey.core.errors import InputError
+from survey.core.files import atomic_write_text
 
 SCENE_GSD_M = 0.25
 # Places of the 2015 Kinugawa flood around Jōsō, Ibaraki: one per scene, in turn.
