@@ -35,10 +35,10 @@ def run_case(name: str) -> dict:
     from shapely import affinity
     from shapely.geometry import Point, box
 
-    from missions.drone import DroneProfile
-    from missions.export.bundle import write_plan_files
-    from missions.inputs import Zone
-    from missions.planner import PlanRequest, make_plan
+    from missions.plan.drone import DroneProfile
+    from missions.plan.export.bundle import write_plan_files
+    from missions.plan.inputs import Zone
+    from missions.plan.planner import PlanRequest, make_plan
     from survey.core.camera import CATALOG
     from survey.core.frame import LocalFrame
 

@@ -21,9 +21,9 @@ from typing import Any
 from pymavlink import mavutil, mavwp
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions.items import MissionItem, return_to_launch, takeoff, waypoint
-from missions.link import connect
-from missions.mavproto import MissionType, WireItem, compare, home_wire_item, upload
+from missions.fly.link import connect
+from missions.fly.transfer.protocol import MissionType, WireItem, compare, home_wire_item, upload
+from missions.plan.items import MissionItem, return_to_launch, takeoff, waypoint
 from sitl.proxy import Impairment, LossyProxy
 
 HOME = (36.0712345678, 139.9812345678, 20.0)
@@ -159,7 +159,7 @@ def main() -> None:
     ok_b = [t for t in b if t is not None]
     print(f"{args.vehicle} vehicle, speedup {args.speedup:g}, loss {args.loss:.0%}, "
           f"{len(items) + 1} items (with home), upload + verify, median of {args.repeat}:")
-    print(f"  missions.mavproto: {statistics.median(a):.3f} s")
+    print(f"  missions.fly.transfer.protocol: {statistics.median(a):.3f} s")
     if ok_b:
         ratio = statistics.median(ok_b) / statistics.median(a)
         print(f"  pymavlink mavwp:   {statistics.median(ok_b):.3f} s "

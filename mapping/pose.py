@@ -34,6 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from survey.core.camera import Camera, camera_from_exif_model
 from survey.core.errors import ImageError, InputError
+from survey.core.plan_folder import FlightFolder
 
 _GPS_IFD = 0x8825
 _EXIF_IFD = 0x8769
@@ -329,7 +330,7 @@ def flight_poses(flight_dir: str | PathLike[str], camera: Camera) -> dict[tuple[
                                                                           PhotoPose]:
     """Poses of the camera shots ``survey fly`` recorded, keyed by (sortie, image index).
 
-    Reads every ``FLIGHT_DIR/sortie_NN_photos.json``. The camera hangs on a gimbal looking
+    Reads every ``flight/sortie_NN_photos.json``. The camera hangs on a gimbal looking
     straight down, so pitch is -90, roll 0 and yaw the vehicle's yaw. Each pose's ``path`` is
     its record file; ``source`` is ``"flight-log"``; ``time`` is UTC ISO 8601 when
     ``time_usec`` is a Unix time (GPS-synchronised), else ``None``.
@@ -340,7 +341,7 @@ def flight_poses(flight_dir: str | PathLike[str], camera: Camera) -> dict[tuple[
         No such folder, no record files, or a record that is not valid JSON / lacks a field.
     """
     folder = Path(flight_dir)
-    files = sorted(folder.glob("sortie_*_photos.json")) if folder.is_dir() else []
+    files = FlightFolder(folder).photo_lists() if folder.is_dir() else []
     if not files:
         raise InputError(folder, "no flight photo records (sortie_NN_photos.json)")
     poses: dict[tuple[int, int], PhotoPose] = {}

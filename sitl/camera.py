@@ -39,6 +39,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from sitl.scene import NEUTRAL_GROUND_BGR, Scene
 from survey.core.errors import InputError
+from survey.core.plan_folder import FlightFolder
 
 SKY_BGR: tuple[int, int, int] = (225, 200, 170)
 
@@ -309,7 +310,7 @@ def photograph_flight(scene: Scene, intrinsics: Intrinsics, flight_dir: str | os
         No photo lists in ``flight_dir``, or one that cannot be read.
     """
     flight_dir, out = Path(flight_dir), Path(out_dir)
-    lists = sorted(flight_dir.glob("sortie_*_photos.json"))
+    lists = FlightFolder(flight_dir).photo_lists()
     if not lists:
         raise InputError(flight_dir, "no sortie_NN_photos.json in this folder")
     jobs: list[tuple[Path, int, dict]] = []

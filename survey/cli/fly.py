@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from missions.flight import EventKind, FlightEvent, FlightResult
+from missions.fly.flight import EventKind, FlightEvent, FlightResult
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
 
@@ -58,8 +58,8 @@ def fly(
 
     Between sorties it waits for landing, disarm and a charged battery. Ctrl-C commands RTL.
     """
-    from missions.flight import FlightConfig, fly_plan, load_sorties
-    from missions.link import check_baud, connect, read_signing_key
+    from missions.fly.flight import FlightConfig, fly_plan, load_sorties
+    from missions.fly.link import check_baud, connect, read_signing_key
 
     app = ctx.obj
     with cli_errors(app.err):

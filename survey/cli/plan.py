@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from missions.model import Plan
+from missions.plan.model import Plan
 from survey.cli.errors import cli_errors
 from survey.cli.options import Altitude, Gsd, OutDir, Overlap
 from survey.cli.text import escape
@@ -76,15 +76,15 @@ def plan(
     Writes per sortie a QGroundControl [bold].plan[/] and a Mission Planner
     [bold].waypoints[/] file, fence and rally files, and plan.kml / plan.geojson / summary.json.
     """
-    from missions.drone import DroneProfile
-    from missions.export.bundle import write_plan_files
-    from missions.inputs import parse_latlon, read_area, read_pois, read_zones
-    from missions.planner import PlanRequest, make_plan
+    from missions.plan.drone import DroneProfile
+    from missions.plan.export.bundle import write_plan_files
+    from missions.plan.inputs import parse_latlon, read_area, read_pois, read_zones
+    from missions.plan.planner import PlanRequest, make_plan
     from survey.core.camera import camera_from_name
 
     app = ctx.obj
     with cli_errors(app.err):
-        front, side = parse_overlap(overlap)  # the numbers' bounds: missions.limits
+        front, side = parse_overlap(overlap)  # the numbers' bounds: missions.plan.limits
         req = PlanRequest(
             area=read_area(area),
             zones=read_zones(obstacles) if obstacles else (),

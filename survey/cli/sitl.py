@@ -13,6 +13,7 @@ from sitl.launch import SimulatedCopter, VehicleKind, start_vehicle
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
 from survey.core.errors import InputError
+from survey.core.plan_folder import PlanFolder
 
 EPILOG = ("Example: survey sitl start --plan out/joso --speedup 5  (home from the plan; then, "
           "in another terminal: survey fly out/joso --connect tcp:127.0.0.1:5760)")
@@ -53,7 +54,7 @@ def start(
 ) -> None:
     """Start a simulated copter at HOME (or the plan's home) and serve MAVLink until Ctrl-C;
     prints its URL."""
-    from missions.inputs import parse_latlon
+    from missions.plan.inputs import parse_latlon
 
     app = ctx.obj
     stop = threading.Event()
@@ -86,7 +87,7 @@ def plan_home(plan_dir: Path) -> tuple[float, float]:
     InputError
         The file is missing or has no home.
     """
-    path = plan_dir / "summary.json"
+    path = PlanFolder(plan_dir).summary
     try:
         home = json.loads(path.read_text(encoding="utf-8"))["home"]
         return float(home["lat_deg"]), float(home["lon_deg"])

@@ -46,6 +46,7 @@ from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
 from mapping.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
 from survey.core.camera import Camera
 from survey.core.errors import ImageError, InputError
+from survey.core.plan_folder import FlightFolder, PlanFolder
 
 if TYPE_CHECKING:
     from mapping.pre_imagery import PreImagery
@@ -238,7 +239,7 @@ def _check_dem_covers(dem: object, poses: Sequence[PhotoPose], dem_path: Path) -
 
 def plan_layers(plan_dir: Path) -> dict[str, dict]:
     """Planned routes and no-fly zones from a plan folder's ``plan.geojson``."""
-    file = plan_dir / "plan.geojson"
+    file = PlanFolder(plan_dir).geojson
     if not file.is_file():
         raise InputError(plan_dir, "not a plan folder (no plan.geojson)")
     try:
@@ -256,7 +257,7 @@ def flight_track(flight_dir: Path, *, simplify: bool = True) -> dict:
     """The flown track: a LineString per sortie from the telemetry logs' positions
     (simplified to ~0.1 m for the map unless ``simplify`` is false)."""
     features = []
-    for log in sorted(flight_dir.glob("sortie_*.jsonl")):
+    for log in FlightFolder(flight_dir).logs():
         points = []
         for line in log.read_text(encoding="utf-8").splitlines():
             try:
@@ -410,7 +411,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
     plan_dir = config.plan_dir
     if plan_dir is None and config.flight_dir is not None:
         candidate = config.flight_dir.parent
-        plan_dir = candidate if (candidate / "plan.geojson").is_file() else None
+        plan_dir = candidate if PlanFolder(candidate).geojson.is_file() else None
     if plan_dir is not None:
         for name, layer in plan_layers(plan_dir).items():
             store.set_layer(name, layer)

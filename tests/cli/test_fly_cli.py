@@ -20,9 +20,9 @@ from rich.console import Console
 from shapely.geometry import Polygon
 from typer.testing import CliRunner
 
-from missions.drone import DroneProfile
-from missions.export.bundle import write_plan_files
-from missions.planner import PlanRequest, make_plan
+from missions.plan.drone import DroneProfile
+from missions.plan.export.bundle import write_plan_files
+from missions.plan.planner import PlanRequest, make_plan
 from sitl.builtin import BuiltinCopter
 from sitl.builtin.serial_bridge import PtyBridge
 from survey.cli import fly as fly_cmd

@@ -17,7 +17,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from rich.console import Console
 from typer.testing import CliRunner
 
-from missions.link import connect
+from missions.fly.link import connect
 from sitl import ardupilot
 from sitl.ardupilot import ArduPilotSitl, SitlError, find_binary, home_arg
 from sitl.builtin import BuiltinCopter

@@ -15,9 +15,10 @@ import pytest
 from shapely.geometry import LineString, Polygon, box
 from shapely.ops import unary_union
 
-from missions.drone import DroneProfile, count_turns
-from missions.export.bundle import write_plan_files
-from missions.items import (
+from missions.fly.link import Link, connect
+from missions.plan.drone import DroneProfile, count_turns
+from missions.plan.export.bundle import write_plan_files
+from missions.plan.items import (
     FenceZone,
     MissionItem,
     RallyPoint,
@@ -26,8 +27,7 @@ from missions.items import (
     trigger_distance,
     waypoint,
 )
-from missions.link import Link, connect
-from missions.model import Mode, Photo, Plan, Sortie
+from missions.plan.model import Mode, Photo, Plan, Sortie
 from survey.core.camera import CATALOG
 from survey.core.frame import LocalFrame
 from tests.missions.sims import VEHICLES, Sim

@@ -11,8 +11,8 @@ import pytest
 from pymavlink import mavutil
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions.flight import FlightConfig
-from missions.fly_commands import CopterMode
+from missions.fly.commands import CopterMode
+from missions.fly.flight import FlightConfig
 from sitl.builtin import BuiltinCopter
 
 SPEEDUP = 60.0

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions import fly_commands as cmd
-from missions.export.bundle import write_plan_files
-from missions.flight import EventKind, FlightEvent
-from missions.link import Link, connect
-from missions.model import Plan
+from missions.fly import commands as cmd
+from missions.fly.flight import EventKind, FlightEvent
+from missions.fly.link import Link, connect
+from missions.plan.export.bundle import write_plan_files
+from missions.plan.model import Plan
 from sitl.builtin import BuiltinCopter
 from sitl.launch import SimulatedCopter, VehicleKind, start_vehicle
 from survey.pipelines import demo

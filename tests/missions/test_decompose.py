@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from shapely import affinity
 from shapely.geometry import LineString, Polygon
 
-from missions.decompose import decompose
-from missions.inputs import read_area
+from missions.plan.decompose import decompose
+from missions.plan.inputs import read_area
 from survey.core.frame import LocalFrame
 
 JOSO = Path(__file__).resolve().parents[2] / "examples" / "joso" / "area.geojson"

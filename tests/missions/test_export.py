@@ -14,9 +14,9 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from missions.export import bundle, geojson, kml, qgc, waypoints
-from missions.items import Cmd, Frame, MissionItem
-from missions.model import Plan
+from missions.plan.export import bundle, geojson, kml, qgc, waypoints
+from missions.plan.items import Cmd, Frame, MissionItem
+from missions.plan.model import Plan
 from survey.core.errors import InputError
 
 TOL_DEG = 1e-7
@@ -238,7 +238,7 @@ def test_fence_and_rally_files_load_in_mavproxy(plan: Plan, tmp_path: Path):
     import subprocess
     import sys
 
-    from missions.items import Cmd, FenceZone
+    from missions.plan.items import Cmd, FenceZone
 
     circle = FenceZone(False, ((plan.home_lat_deg + 0.001, plan.home_lon_deg),), 25.0)
     zones = [*plan.fence, circle]

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions import fly_commands as cmd
-from missions.flight import EventKind, FlightConfig, FlightEvent, fly_plan
-from missions.fly_commands import CopterMode
-from missions.link import connect
-from missions.model import Plan
+from missions.fly import commands as cmd
+from missions.fly.commands import CopterMode
+from missions.fly.flight import EventKind, FlightConfig, FlightEvent, fly_plan
+from missions.fly.link import connect
+from missions.plan.model import Plan
 from sitl.proxy import Direction, Impairment, LossyProxy
 from survey.core.errors import FlightAborted
 from tests.missions.conftest import EXCLUSIONS, SORTIE_LINES

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from missions.export.bundle import write_plan_files
-from missions.flight import EventKind, FlightEvent, fly_plan
-from missions.items import FenceZone
-from missions.link import connect
-from missions.model import Plan
+from missions.fly.flight import EventKind, FlightEvent, fly_plan
+from missions.fly.link import connect
+from missions.plan.export.bundle import write_plan_files
+from missions.plan.items import FenceZone
+from missions.plan.model import Plan
 from survey.core.errors import FlightAborted
 from tests.missions.conftest import SORTIE_LINES
 from tests.missions.sims import FAST, VEHICLES, Sim

@@ -13,9 +13,15 @@ import pytest
 import shapely
 from shapely.geometry import Point, Polygon, box
 
-from missions.drone import DroneProfile
-from missions.export.bundle import write_plan_files
-from missions.fence_budget import (
+from missions.fly.fence_upload import flown_lonlat, upload_fence
+from missions.fly.flight import fly_plan
+from missions.fly.link import connect
+from missions.fly.transfer.machines import Phase, TransferConfig, UploadMachine
+from missions.fly.transfer.protocol import download
+from missions.fly.transfer.wire import MissionType
+from missions.plan.drone import DroneProfile
+from missions.plan.export.bundle import write_plan_files
+from missions.plan.fence_budget import (
     ARDUPILOT_FENCE,
     SMALLER_FENCES,
     FenceBudget,
@@ -25,16 +31,10 @@ from missions.fence_budget import (
     storage_bytes,
     zone_shape,
 )
-from missions.fence_upload import flown_lonlat, upload_fence
-from missions.flight import fly_plan
-from missions.fly_machines import Phase, TransferConfig, UploadMachine
-from missions.fly_wire import MissionType
-from missions.inputs import Zone
-from missions.items import FenceZone
-from missions.link import connect
-from missions.mavproto import download
-from missions.model import Plan
-from missions.planner import PlanRequest, make_plan
+from missions.plan.inputs import Zone
+from missions.plan.items import FenceZone
+from missions.plan.model import Plan
+from missions.plan.planner import PlanRequest, make_plan
 from sitl.builtin import BuiltinCopter
 from sitl.builtin.mission_items import FENCE_MAX_ITEMS, WireItem, validate_fence
 from sitl.builtin.protocol import mavlink

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from missions.flight import EventKind, FlightConfig, FlightEvent, fly_plan
-from missions.fly_resume import FlightProgress
-from missions.mavproto import TransferConfig
-from missions.model import Plan
+from missions.fly.flight import EventKind, FlightConfig, FlightEvent, fly_plan
+from missions.fly.resume import FlightProgress
+from missions.fly.transfer.protocol import TransferConfig
+from missions.plan.model import Plan
 from sitl.builtin import BuiltinCopter
 from survey.core.errors import FlightAborted, LinkTimeout, VehicleRefused
 from tests.missions.sims import FAST, SPEEDUP, Sim
@@ -97,7 +97,7 @@ def test_resume_goes_on_from_the_last_reached_item(builtin: Sim, link_to: Any,
 
 
 def _progress(completed: bool, last: int) -> Any:
-    from missions.fly_resume import SortieProgress
+    from missions.fly.resume import SortieProgress
     return SortieProgress(completed, last)
 
 

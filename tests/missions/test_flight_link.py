@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from missions.flight import EventKind, FlightConfig, FlightEvent, fly_plan
-from missions.fly_resume import FlightProgress
-from missions.model import Plan
+from missions.fly.flight import EventKind, FlightConfig, FlightEvent, fly_plan
+from missions.fly.resume import FlightProgress
+from missions.plan.model import Plan
 from survey.core.errors import FlightAborted, VehicleRefused
 from tests.missions.sims import FAST, Sim
 
@@ -106,8 +106,8 @@ def test_a_second_ground_station_attaches_to_the_sortie_in_the_air(
 
 def test_an_armed_vehicle_with_no_sortie_in_the_air_is_not_attached_to(
         builtin: Sim, link_to: Any, plan_dir: Path) -> None:
-    from missions import fly_commands as cmd
-    from missions.fly_commands import CopterMode
+    from missions.fly import commands as cmd
+    from missions.fly.commands import CopterMode
 
     link = link_to(builtin)
     builtin.v.wait_for(lambda s: s.ready, timeout_s=20)
@@ -137,7 +137,7 @@ def test_a_sortie_whose_item_reached_messages_are_all_lost_still_completes(
         builtin: Sim, link_to: Any, plan_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ArduPilot drops messages when a link's buffer is full: MISSION_CURRENT moving on (and
     the disarm at the end of the mission's own RTL) says the items were done."""
-    from missions import link as link_mod
+    from missions.fly import link as link_mod
 
     offer = link_mod.Subscription._offer
 

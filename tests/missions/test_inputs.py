@@ -1,4 +1,4 @@
-"""Reading and checking the planner's input files (missions.inputs)."""
+"""Reading and checking the planner's input files (missions.plan.inputs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
-from missions.inputs import Poi, Zone, parse_latlon, read_area, read_pois, read_zones
+from missions.plan.inputs import Poi, Zone, parse_latlon, read_area, read_pois, read_zones
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
 

@@ -12,11 +12,11 @@ import pytest
 import shapely
 from shapely.geometry import Polygon
 
-from missions import limits
-from missions.decompose import polygons_of
-from missions.drone import DroneProfile
-from missions.inputs import read_area
-from missions.planner import PlanRequest, make_plan
+from missions.plan import limits
+from missions.plan.decompose import polygons_of
+from missions.plan.drone import DroneProfile
+from missions.plan.inputs import read_area
+from missions.plan.planner import PlanRequest, make_plan
 from survey.core.camera import CATALOG
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
@@ -67,7 +67,7 @@ def test_a_200k_vertex_area_plans_at_half_a_metre() -> None:
 def test_simplified_zones_still_keep_their_margin() -> None:
     """A zone is grown by the tolerance before it is simplified: no route comes nearer than
     the margin to the zone as drawn."""
-    from missions.inputs import Zone
+    from missions.plan.inputs import Zone
 
     t = [2 * math.pi * i / 2000 for i in range(2000)]  # a star-ish outline, 0.5 m wiggles
     zone = Polygon([((60 + 0.6 * math.sin(97 * a)) * math.cos(a),
@@ -129,8 +129,8 @@ SCENE_ZONES = [
 
 
 def _corner_gaps(monkeypatch: pytest.MonkeyPatch | None) -> list[float]:
-    from missions import planner
-    from missions.inputs import Zone
+    from missions.plan import planner
+    from missions.plan.inputs import Zone
 
     if monkeypatch is not None:  # the planner without its gap photos
         monkeypatch.setattr(planner, "_fill_gaps", lambda tasks, *a: (tasks, 0))

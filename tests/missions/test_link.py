@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions import fly_commands as cmd
-from missions.flight import check_vehicle
-from missions.link import DEFAULT_RATES_HZ, connect, read_signing_key
-from missions.vehicle_state import VehicleState
+from missions.fly import commands as cmd
+from missions.fly.flight import check_vehicle
+from missions.fly.link import DEFAULT_RATES_HZ, connect, read_signing_key
+from missions.fly.vehicle_state import VehicleState
 from sitl.builtin import BuiltinCopter
 from survey.core.errors import InputError, LinkError, LinkTimeout, VehicleRefused, WrongVehicle
 

@@ -17,13 +17,13 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
-from missions.drone import DroneProfile
-from missions.inputs import Poi, Zone, read_area, read_pois, read_zones
-from missions.items import Cmd, MissionItem
-from missions.model import Mode, Plan, Sortie
-from missions.planner import PlanRequest, make_plan
-from missions.sorties import path_time_s
-from missions.visibility import Router
+from missions.plan.drone import DroneProfile
+from missions.plan.inputs import Poi, Zone, read_area, read_pois, read_zones
+from missions.plan.items import Cmd, MissionItem
+from missions.plan.model import Mode, Plan, Sortie
+from missions.plan.planner import PlanRequest, make_plan
+from missions.plan.sorties import path_time_s
+from missions.plan.visibility import Router
 from survey.core.camera import CATALOG
 from survey.core.errors import InputError, PlanningError
 from survey.core.frame import LocalFrame
@@ -91,7 +91,7 @@ def flown(plan: Plan, sortie: Sortie) -> LineString:
 
 
 def fence_polygon(plan: Plan, k: int) -> Polygon:
-    from missions.fence_budget import zone_shape
+    from missions.plan.fence_budget import zone_shape
 
     return zone_shape(plan.fence[k], plan.frame)
 

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon, box
 
-from missions.drone import DroneProfile
-from missions.inputs import Zone
-from missions.items import Cmd
-from missions.planner import PlanRequest, make_plan
-from missions.sorties import path_time_s
+from missions.plan.drone import DroneProfile
+from missions.plan.inputs import Zone
+from missions.plan.items import Cmd
+from missions.plan.planner import PlanRequest, make_plan
+from missions.plan.sorties import path_time_s
 from survey.core.camera import CATALOG
 from survey.core.errors import PlanningError
 from survey.core.frame import LocalFrame

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from missions.export.bundle import write_plan_files
-from missions.flight import fly_plan
-from missions.link import connect
-from missions.model import Plan
+from missions.fly.flight import fly_plan
+from missions.fly.link import connect
+from missions.plan.export.bundle import write_plan_files
+from missions.plan.model import Plan
 from sitl.builtin import BuiltinCopter
 from survey.core.errors import VehicleRefused
 from tests.missions.sims import FAST

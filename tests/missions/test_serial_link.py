@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from missions.link import (
+from missions.fly.link import (
     DEFAULT_BAUD,
     DEFAULT_RATES_HZ,
     Link,
@@ -22,8 +22,8 @@ from missions.link import (
     open_connection,
     serial_device,
 )
-from missions.mavproto import MissionType, upload
-from missions.model import Plan
+from missions.fly.transfer.protocol import MissionType, upload
+from missions.plan.model import Plan
 from sitl.builtin import BuiltinCopter
 from sitl.builtin.serial_bridge import PtyBridge
 from survey.core.errors import InputError, LinkError

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions import fly_commands as cmd
-from missions.link import Link, command_long, connect
-from missions.signing import Signature, signature
+from missions.fly import commands as cmd
+from missions.fly.link import Link, command_long, connect
+from missions.fly.signing import Signature, signature
 from survey.core.errors import LinkError, LinkTimeout, VehicleRefused
 from tests.missions.sims import VEHICLES, Sim
 

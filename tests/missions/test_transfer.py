@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from missions.items import MissionItem, return_to_launch, takeoff, trigger_distance, waypoint
-from missions.link import Link, connect
-from missions.mavproto import (
+from missions.fly.link import Link, connect
+from missions.fly.transfer.protocol import (
     DownloadMachine,
     MissionType,
     Out,
@@ -26,7 +25,8 @@ from missions.mavproto import (
     download,
     upload,
 )
-from missions.model import Plan
+from missions.plan.items import MissionItem, return_to_launch, takeoff, trigger_distance, waypoint
+from missions.plan.model import Plan
 from sitl.builtin import BuiltinCopter
 from sitl.builtin.protocol import mavlink as M
 from sitl.proxy import Impairment, LossyProxy

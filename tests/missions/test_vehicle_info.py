@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from missions.export.bundle import write_plan_files
-from missions.flight import fly_plan
-from missions.link import connect
-from missions.model import Plan
-from missions.vehicle_info import VehicleInfo, parse_version, read_vehicle_info
+from missions.fly.flight import fly_plan
+from missions.fly.link import connect
+from missions.fly.vehicle_info import VehicleInfo, parse_version, read_vehicle_info
+from missions.plan.export.bundle import write_plan_files
+from missions.plan.model import Plan
 from sitl.builtin import BuiltinCopter
 from sitl.builtin import telemetry as builtin_telemetry
 from sitl.builtin.protocol import mavlink

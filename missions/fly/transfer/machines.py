@@ -3,7 +3,7 @@
 :class:`UploadMachine` and :class:`DownloadMachine` are fed messages (``on_request``,
 ``on_ack``, ``on_count``, ``on_item``) and timeouts (``on_timeout`` when ``deadline`` passes),
 each with the current time, and answer with the :class:`Out` messages to send. Drive them with
-:mod:`missions.mavproto`; test them with scripted exchanges.
+:mod:`missions.fly.transfer.protocol`; test them with scripted exchanges.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from enum import Enum
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions.fly_wire import WireItem
+from missions.fly.transfer.wire import WireItem
 
 
 @dataclass(frozen=True)

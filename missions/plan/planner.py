@@ -12,13 +12,13 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-from missions import items as mi
-from missions.coverage import coverage_route
-from missions.decompose import polygons_of
-from missions.drone import DroneProfile
-from missions.fence_budget import ARDUPILOT_FENCE, fit_fence, is_round
-from missions.inputs import Poi, Zone
-from missions.limits import (
+from missions.plan import items as mi
+from missions.plan.coverage import coverage_route
+from missions.plan.decompose import polygons_of
+from missions.plan.drone import DroneProfile
+from missions.plan.fence_budget import ARDUPILOT_FENCE, fit_fence, is_round
+from missions.plan.inputs import Poi, Zone
+from missions.plan.limits import (
     BOUNDS,
     MAX_PHOTOS,
     MAX_PLAN_VERTICES,
@@ -26,10 +26,10 @@ from missions.limits import (
     check_bound,
     check_vertices,
 )
-from missions.model import Mode, Photo, Plan, Sortie
-from missions.patrol import order_tasks
-from missions.sorties import SortieRoute, Task, merge_pieces, pieces, split_sorties
-from missions.visibility import Router
+from missions.plan.model import Mode, Photo, Plan, Sortie
+from missions.plan.patrol import order_tasks
+from missions.plan.sorties import SortieRoute, Task, merge_pieces, pieces, split_sorties
+from missions.plan.visibility import Router
 from survey.core.camera import Camera
 from survey.core.errors import InputError, PlanningError
 from survey.core.frame import LocalFrame
@@ -104,7 +104,7 @@ def resolve_altitude(req: PlanRequest) -> float:
 
 
 def _check_numbers(req: PlanRequest) -> None:
-    """Every number of the request within :data:`missions.limits.BOUNDS`."""
+    """Every number of the request within :data:`missions.plan.limits.BOUNDS`."""
     for name, v in (("front", req.front_overlap), ("side", req.side_overlap)):
         if not 0.0 <= v <= 0.95:
             raise InputError("--overlap", f"{name} overlap {v * 100:g} % is outside 0–95 %")
@@ -119,7 +119,7 @@ def _check_numbers(req: PlanRequest) -> None:
 def _check_work(req: PlanRequest, area_m2: float, spacing_m: float, trigger_m: float,
                 reach_m: float, altitude_m: float) -> None:
     """Refuse a plan no sortie can fly, or one that would take more than
-    :data:`~missions.limits.MAX_PHOTOS` photos, before any route is built."""
+    :data:`~missions.plan.limits.MAX_PHOTOS` photos, before any route is built."""
     d = req.drone
     if reach_m < 2 * spacing_m:
         climb = d.vertical_time_s(altitude_m)
@@ -136,7 +136,7 @@ def _check_work(req: PlanRequest, area_m2: float, spacing_m: float, trigger_m: f
 
 
 def _simplified(geom: BaseGeometry, *, grow: bool = False) -> BaseGeometry:
-    """``geom`` (local metres) simplified to :data:`~missions.limits.PLAN_TOLERANCE_M`; with
+    """``geom`` (local metres) simplified to :data:`~missions.plan.limits.PLAN_TOLERANCE_M`; with
     ``grow``, first grown by it, so that the result still contains ``geom`` (a zone)."""
     if grow:
         geom = geom.buffer(PLAN_TOLERANCE_M, quad_segs=2)
@@ -197,7 +197,7 @@ def _fence(region: Polygon, blocking: list[tuple[Zone, Polygon]], frame: LocalFr
            ) -> tuple[mi.FenceZone, ...]:
     """The inclusion fence (the planning region with 5 m of slack) and one exclusion fence per
     blocking zone, grown by half the margin so the planned route never breaches it: round
-    zones as circles, all fitted to ArduPilot's fence storage (:mod:`missions.fence_budget`;
+    zones as circles, all fitted to ArduPilot's fence storage (:mod:`missions.plan.fence_budget`;
     coarser shapes keep a quarter of the margin from ``keep_clear``, what the vehicle flies).
     Zones that are never entered come first; of obstacles, the largest."""
     inclusion = region.buffer(5.0, quad_segs=1).convex_hull.simplify(1.0)

@@ -18,8 +18,8 @@ from typing import Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions.items import MissionItem
-from missions.link import command_name
+from missions.fly.link import command_name
+from missions.plan.items import MissionItem
 
 
 class MissionType(IntEnum):

@@ -11,11 +11,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from missions.items import Cmd, MissionItem
+from missions.plan.items import Cmd, MissionItem
 from survey.core.errors import InputError
 from survey.core.files import atomic_write_text
-
-STATE_FILE = "state.json"
+from survey.core.plan_folder import FlightFolder
 
 
 @dataclass
@@ -56,7 +55,7 @@ class FlightProgress:
         InputError
             The file exists but is damaged.
         """
-        path = folder / STATE_FILE
+        path = FlightFolder(folder).state
         if not path.exists():
             return cls()
         try:
@@ -75,7 +74,7 @@ class FlightProgress:
                                     **({"mission": v.mission, "expected": v.expected}
                                        if v.mission is not None else {})}
                            for k, v in sorted(self.sorties.items())}}
-        atomic_write_text(folder / STATE_FILE, json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(FlightFolder(folder).state, json.dumps(doc, indent=2) + "\n")
 
 
 def _ints(value: object) -> list[int] | None:
@@ -103,7 +102,7 @@ def resume_items(items: list[MissionItem], last_reached: int) -> tuple[list[Miss
 
     Examples
     --------
-    >>> from missions.items import takeoff, waypoint, trigger_distance, return_to_launch
+    >>> from missions.plan.items import takeoff, waypoint, trigger_distance, return_to_launch
     >>> plan = [takeoff(0, 0, 30), waypoint(0, 1e-3, 30), trigger_distance(5),
     ...         waypoint(1e-3, 1e-3, 30), waypoint(1e-3, 0, 30), trigger_distance(0),
     ...         return_to_launch()]

@@ -17,8 +17,8 @@ import numpy as np
 from shapely.geometry import LineString
 from shapely.ops import substring
 
-from missions.drone import DroneProfile
-from missions.visibility import Router
+from missions.plan.drone import DroneProfile
+from missions.plan.visibility import Router
 
 XY = tuple[float, float]
 

@@ -17,7 +17,7 @@ import shapely
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from missions.decompose import polygons_of
+from missions.plan.decompose import polygons_of
 from survey.core.errors import PlanningError
 
 XY = tuple[float, float]

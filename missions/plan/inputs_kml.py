@@ -3,7 +3,7 @@
 A file becomes a list of :class:`SourceFeature`: a geometry in lon/lat degrees, its properties
 (KML ``<name>`` and ``<ExtendedData>`` values, as strings) and a label that says where it sits in
 the file. What the features *mean* (area, zones, points of interest) and the range and validity
-checks live in :mod:`missions.inputs`.
+checks live in :mod:`missions.plan.inputs`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One implementation for the three transfer types; they differ only in ``mission_t
 transfer is an explicit state machine (:class:`UploadMachine`, :class:`DownloadMachine`) that
 knows nothing about sockets or time: it is fed messages and timeouts and answers with what to
 send, so it is tested without a vehicle. :func:`upload` and :func:`download` drive them over a
-:class:`~missions.link.Link`.
+:class:`~missions.fly.link.Link`.
 
 Protocol rules followed (mavlink devguide, ArduPilot ``MissionItemProtocol.cpp`` and autotest):
 
@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from missions.fly_machines import (
+from missions.fly.link import Link, command_name
+from missions.fly.transfer.machines import (
     DownloadMachine,
     Failure,
     Out,
@@ -39,9 +40,8 @@ from missions.fly_machines import (
     UploadMachine,
     ack_name,
 )
-from missions.fly_wire import MissionType, WireItem, compare, home_wire_item
-from missions.items import MissionItem
-from missions.link import Link, command_name
+from missions.fly.transfer.wire import MissionType, WireItem, compare, home_wire_item
+from missions.plan.items import MissionItem
 from survey.core.errors import LinkTimeout, MissionRejected
 
 __all__ = [

@@ -26,7 +26,7 @@ import shapely
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from missions.items import FenceZone
+from missions.plan.items import FenceZone
 from survey.core.frame import LocalFrame
 
 

@@ -10,11 +10,11 @@ import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
-from missions.fence_budget import SMALLER_FENCES, FittedFence, item_count, refit, storage_bytes
-from missions.fly_wire import MissionType
-from missions.items import FenceZone, MissionItem, RallyPoint
-from missions.link import Link
-from missions.mavproto import TransferConfig, upload
+from missions.fly.link import Link
+from missions.fly.transfer.protocol import TransferConfig, upload
+from missions.fly.transfer.wire import MissionType
+from missions.plan.fence_budget import SMALLER_FENCES, FittedFence, item_count, refit, storage_bytes
+from missions.plan.items import FenceZone, MissionItem, RallyPoint
 from survey.core.errors import MissionRejected
 
 _NO_SPACE = 4  # MAV_MISSION_NO_SPACE
@@ -43,7 +43,7 @@ def upload_fence(link: Link, zones: Sequence[FenceZone], flown: BaseGeometry, *,
                  config: TransferConfig | None = None,
                  on_note: Callable[[str], None] = lambda text: None) -> tuple[FenceZone, ...]:
     """Upload ``zones`` (verified); on "no room", refit them to each smaller storage in turn
-    (:data:`~missions.fence_budget.SMALLER_FENCES`) and retry, telling ``on_note`` what was
+    (:data:`~missions.plan.fence_budget.SMALLER_FENCES`) and retry, telling ``on_note`` what was
     simplified. Returns the zones the vehicle now holds.
 
     Raises
@@ -96,7 +96,7 @@ def enable_fence(link: Link, *, timeout_s: float = 1.5) -> None:
     VehicleRefused
         The vehicle kept another value.
     """
-    from missions.fly_commands import set_param
+    from missions.fly.commands import set_param
     from survey.core.errors import VehicleRefused
 
     for name, value in FENCE_PARAMS:

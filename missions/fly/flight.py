@@ -34,22 +34,22 @@ from typing import IO, Any
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from pyproj import Geod
 
-from missions import fly_commands as cmd
-from missions.export.qgc import QgcPlanFile, read_qgc_plan
-from missions.fence_upload import enable_fence, flown_lonlat, upload_fence
-from missions.fly_commands import CopterMode, mode_name
-from missions.fly_resume import FlightProgress, SortieProgress, resume_items
-from missions.items import Cmd
-from missions.link import DEFAULT_RATES_HZ, Link, Message, Subscription, request_rates
-from missions.mavproto import MissionType, TransferConfig, upload
-from missions.vehicle_info import (
+from missions.fly import commands as cmd
+from missions.fly.commands import CopterMode, mode_name
+from missions.fly.fence_upload import enable_fence, flown_lonlat, upload_fence
+from missions.fly.link import DEFAULT_RATES_HZ, Link, Message, Subscription, request_rates
+from missions.fly.resume import FlightProgress, SortieProgress, resume_items
+from missions.fly.transfer.protocol import MissionType, TransferConfig, upload
+from missions.fly.vehicle_info import (
     VehicleInfo,
     missing_equipment,
     read_vehicle_info,
     require,
     write_vehicle_info,
 )
-from missions.vehicle_state import VehicleState
+from missions.fly.vehicle_state import VehicleState
+from missions.plan.export.qgc import QgcPlanFile, read_qgc_plan
+from missions.plan.items import Cmd
 from survey.core.errors import (
     FlightAborted,
     InputError,
@@ -60,9 +60,8 @@ from survey.core.errors import (
     WrongVehicle,
 )
 from survey.core.files import atomic_write_text
+from survey.core.plan_folder import FlightFolder, PlanFolder
 
-FLIGHT_DIR = "flight"
-_SORTIE_FILE = re.compile(r"sortie_(\d+)\.plan")
 COPTER_TYPES = frozenset({
     mavlink.MAV_TYPE_QUADROTOR, mavlink.MAV_TYPE_HEXAROTOR, mavlink.MAV_TYPE_OCTOROTOR,
     mavlink.MAV_TYPE_TRICOPTER, mavlink.MAV_TYPE_COAXIAL, mavlink.MAV_TYPE_HELICOPTER,
@@ -222,8 +221,7 @@ def sortie_files(plan_dir: Path) -> dict[int, Path]:
     """
     if not plan_dir.is_dir():
         raise InputError(plan_dir, "not a folder (expected the output of `survey plan`)")
-    found = {int(m.group(1)): p for p in plan_dir.iterdir()
-             if (m := _SORTIE_FILE.fullmatch(p.name))}
+    found = PlanFolder(plan_dir).sortie_plans()
     if not found:
         raise InputError(plan_dir, "no sortie_NN.plan files (run `survey plan` first)")
     return dict(sorted(found.items()))
@@ -251,7 +249,7 @@ def load_sorties(plan_dir: str | Path, sorties: Sequence[int] | None = None
 def planned_photos(plan_dir: Path) -> dict[int, int]:
     """Photos per sortie as ``survey plan`` counted them (``summary.json``; empty if absent)."""
     try:
-        doc = json.loads((plan_dir / "summary.json").read_text(encoding="utf-8"))
+        doc = json.loads(PlanFolder(plan_dir).summary.read_text(encoding="utf-8"))
         return {int(s["number"]): int(s["photos"]) for s in doc["sorties"]}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
@@ -336,7 +334,7 @@ def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None 
         link, camera=any(_takes_photos(p) for p in plans.values()),
         battery_monitor=len(plans) > 1, timeout_s=config.command_timeout_s))
     request_rates(link, DEFAULT_RATES_HZ)
-    flight_dir = plan_dir / FLIGHT_DIR
+    flight_dir = PlanFolder(plan_dir).flight.path
     write_vehicle_info(flight_dir, info)
     if resume:
         progress = FlightProgress.load(flight_dir)
@@ -391,8 +389,8 @@ def _sortie_to_attach(link: Link, todo: list[int], progress: FlightProgress,
     flying = [n for n in todo if progress.of(n).in_flight]
     if not flying:
         raise VehicleRefused("start a sortie", f"it is already armed, in {mode}, and "
-                             f"{FLIGHT_DIR}/state.json records no sortie of this plan in the "
-                             "air to follow; land it first")
+                             f"{PlanFolder.FLIGHT}/state.json records no sortie of this plan "
+                             "in the air to follow; land it first")
     return flying[0]
 
 
@@ -417,8 +415,8 @@ class _Sortie:
                                                                   config)
         self.photos_planned = photos_planned
         self.total = len(plan.items)
-        self.log_path = flight_dir / f"sortie_{number:02d}.jsonl"
-        self.photos_path = flight_dir / f"sortie_{number:02d}_photos.json"
+        self.log_path = FlightFolder(flight_dir).log(number)
+        self.photos_path = FlightFolder(flight_dir).photos(number)
         self.reached: list[int] = []
         self.photos: list[Photo] = []
         self.interruptions: list[str] = []

@@ -23,7 +23,7 @@ from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Point
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from missions.inputs_kml import (
+from missions.plan.inputs_kml import (
     Position,
     Source,
     SourceFeature,
@@ -34,7 +34,7 @@ from missions.inputs_kml import (
     read_kml,
     read_kmz,
 )
-from missions.limits import check_vertices
+from missions.plan.limits import check_vertices
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
 

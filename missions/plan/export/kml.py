@@ -13,9 +13,9 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from missions.export.waypoints import exact_decimal
-from missions.items import Cmd
-from missions.model import Plan, Sortie
+from missions.plan.export.waypoints import exact_decimal
+from missions.plan.items import Cmd
+from missions.plan.model import Plan, Sortie
 from survey.core.errors import InputError
 from survey.core.files import atomic_write_text
 

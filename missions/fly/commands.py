@@ -11,7 +11,7 @@ from enum import IntEnum
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions.link import Link, command_long, result_name
+from missions.fly.link import Link, command_long, result_name
 from survey.core.errors import LinkTimeout, VehicleRefused
 
 _TEXT_GRACE_S = 0.3

@@ -1,7 +1,7 @@
 """MAVLink 2 signing from the ground station's side: giving a vehicle our key, or finding it
 already has it, then refusing unsigned traffic.
 
-:func:`missions.link.connect` with a key calls :func:`prepare` on the fresh connection (sign
+:func:`missions.fly.link.connect` with a key calls :func:`prepare` on the fresh connection (sign
 everything sent; while the handshake runs accept the vehicle's HEARTBEAT and STATUSTEXT
 unsigned, nothing else) and, once the vehicle's first heartbeat arrived, :func:`start_signing`:
 
@@ -36,7 +36,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from survey.core.errors import LinkError, LinkTimeout, VehicleRefused
 
 if TYPE_CHECKING:
-    from missions.link import Link
+    from missions.fly.link import Link
 
 ACCEPTED_UNSIGNED = frozenset({mavlink.MAVLINK_MSG_ID_RADIO_STATUS, mavlink.MAVLINK_MSG_ID_RADIO})
 """Messages accepted without our signature once signing is on (what radios inject)."""

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions.link import Link
+from missions.fly.link import Link
 from survey.core.errors import LinkTimeout, VehicleRefused
 from survey.core.files import atomic_write_text
+from survey.core.plan_folder import FlightFolder
 
 _TYPES = {mavlink.FIRMWARE_VERSION_TYPE_DEV: "dev", mavlink.FIRMWARE_VERSION_TYPE_ALPHA: "alpha",
           mavlink.FIRMWARE_VERSION_TYPE_BETA: "beta", mavlink.FIRMWARE_VERSION_TYPE_RC: "rc",
@@ -24,7 +25,6 @@ NEEDS = {
     "rally": mavlink.MAV_PROTOCOL_CAPABILITY_MISSION_RALLY,
 }
 """What a plan can need, by name → the MAV_PROTOCOL_CAPABILITY bit that provides it."""
-VEHICLE_FILE = "vehicle.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ def missing_equipment(link: Link, *, camera: bool, battery_monitor: bool,
     BATT_MONITOR must not be 0. A parameter the vehicle does not answer for is not held
     against it.
     """
-    from missions.fly_commands import get_param
+    from missions.fly.commands import get_param
 
     out = []
     if camera:
@@ -110,6 +110,6 @@ def require(info: VehicleInfo, needs: Iterable[str], equipment: Iterable[str] = 
 def write_vehicle_info(flight_dir: Path, info: VehicleInfo) -> Path:
     """``flight_dir/vehicle.json``: what flew the plan."""
     flight_dir.mkdir(parents=True, exist_ok=True)
-    path = flight_dir / VEHICLE_FILE
+    path = FlightFolder(flight_dir).vehicle
     atomic_write_text(path, json.dumps(asdict(info), indent=2) + "\n")
     return path

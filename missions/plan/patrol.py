@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from missions.sorties import Task
-from missions.visibility import Router
+from missions.plan.sorties import Task
+from missions.plan.visibility import Router
 
 XY = tuple[float, float]
 

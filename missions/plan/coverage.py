@@ -20,10 +20,10 @@ from shapely import affinity
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
-from missions.decompose import decompose, polygons_of
-from missions.drone import DroneProfile
-from missions.sweep import CellSweep, candidate_angles, grid_lines
-from missions.visibility import Router
+from missions.plan.decompose import decompose, polygons_of
+from missions.plan.drone import DroneProfile
+from missions.plan.sweep import CellSweep, candidate_angles, grid_lines
+from missions.plan.visibility import Router
 
 XY = tuple[float, float]
 

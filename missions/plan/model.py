@@ -8,8 +8,8 @@ from enum import StrEnum
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from missions.drone import DroneProfile
-from missions.items import FenceZone, MissionItem, RallyPoint
+from missions.plan.drone import DroneProfile
+from missions.plan.items import FenceZone, MissionItem, RallyPoint
 from survey.core.camera import Camera
 from survey.core.frame import LocalFrame
 

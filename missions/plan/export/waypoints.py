@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
-from missions.items import Cmd, FenceZone, MissionItem, RallyPoint, fence_from_items
+from missions.plan.items import Cmd, FenceZone, MissionItem, RallyPoint, fence_from_items
 from survey.core.errors import InputError
 from survey.core.files import atomic_write_text
 
@@ -76,7 +76,7 @@ def write_rally_waypoints(points: Sequence[RallyPoint], path: str | os.PathLike[
 def format_items(items: Sequence[MissionItem], start: int = 0) -> str:
     """A ``QGC WPL 110`` text of ``items`` numbered from ``start``, without a home line.
 
-    >>> from missions.items import RallyPoint
+    >>> from missions.plan.items import RallyPoint
     >>> print(format_items([RallyPoint(36.07, 139.98, 40.0).item()]).replace("\\t", " "))
     QGC WPL 110
     0 0 3 5100 0.00000000 0.00000000 0.00000000 0.00000000 36.07000000 139.98000000 40.000000 1

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
-from missions.export.geojson import write_geojson
-from missions.export.kml import write_kml
-from missions.export.qgc import write_qgc_plan
-from missions.export.waypoints import write_fence_waypoints, write_rally_waypoints, write_waypoints
-from missions.model import Plan
+from missions.plan.export.geojson import write_geojson
+from missions.plan.export.kml import write_kml
+from missions.plan.export.qgc import write_qgc_plan
+from missions.plan.export.waypoints import (
+    write_fence_waypoints,
+    write_rally_waypoints,
+    write_waypoints,
+)
+from missions.plan.model import Plan
 from survey.core.files import atomic_write_text, staged_dir
-
-# Per-sortie files of an earlier plan in the same folder: removed so none is flown by mistake.
-_SORTIE_FILE = re.compile(r"sortie_\d+\.(plan|waypoints)")
+from survey.core.plan_folder import PlanFolder
 
 
 def write_plan_files(plan: Plan, outdir: str | os.PathLike[str]) -> list[Path]:
@@ -52,23 +53,24 @@ def write_plan_files(plan: Plan, outdir: str | os.PathLike[str]) -> list[Path]:
         raise ValueError(f"sortie numbers are not unique: {numbers}")
     outdir = Path(outdir)
     home = (plan.home_lat_deg, plan.home_lon_deg, 0.0)
-    names: list[str] = []
     with staged_dir(outdir) as tmp:
+        staged = PlanFolder(tmp)
         for sortie in plan.sorties:
-            stem = f"sortie_{sortie.number:02d}"
-            write_qgc_plan(plan, sortie, tmp / f"{stem}.plan")
-            write_waypoints(home, sortie.items, tmp / f"{stem}.waypoints")
-            names += [f"{stem}.plan", f"{stem}.waypoints"]
-        write_fence_waypoints(plan.fence, tmp / "fence.waypoints")
-        write_rally_waypoints(plan.rally, tmp / "rally.waypoints")
-        write_kml(plan, tmp / "plan.kml")
-        write_geojson(plan, tmp / "plan.geojson")
+            write_qgc_plan(plan, sortie, staged.sortie_plan(sortie.number))
+            write_waypoints(home, sortie.items, staged.sortie_waypoints(sortie.number))
+        write_fence_waypoints(plan.fence, staged.fence)
+        write_rally_waypoints(plan.rally, staged.rally)
+        write_kml(plan, staged.kml)
+        write_geojson(plan, staged.geojson)
         text = json.dumps(_summary(plan), indent=2, ensure_ascii=False, allow_nan=False)
-        atomic_write_text(tmp / "summary.json", text + "\n")
-        names += ["fence.waypoints", "rally.waypoints", "plan.kml", "plan.geojson",
-                  "summary.json"]
+        atomic_write_text(staged.summary, text + "\n")
+        written = [path for s in plan.sorties
+                   for path in (staged.sortie_plan(s.number), staged.sortie_waypoints(s.number))]
+        written += [staged.fence, staged.rally, staged.kml, staged.geojson, staged.summary]
+        names = [path.name for path in written]
+    # Per-sortie files of an earlier plan in the same folder: removed so none is flown by mistake.
     for old in outdir.iterdir():
-        if _SORTIE_FILE.fullmatch(old.name) and old.name not in names and old.is_file():
+        if PlanFolder.is_sortie_export(old.name) and old.name not in names and old.is_file():
             old.unlink()
     return [outdir / name for name in names]
 

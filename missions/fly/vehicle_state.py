@@ -5,9 +5,9 @@ HEARTBEAT, SYS_STATUS, GPS_RAW_INT, EKF_STATUS_REPORT, GLOBAL_POSITION_INT and H
 attributes. It does not open a connection of its own: ``dronekit.connect`` would open a second
 socket (ArduPilot SITL's TCP 5760 takes one client, a serial radio only one user) and start
 threads that read it. Instead a small stand-in for dronekit's ``MAVConnection`` hands the
-``Vehicle`` every state message the :class:`~missions.link.Link`'s reader receives, and refuses
+``Vehicle`` every state message the :class:`~missions.fly.link.Link`'s reader receives, and refuses
 to send: dronekit never writes on the shared link (its arming and mode setters do not check
-acknowledgements; :mod:`missions.fly_commands` does that). What dronekit does not keep (the
+acknowledgements; :mod:`missions.fly.commands` does that). What dronekit does not keep (the
 SYS_STATUS pre-arm bit, MISSION_CURRENT's sequence) is read here from the same messages.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 from dronekit import Vehicle
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions.link import Link, Message
+from missions.fly.link import Link, Message
 from survey.core.errors import LinkTimeout
 
 # Messages handed to dronekit: state only (never mission or parameter traffic, which would make
@@ -122,7 +122,7 @@ class VehicleSnapshot:
 
 
 class VehicleState:
-    """Live vehicle state on a shared :class:`~missions.link.Link`.
+    """Live vehicle state on a shared :class:`~missions.fly.link.Link`.
 
     Parameters
     ----------
@@ -132,7 +132,7 @@ class VehicleState:
     Examples
     --------
     >>> from sitl.builtin import BuiltinCopter
-    >>> from missions.link import connect
+    >>> from missions.fly.link import connect
     >>> with BuiltinCopter(35.0, 139.0, speedup=20) as sim, connect(sim.url) as link:
     ...     state = VehicleState(link)
     ...     state.wait_until(lambda s: s.mode is not None, 5.0, "mode").mode

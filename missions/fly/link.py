@@ -6,7 +6,7 @@
 defaults to :data:`DEFAULT_BAUD`), waits for
 the vehicle's heartbeat (ground-station heartbeats and non-MAVLink bytes, such as ArduPilot
 SITL's console text on TCP 5760, are ignored), learns its system and component ids, optionally
-sets up MAVLink 2 signing (:mod:`missions.signing`), and asks for the telemetry it needs
+sets up MAVLink 2 signing (:mod:`missions.fly.signing`), and asks for the telemetry it needs
 with SET_MESSAGE_INTERVAL.
 
 One reader thread receives everything and hands each message to listeners and to
@@ -33,8 +33,8 @@ import serial
 from pymavlink import mavutil
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions import signing
-from missions.signing import send_setup_signing as send_setup_signing  # API kept here
+from missions.fly import signing
+from missions.fly.signing import send_setup_signing as send_setup_signing  # API kept here
 from survey.core.errors import InputError, LinkError, LinkTimeout, SurveyError, VehicleRefused
 
 Clock = Callable[[], float]
@@ -559,7 +559,7 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
     timeout_s
         How long to wait for the vehicle's heartbeat, seconds.
     signing_key
-        A 32-byte MAVLink 2 signing key (:mod:`missions.signing`): outgoing messages are
+        A 32-byte MAVLink 2 signing key (:mod:`missions.fly.signing`): outgoing messages are
         signed; a vehicle whose first heartbeat comes unsigned is sent the key with
         SETUP_SIGNING and must then sign with it within another ``timeout_s``; one already
         signing with it is sent nothing; one signing with another key is refused. From then

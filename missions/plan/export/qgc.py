@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from missions.items import Cmd, FenceZone, Frame, MissionItem, RallyPoint
-from missions.model import Plan, Sortie
+from missions.plan.items import Cmd, FenceZone, Frame, MissionItem, RallyPoint
+from missions.plan.model import Plan, Sortie
 from survey.core.errors import InputError
 from survey.core.files import atomic_write_text
 

@@ -17,7 +17,7 @@ import shapely
 from shapely.geometry import Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
-from missions.model import Plan
+from missions.plan.model import Plan
 from survey.core.files import atomic_write_text
 
 

@@ -1,0 +1,1 @@
+"""Flying a plan: the MAVLink link, commands, the flight and its failsafes, resuming."""

@@ -1,0 +1,1 @@
+"""Planning: inputs, cells, sweeps, visibility graph, sorties, MAVLink items and the exports."""
