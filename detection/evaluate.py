@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from detection.dataset import DatasetSpec, label_path_for
 from detection.detector import detect_photo
 from detection.images import load_image
 from detection.merge import Detections
 from detection.metrics import DEFAULT_MATCH_IOU, Evaluation, GroundTruth, evaluate
 from detection.model import TileModel
-from detection.train import DatasetSpec, label_path_for
 from survey.core.damage import class_names
 from survey.core.errors import InputError
 

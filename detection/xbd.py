@@ -26,6 +26,7 @@ import numpy as np
 import shapely
 from shapely.errors import ShapelyError
 
+from detection.dataset import write_dataset_yaml
 from detection.images import load_image
 from survey.core.damage import XBD_DROPPED_SUBTYPES, DamageClass, class_names
 from survey.core.errors import InputError
@@ -380,17 +381,6 @@ def _write_image(source: Path, tile: XbdTile, target: Path, fmt: DatasetImageFor
         raise InputError(target, "cannot be written")
 
 
-def _dataset_yaml(root: Path) -> str:
-    lines = [
-        f"# YOLO detection dataset from xBD post-disaster labels ({XBD_LICENSE})",
-        f"path: {json.dumps(str(root.resolve()))}",
-        *(f"{name}: images/{name}" for name in SPLITS),
-        "names:",
-        *(f"  {index}: {label}" for index, label in class_names().items()),
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def write_yolo_dataset(
     xbd_root: str | PathLike[str],
     out_dir: str | PathLike[str],
@@ -450,8 +440,10 @@ def write_yolo_dataset(
             (out / "labels" / name / f"{stem}.txt").write_text("".join(f"{x}\n" for x in lines))
             for line in lines:
                 counts[DamageClass(int(line.split()[0]))] += 1
-    yaml_path = out / "data.yaml"
-    yaml_path.write_text(_dataset_yaml(out), encoding="utf-8")
+    yaml_path = write_dataset_yaml(
+        out / "data.yaml", root=out, splits={name: f"images/{name}" for name in SPLITS},
+        names=class_names(),
+        comment=f"YOLO detection dataset from xBD post-disaster labels ({XBD_LICENSE})")
     return YoloDataset(
         yaml_path=yaml_path,
         split=split,

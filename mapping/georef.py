@@ -5,7 +5,7 @@ Conventions
 * Image: pixel ``(u, v)``, ``u`` to the right, ``v`` down, origin at the top-left corner of the
   image (pixel ``(i, j)`` covers ``[i, i+1) × [j, j+1)``); principal point at the centre
   ``(W/2, H/2)``; ``fx = focal_mm / sensor_w_mm × W``, ``fy = focal_mm / sensor_h_mm × H``.
-  No lens distortion. The same conventions as the virtual camera :mod:`sitl.camera`.
+  No lens distortion. The same conventions as the virtual camera :mod:`sitl.world.camera`.
 * Camera axes (as OpenCV): ``x`` right, ``y`` down, ``z`` forward along the optical axis.
 * World: the photo's :class:`~survey.core.frame.LocalFrame` (AEQD centred on the camera), metres
   east, north, up. Flat ground heights are relative to take-off, so the camera sits

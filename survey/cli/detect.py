@@ -284,8 +284,8 @@ def evaluate(
         "(as for a survey with no pre imagery); recorded as {split}_without_pre.")] = False,
 ) -> None:
     """Score a detector on a dataset split: per-class and damaged-vs-intact box F1 at IoU 0.3."""
+    from detection.dataset import read_dataset_yaml
     from detection.evaluate import evaluate_dataset
-    from detection.train import read_dataset_yaml
     from survey.core.damage import DamageClass
 
     app = ctx.obj

@@ -54,7 +54,14 @@ def replace_output(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) ->
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder, then rename.
+    """Write ``text`` (UTF-8, ``\\n`` line ends as given) atomically; see
+    :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder, then rename; the
+    file gets the usual permissions (``0666`` less the umask), not ``mkstemp``'s ``0600``.
 
     Raises
     ------
@@ -68,8 +75,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     except OSError as exc:
         raise InputError(path, f"cannot write the file there ({exc.strerror})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared files
         replace_output(tmp, path)
     except BaseException:

@@ -1,7 +1,7 @@
 """Generated disaster scenes as detector training data (``survey dataset synthetic``).
 
 Each scene is generated at a fine GSD, then resampled to the detector's training GSD and cut
-into ``tile_px`` tiles (:func:`sitl.scene.scene_tiles_to_yolo`); a scene is sized to give
+into ``tile_px`` tiles (:func:`scene_tiles_to_yolo`); a scene is sized to give
 one full tile, so no tile is padded or upscaled by the trainer (which would change the
 scale the model learns). With ``base_yaml`` (e.g. the xBD dataset), the written dataset
 trains on both and keeps the base's validation and test splits, so scores stay comparable
@@ -10,16 +10,21 @@ with a model trained on the base alone; the base's licence then applies to the w
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from os import PathLike
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from detection.card import DatasetCard, dataset_card_path, read_dataset_card, write_dataset_card
-from sitl.scene import generate_village, scene_tiles_to_yolo
+from detection.dataset import read_dataset_yaml, write_dataset_yaml
+from detection.tiling import tile_windows
+from sitl.world.painter import generate_village
+from sitl.world.scene import DAMAGE_CLASSES, Scene
 from survey.core.damage import DamageClass
-from survey.core.errors import InputError
-from survey.core.files import atomic_write_text
+from survey.core.errors import ImageError, InputError
+from survey.core.files import atomic_write_bytes, atomic_write_text
 
 SCENE_GSD_M = 0.25
 # Places of the 2015 Kinugawa flood around Jōsō, Ibaraki: one per scene, in turn.
@@ -37,10 +42,8 @@ def write_scene_dataset(out_dir: str | PathLike[str], *, scenes: int, gsd_m: flo
     ------
     InputError
         Non-positive scenes or GSD, or a base dataset yaml that is unreadable or lacks its
-        folders (see :func:`detection.train.read_dataset_yaml`).
+        folders (see :func:`detection.dataset.read_dataset_yaml`).
     """
-    from detection.train import read_dataset_yaml
-
     if scenes < 1 or not gsd_m > 0:
         raise InputError("--scenes/--gsd", f"need scenes ≥ 1 and GSD > 0, got {scenes}, {gsd_m}")
     base = read_dataset_yaml(base_yaml) if base_yaml is not None else None
@@ -62,23 +65,19 @@ def write_scene_dataset(out_dir: str | PathLike[str], *, scenes: int, gsd_m: flo
         for line in label_file.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 boxes[names[int(line.split()[0])]] += 1
-    lines = [f"# {scenes} generated disaster scenes at {gsd_m * 100:.1f} cm/px"
-             + (f" + {base.yaml_path}" if base else ""),
-             f"path: {json.dumps(str(out.resolve()))}", "train:",
-             f"  - {json.dumps(str((train_dir / 'images').resolve()))}"]
+    splits: dict[str, list[str]] = {"train": [str((train_dir / "images").resolve())]}
     split_tiles = {"train": tiles}
     if base is not None:
-        lines += [f"  - {json.dumps(str(s))}" for s in base.splits["train"]]
+        splits["train"] += [str(s) for s in base.splits["train"]]
         split_tiles["train"] += len(base.images("train"))
         for split in ("val", "test"):
             if split in base.splits:
-                lines.append(f"{split}:")
-                lines += [f"  - {json.dumps(str(s))}" for s in base.splits[split]]
+                splits[split] = [str(s) for s in base.splits[split]]
                 split_tiles[split] = len(base.images(split))
-    lines.append("names:")
-    lines += [f"  {i}: {n}" for i, n in enumerate(names)]
-    yaml_path = out / "data.yaml"
-    atomic_write_text(yaml_path, "\n".join(lines) + "\n")
+    yaml_path = write_dataset_yaml(
+        out / "data.yaml", root=out, splits=splits, names=dict(enumerate(names)),
+        comment=f"{scenes} generated disaster scenes at {gsd_m * 100:.1f} cm/px"
+                + (f" + {base.yaml_path}" if base else ""))
     base_card = None
     if base is not None and dataset_card_path(base.yaml_path).exists():
         base_card = read_dataset_card(dataset_card_path(base.yaml_path))
@@ -86,7 +85,7 @@ def write_scene_dataset(out_dir: str | PathLike[str], *, scenes: int, gsd_m: flo
     if base_card and base_card.license:
         licence = f"{base_card.license} (from {base_card.source}); scenes {GENERATED_LICENSE}"
     card = DatasetCard(
-        source=f"{scenes} generated scenes (sitl.scene, seeds {seed}–{seed + scenes - 1})"
+        source=f"{scenes} generated scenes (sitl.world, seeds {seed}–{seed + scenes - 1})"
                + (f" + {base_card.source if base_card else base.yaml_path}" if base else ""),
         gsd_cm=gsd_m * 100.0,
         license=licence,
@@ -97,3 +96,67 @@ def write_scene_dataset(out_dir: str | PathLike[str], *, scenes: int, gsd_m: flo
     write_dataset_card(dataset_card_path(yaml_path), card)
     return yaml_path, card
 
+
+def scene_tiles_to_yolo(scene: Scene, out_dir: str | PathLike[str], *, target_gsd_m: float,
+                        tile_px: int = 1024, seed: int = 0, prefix: str = "synth",
+                        min_visible: float = 0.5) -> list[Path]:
+    """Resample a scene to ``target_gsd_m`` and write YOLO training tiles.
+
+    Writes ``out_dir/images/<prefix>_<seed>_<i>.jpg`` and ``out_dir/labels/<same>.txt``
+    (``class cx cy w h``, normalised; classes 0 intact, 1 minor, 2 major, 3 destroyed; boxes
+    are the buildings' axis-aligned bounding boxes, clipped to the tile). Tiles are cut by
+    detection's tiler (:func:`detection.tiling.tile_windows`, no overlap: the last tile ends at
+    the image's edge; one smaller tile when the image is smaller than ``tile_px``), as inference
+    cuts photos. A building is labelled in a tile when at least ``min_visible`` of its box lies
+    in it. ``seed`` drives a mild satellite-like degradation (blur, colour and brightness
+    jitter), so several seeds give several looks of the same scene. Files are written atomically.
+
+    Returns
+    -------
+    list[Path]
+        The image paths written.
+    """
+    if not (target_gsd_m > 0 and tile_px >= 32):
+        raise InputError("target_gsd_m", "target GSD must be > 0 and tile_px >= 32")
+    rng = np.random.default_rng(seed)
+    scale = scene.gsd_m / target_gsd_m
+    w = max(1, round(scene.width_px * scale))
+    h = max(1, round(scene.height_px * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    img = cv2.resize(scene.image, (w, h), interpolation=interp)
+    sigma = rng.uniform(0.3, 0.8)
+    img = cv2.GaussianBlur(img, (0, 0), sigma)
+    gain = rng.uniform(0.85, 1.15) * rng.uniform(0.94, 1.06, 3)
+    img = np.clip(img.astype(np.float32) * gain + rng.normal(0, 3, (h, w, 1)), 0, 255)
+    img = img.astype(np.uint8)
+    sx, sy = w / scene.width_px, h / scene.height_px
+    boxes = []
+    for b in scene.buildings:
+        x0, y0, x1, y1 = scene.building_pixels(b).bounds
+        boxes.append((DAMAGE_CLASSES.index(b.damage), x0 * sx, y0 * sy, x1 * sx, y1 * sy))
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for i, window in enumerate(tile_windows(w, h, tile_px=tile_px, overlap=0.0)):
+        tx, ty, tw, th = window.x0, window.y0, window.width_px, window.height_px
+        tile = img[ty:ty + th, tx:tx + tw]
+        lines = []
+        for cls, x0, y0, x1, y1 in boxes:
+            area = max((x1 - x0) * (y1 - y0), 1e-9)
+            cx0, cy0 = max(x0, tx), max(y0, ty)
+            cx1, cy1 = min(x1, tx + tw), min(y1, ty + th)
+            if cx1 <= cx0 or cy1 <= cy0 or (cx1 - cx0) * (cy1 - cy0) / area < min_visible:
+                continue
+            lines.append(f"{cls} {((cx0 + cx1) / 2 - tx) / tw:.6f} "
+                         f"{((cy0 + cy1) / 2 - ty) / th:.6f} {(cx1 - cx0) / tw:.6f} "
+                         f"{(cy1 - cy0) / th:.6f}")
+        name = f"{prefix}_{seed}_{i:03d}"
+        ok, jpg = cv2.imencode(".jpg", tile, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        if not ok:
+            raise ImageError(name, "JPEG encoding failed")
+        atomic_write_bytes(out / "images" / f"{name}.jpg", jpg.tobytes())
+        atomic_write_text(out / "labels" / f"{name}.txt",
+                          "".join(line + "\n" for line in lines))
+        written.append(out / "images" / f"{name}.jpg")
+    return written

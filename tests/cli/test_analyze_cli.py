@@ -294,7 +294,7 @@ def test_analyze_into_a_folder_that_cannot_be_made(fake_model: list[Path],
 def dji_photo(path: Path, *, rel_alt_m: float = 40.0, pitch_deg: float = -90.0) -> Path:
     """A DJI-style JPEG over the synthetic scene's origin with these XMP values, a red
     'destroyed' square in the middle (the fake model boxes it)."""
-    from sitl.camera import Intrinsics, write_photo_jpeg
+    from sitl.world.camera import Intrinsics, write_photo_jpeg
 
     image = np.full((300, 400, 3), 110, np.uint8)
     image[130:170, 180:220] = (0, 0, 255)

@@ -61,7 +61,7 @@ def test_generated_scene_end_to_end(tmp_path):
 @pytest.mark.skipif(not (XBD / "labels" / f"{XBD_TILE}.json").exists(),
                     reason=f"{XBD} not present")
 def test_xbd_scene_end_to_end(tmp_path):
-    from sitl.xbd_scene import xbd_scene
+    from sitl.world.xbd_scene import xbd_scene
 
     scene = xbd_scene(XBD / "labels" / f"{XBD_TILE}.json", XBD / "images" / f"{XBD_TILE}.png")
     result = run_demo(scene, tmp_path / "xbd", assessor=ASSESSOR, speedup=50.0)

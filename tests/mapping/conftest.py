@@ -198,8 +198,8 @@ def synthetic_survey(folder: Path, *, centres: Sequence[tuple[float, float]] = D
                      names: Sequence[str] | None = None, size: tuple[int, int] = (400, 300),
                      scene_gsd_m: float = 0.1) -> SyntheticSurvey:
     """Render ``centres`` as nadir DJI-style JPEGs of a plain scene with painted squares."""
-    from sitl.camera import Intrinsics, render_photo, write_photo_jpeg
-    from sitl.scene import Scene
+    from sitl.world.camera import Intrinsics, render_photo, write_photo_jpeg
+    from sitl.world.scene import Scene
     from survey.core.frame import LocalFrame
 
     frame = LocalFrame(LAT0, LON0)

@@ -100,7 +100,7 @@ def test_roll_turns_about_the_optical_axis_right_side_down():
 
 
 def test_rotation_is_the_virtual_cameras():
-    sitl_camera = pytest.importorskip("sitl.camera")
+    sitl_camera = pytest.importorskip("sitl.world.camera")
     for angles in [(0, -90, 0), (37, -60, 5), (250, -10, -20), (90, 0, 30)]:
         np.testing.assert_allclose(camera_rotation(*angles),
                                    sitl_camera.camera_rotation(*angles).T, atol=1e-12)
@@ -383,10 +383,10 @@ def test_real_dji_yaw_quirk_on_the_return_line(dji_poses):
 
 
 def test_agrees_with_the_virtual_camera(tmp_path):
-    """A photo written by :mod:`sitl.camera` reads back to a pose whose projection matches the
+    """A photo written by :mod:`sitl.world.camera` reads back to a pose whose projection matches the
     virtual camera's ground → image homography."""
-    sitl_camera = pytest.importorskip("sitl.camera")
-    scene_mod = pytest.importorskip("sitl.scene")
+    sitl_camera = pytest.importorskip("sitl.world.camera")
+    scene_mod = pytest.importorskip("sitl.world.scene")
     frame = LocalFrame(LAT, LON)
     scene = scene_mod.Scene(np.zeros((300, 300, 3), np.uint8), frame, (1.0, 0, -150, 0, -1.0, 150))
     intr = sitl_camera.Intrinsics(width_px=400, height_px=300)

@@ -12,15 +12,11 @@ import pytest
 import rasterio
 import shapely
 
-from sitl.scene import (
-    DAMAGE_CLASSES,
-    Scene,
-    generate_scene,
-    read_scene,
-    scene_tiles_to_yolo,
-    write_scene,
-)
+from sitl.world.painter import generate_scene
+from sitl.world.scene import DAMAGE_CLASSES, Scene
+from sitl.world.scene_io import read_scene, write_scene
 from survey.core.errors import InputError
+from survey.pipelines.scene_dataset import scene_tiles_to_yolo
 
 JOSO = {"center_lon": 139.9933, "center_lat": 36.0712}
 COUNTS = {"intact": 6, "minor": 3, "major": 3, "destroyed": 3}

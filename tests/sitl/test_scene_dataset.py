@@ -6,7 +6,7 @@ import cv2
 import pytest
 
 from detection.card import DatasetCard, dataset_card_path, read_dataset_card, write_dataset_card
-from detection.train import label_path_for, read_dataset_yaml
+from detection.dataset import label_path_for, read_dataset_yaml
 from survey.core.errors import InputError
 from survey.pipelines.scene_dataset import write_scene_dataset
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sitl.camera import Intrinsics, photograph_flight, render_photo, write_photo_jpeg
-from sitl.scene import NEUTRAL_GROUND_BGR, Scene
+from sitl.world.camera import Intrinsics, photograph_flight, render_photo, write_photo_jpeg
+from sitl.world.scene import NEUTRAL_GROUND_BGR, Scene
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import shapely.wkt
 
-from sitl.camera import Intrinsics, render_photo
-from sitl.xbd_scene import xbd_scene
+from sitl.world.camera import Intrinsics, render_photo
+from sitl.world.xbd_scene import xbd_scene
 from survey.core.errors import InputError
 
 XBD = Path(__file__).resolve().parents[3] / "shared" / "data" / "xbd"

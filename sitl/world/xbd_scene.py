@@ -2,8 +2,8 @@
 
 xBD labels carry every building twice: ``features.xy`` (pixel WKT) and ``features.lng_lat``
 (WGS84 WKT). Fitting an affine pixel → local metres over all polygon vertices georeferences the
-tile. The tile is *not* resampled: :class:`sitl.scene.Scene` holds any affine (a satellite tile
-is close to north-up but not exactly), and the virtual camera warps through it.
+tile. The tile is *not* resampled: :class:`sitl.world.scene.Scene` holds any affine (a satellite
+tile is close to north-up but not exactly), and the virtual camera warps through it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import shapely.wkt
 from shapely.errors import ShapelyError
 from shapely.geometry import Polygon
 
-from sitl.scene import Building, Scene, fit_affine
+from sitl.world.scene import Building, Scene, fit_affine
 from survey.core.errors import ImageError, InputError
 from survey.core.frame import LocalFrame
 

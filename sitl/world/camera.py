@@ -1,4 +1,4 @@
-"""A virtual drone camera: photographs a flat :class:`sitl.scene.Scene` from a pose.
+"""A virtual drone camera: photographs a flat :class:`sitl.world.scene.Scene` from a pose.
 
 Conventions (the same as the photo georeferencing in ``mapping.georef``)
 ------------------------------------------------------------------------
@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
-from sitl.scene import NEUTRAL_GROUND_BGR, Scene
+from sitl.world.scene import NEUTRAL_GROUND_BGR, Scene
 from survey.core.errors import InputError
 from survey.core.plan_folder import FlightFolder
 
@@ -110,7 +110,7 @@ def render_photo(scene: Scene, intrinsics: Intrinsics, *, lat: float, lon: float
                  roll_deg: float = 0.0) -> np.ndarray:
     """What the camera sees of the flat scene, ``(H, W, 3)`` BGR ``uint8``.
 
-    Ground outside the scene is :data:`sitl.scene.NEUTRAL_GROUND_BGR`; above the horizon, sky.
+    Ground outside the scene is :data:`sitl.world.scene.NEUTRAL_GROUND_BGR`; above the horizon, sky.
     When a photo pixel spans several scene pixels the scene is first reduced (image pyramid),
     so high shots do not alias.
     """
