@@ -23,6 +23,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.fly.link import connect
 from missions.fly.transfer.protocol import MissionType, WireItem, compare, home_wire_item, upload
+from missions.fly.transfer.wire import to_wire
 from missions.plan.items import MissionItem, return_to_launch, takeoff, waypoint
 from sitl.proxy import Impairment, LossyProxy
 
@@ -59,7 +60,7 @@ def mavwp_loader(url: str, items: list[MissionItem], timeout_s: float = 5.0,
     the vehicle re-requests (ArduPilot: after 1 s)."""
     m = _mavwp_connection(url)
     ts, tc = m.target_system, m.target_component
-    wire = [home_wire_item(*HOME)] + [WireItem.from_item(it) for it in items]
+    wire = [home_wire_item(*HOME)] + [to_wire(it) for it in items]
     loader = mavwp.MAVWPLoader(target_system=ts, target_component=tc)
     for seq, w in enumerate(wire):
         loader.add(mavlink.MAVLink_mission_item_int_message(

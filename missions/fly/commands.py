@@ -7,36 +7,13 @@ and addresses the vehicle's real system and component ids.
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.fly.link import Link, command_long, result_name
 from survey.core.errors import LinkTimeout, VehicleRefused
+from survey.core.mavlink import CopterMode
 
 _TEXT_GRACE_S = 0.3
-
-
-class CopterMode(IntEnum):
-    """ArduCopter custom modes used here."""
-
-    STABILIZE = 0
-    ALT_HOLD = 2
-    AUTO = 3
-    GUIDED = 4
-    LOITER = 5
-    RTL = 6
-    LAND = 9
-    BRAKE = 17
-    SMART_RTL = 21
-
-
-def mode_name(custom_mode: int) -> str:
-    """``"AUTO"`` for 3; ``"MODE 42"`` for a mode this module does not know."""
-    try:
-        return CopterMode(custom_mode).name
-    except ValueError:
-        return f"MODE {custom_mode}"
 
 
 def run_command(link: Link, action: str, command: int, *params: float,

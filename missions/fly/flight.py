@@ -35,7 +35,6 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from pyproj import Geod
 
 from missions.fly import commands as cmd
-from missions.fly.commands import CopterMode, mode_name
 from missions.fly.fence_upload import enable_fence, flown_lonlat, upload_fence
 from missions.fly.link import DEFAULT_RATES_HZ, Link, Message, Subscription, request_rates
 from missions.fly.resume import FlightProgress, SortieProgress, resume_items
@@ -60,6 +59,7 @@ from survey.core.errors import (
     WrongVehicle,
 )
 from survey.core.files import atomic_write_text
+from survey.core.mavlink import CopterMode, mode_name
 from survey.core.plan_folder import FlightFolder, PlanFolder
 
 COPTER_TYPES = frozenset({

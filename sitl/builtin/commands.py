@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .copter import FORCE_MAGIC, Copter
-from .protocol import CopterMode, mavlink
+from .protocol import CopterMode, mavlink, parse_mode
 from .streams import StreamSchedule
 from .telemetry import BUILDERS
 
@@ -80,7 +80,7 @@ def set_mode_common(copter: Copter, base_mode: float, custom_mode: float) -> int
     if not int(base_mode) & M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED:
         return DENIED
     try:
-        mode = CopterMode.parse(int(custom_mode))
+        mode = parse_mode(int(custom_mode))
     except ValueError:
         return FAILED
     return ACCEPTED if copter.set_mode(mode) else FAILED

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
+
+from survey.core.mavlink import WireItem
 
 from .protocol import mavlink
 
@@ -29,25 +31,6 @@ FENCE_STORAGE_BYTES = 560
 areas, 48 + 256 + 256 bytes), as in ArduPilot SITL."""
 FENCE_MAX_ITEMS = FENCE_STORAGE_BYTES // 8  # AC_PolyFence_loader::max_items(): 70
 RALLY_MAX_ITEMS = 20
-
-
-@dataclass(frozen=True)
-class WireItem:
-    """A MISSION_ITEM_INT's content: command, frame, param1-4, x/y (degE7 or raw), z."""
-
-    command: int
-    frame: int = mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT
-    param1: float = 0.0
-    param2: float = 0.0
-    param3: float = 0.0
-    param4: float = 0.0
-    x: int = 0
-    y: int = 0
-    z: float = 0.0
-
-    @property
-    def params(self) -> tuple[float, float, float, float]:
-        return (self.param1, self.param2, self.param3, self.param4)
 
 
 def _check_lat(lat_e7: float) -> bool:

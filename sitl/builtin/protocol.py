@@ -6,9 +6,9 @@ that pymavlink's process-wide ``MAVLINK20`` switch does not matter here.
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from survey.core.mavlink import CopterMode
 
 __all__ = ["AUTOPILOT_COMPONENT", "CopterMode", "mavlink"]
 
@@ -19,33 +19,25 @@ FIRMWARE_VERSION = (4, 7, 0)
 """ArduCopter version the built-in vehicle claims in AUTOPILOT_VERSION."""
 
 
-class CopterMode(IntEnum):
-    """ArduCopter custom flight modes (``ArduCopter/mode.h``) the built-in vehicle flies."""
+FLOWN_MODES = frozenset(
+    {CopterMode.STABILIZE, CopterMode.ALT_HOLD, CopterMode.AUTO, CopterMode.GUIDED,
+     CopterMode.LOITER, CopterMode.RTL, CopterMode.LAND, CopterMode.POSHOLD, CopterMode.BRAKE}
+)
+"""The ArduCopter modes the built-in vehicle flies; asked for any other, it answers FAILED."""
 
-    STABILIZE = 0
-    ALT_HOLD = 2
-    AUTO = 3
-    GUIDED = 4
-    LOITER = 5
-    RTL = 6
-    LAND = 9
-    POSHOLD = 16
-    BRAKE = 17
 
-    @classmethod
-    def parse(cls, value: int) -> CopterMode:
-        """Return the mode for a custom-mode number.
+def parse_mode(value: int) -> CopterMode:
+    """The mode for a custom-mode number, if the built-in vehicle flies it.
 
-        Raises
-        ------
-        ValueError
-            If ``value`` is not a mode this vehicle knows; the message lists the valid ones.
-        """
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(f"{m.name} {m.value}" for m in cls)
-            raise ValueError(f"unknown copter mode {value}; valid: {valid}") from None
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a mode this vehicle flies; the message lists the valid ones.
+    """
+    if value in {int(m) for m in FLOWN_MODES}:
+        return CopterMode(value)
+    valid = ", ".join(f"{m.name} {m.value}" for m in sorted(FLOWN_MODES))
+    raise ValueError(f"unknown copter mode {value}; valid: {valid}")
 
 
 POSITION_MODES = frozenset(

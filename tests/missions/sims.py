@@ -11,9 +11,9 @@ import pytest
 from pymavlink import mavutil
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
-from missions.fly.commands import CopterMode
 from missions.fly.flight import FlightConfig
 from sitl.builtin import BuiltinCopter
+from survey.core.mavlink import CopterMode
 
 SPEEDUP = 60.0
 FAST = FlightConfig(ready_timeout_s=20.0, sortie_timeout_s=60.0, battery_timeout_s=10.0)

@@ -17,12 +17,12 @@ import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.fly import commands as cmd
-from missions.fly.commands import CopterMode
 from missions.fly.flight import EventKind, FlightConfig, FlightEvent, fly_plan
 from missions.fly.link import connect
 from missions.plan.model import Plan
 from sitl.proxy import Direction, Impairment, LossyProxy
 from survey.core.errors import FlightAborted
+from survey.core.mavlink import CopterMode
 from tests.missions.conftest import EXCLUSIONS, SORTIE_LINES
 from tests.missions.sims import VEHICLES, Observer, Sim
 

@@ -107,7 +107,7 @@ def test_a_second_ground_station_attaches_to_the_sortie_in_the_air(
 def test_an_armed_vehicle_with_no_sortie_in_the_air_is_not_attached_to(
         builtin: Sim, link_to: Any, plan_dir: Path) -> None:
     from missions.fly import commands as cmd
-    from missions.fly.commands import CopterMode
+    from survey.core.mavlink import CopterMode
 
     link = link_to(builtin)
     builtin.v.wait_for(lambda s: s.ready, timeout_s=20)

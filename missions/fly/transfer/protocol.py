@@ -40,7 +40,14 @@ from missions.fly.transfer.machines import (
     UploadMachine,
     ack_name,
 )
-from missions.fly.transfer.wire import MissionType, WireItem, compare, home_wire_item
+from missions.fly.transfer.wire import (
+    MissionType,
+    WireItem,
+    compare,
+    from_wire,
+    home_wire_item,
+    to_wire,
+)
 from missions.plan.items import MissionItem
 from survey.core.errors import LinkTimeout, MissionRejected
 
@@ -241,7 +248,7 @@ def upload(link: Link, mission_type: MissionType, items: Sequence[MissionItem], 
     """
     config = config or TransferConfig()
     started = time.monotonic()
-    wire = [WireItem.from_item(it) for it in items]
+    wire = [to_wire(it) for it in items]
     if mission_type is MissionType.MISSION:
         wire.insert(0, home_wire_item(*(home or (0.0, 0.0, 0.0))))
     outcome, attempts, retries = upload_wire(link, mission_type, wire, config=config)
@@ -264,6 +271,6 @@ def download(link: Link, mission_type: MissionType, *,
     wire = download_wire(link, mission_type, config=config)
     if mission_type is MissionType.MISSION:
         wire = wire[1:]
-    return [w.to_item() for w in wire]
+    return [from_wire(w) for w in wire]
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.fly.link import command_name
 from missions.plan.items import MissionItem
+from survey.core.mavlink import WireItem
 
 
 class MissionType(IntEnum):
@@ -34,38 +33,17 @@ class MissionType(IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True)
-class WireItem:
-    """A MISSION_ITEM_INT's content: lat/lon as int32 degrees × 1e7."""
+def to_wire(item: MissionItem) -> WireItem:
+    """The wire form of a plan item (degrees → int32 × 1e7, rounded)."""
+    return WireItem(int(item.command), int(item.frame), item.param1, item.param2, item.param3,
+                    item.param4, round(item.lat_deg * 1e7), round(item.lon_deg * 1e7),
+                    float(item.alt_m), bool(item.autocontinue))
 
-    command: int
-    frame: int
-    param1: float = 0.0
-    param2: float = 0.0
-    param3: float = 0.0
-    param4: float = 0.0
-    x: int = 0
-    y: int = 0
-    z: float = 0.0
-    autocontinue: bool = True
 
-    @classmethod
-    def from_item(cls, item: MissionItem) -> WireItem:
-        """The wire form of a plan item (degrees → int32 × 1e7, rounded)."""
-        return cls(int(item.command), int(item.frame), item.param1, item.param2, item.param3,
-                   item.param4, round(item.lat_deg * 1e7), round(item.lon_deg * 1e7),
-                   float(item.alt_m), bool(item.autocontinue))
-
-    @classmethod
-    def from_msg(cls, msg: Any) -> WireItem:
-        """From a decoded MISSION_ITEM_INT."""
-        return cls(msg.command, msg.frame, msg.param1, msg.param2, msg.param3, msg.param4,
-                   msg.x, msg.y, msg.z, bool(msg.autocontinue))
-
-    def to_item(self) -> MissionItem:
-        """Back to the project's type (degrees)."""
-        return MissionItem(self.command, self.frame, self.param1, self.param2, self.param3,
-                           self.param4, self.x * 1e-7, self.y * 1e-7, self.z, self.autocontinue)
+def from_wire(wire: WireItem) -> MissionItem:
+    """Back to the plan's type (degrees)."""
+    return MissionItem(wire.command, wire.frame, wire.param1, wire.param2, wire.param3,
+                       wire.param4, wire.x * 1e-7, wire.y * 1e-7, wire.z, wire.autocontinue)
 
 
 def home_wire_item(lat_deg: float, lon_deg: float, alt_amsl_m: float) -> WireItem:
