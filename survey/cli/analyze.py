@@ -8,21 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from survey.cli.detect import (
+from survey.cli.errors import cli_errors
+from survey.cli.models import (
     DEFAULT_CONF,
-    Assessor,
-    Conf,
-    Device,
-    TrustWeights,
-    Weights,
-    _assessor_path,
-    _progress,
-    _weights,
+    assessor_path,
     load_assessor,
     load_model,
+    progress_bar,
     show_trusted,
+    weights_path,
 )
-from survey.cli.errors import cli_errors
+from survey.cli.options import AssessorWeights, Conf, Device, TrustWeights, Weights
 from survey.cli.text import escape
 from survey.core.errors import InputError
 
@@ -58,7 +54,7 @@ def analyze(
         "--buildings", help="Building footprints (GeoJSON, GeoPackage, Shapefile, KML, "
         "OSM .osm/.pbf): grade every footprint from the photos that see it, instead of "
         "detecting.")] = None,
-    assessor: Assessor = None,
+    assessor: AssessorWeights = None,
     pre: Annotated[Path | None, typer.Option(
         "--pre", help="Pre-disaster orthophoto (GeoTIFF the municipality already has): with "
         "--buildings and a pre+post assessor, each footprint is compared before and after.")
@@ -95,17 +91,17 @@ def analyze(
         shown = show_trusted(app.err)
         with app.err.status("Loading the model…"):
             grader = None if no_assessor else load_assessor(
-                _assessor_path(assessor, required=buildings is not None), device=device,
+                assessor_path(assessor, required=buildings is not None), device=device,
                 trust=trust_weights, on_trust=shown)
             if buildings is None:
-                path = _weights(weights)
+                path = weights_path(weights)
                 model = load_model(path, device=device, trust=trust_weights, on_trust=shown)
                 weights_id = str(path.resolve())
         config = AnalyzeConfig(photos=files, out_dir=out, model=model,  # type: ignore[arg-type]
                                weights=weights_id, dem=dem, flight_dir=flight,
                                plan_dir=plan, camera=cam, conf=conf, assessor=grader,
                                buildings=buildings, pre=pre)
-        with _progress(app.err) as bar:
+        with progress_bar(app.err) as bar:
             task = bar.add_task("Analysing", total=len(files))
 
             def report(done: int, total: int, name: str) -> None:

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 from sitl.launch import VehicleKind
-from survey.cli.detect import Assessor, _assessor_path, _progress
 from survey.cli.errors import cli_errors
+from survey.cli.models import assessor_path, progress_bar
+from survey.cli.options import AssessorWeights
 from survey.cli.text import escape
 from survey.core.errors import InputError
 
@@ -30,7 +32,7 @@ def demo(
     ] = VehicleKind.BUILTIN,
     speedup: Annotated[float | None, typer.Option(
         "--speedup", help="Simulation speed-up (default: 50 built-in, 10 ArduPilot).")] = None,
-    assessor: Assessor = None,
+    assessor: AssessorWeights = None,
     seed: Annotated[int, typer.Option("--seed", help="Scene seed.")] = 2015,
 ) -> None:
     """Plan a disaster area at Jōsō (2015 Kinugawa flood) with a no-fly zone, fly it on a
@@ -47,10 +49,10 @@ def demo(
             50.0 if vehicle is VehicleKind.BUILTIN else 10.0)
         if not rate > 0:
             raise InputError("--speedup", f"must be positive, got {rate:g}")
-        path = _assessor_path(assessor)
+        path = assessor_path(assessor)
         check_out_dir(out)
-        with _progress(app.err) as bar:
-            tasks: dict[str, int] = {}
+        with progress_bar(app.err) as bar:
+            tasks: dict[str, TaskID] = {}
 
             def report(step: str, done: int, total: int) -> None:
                 if step not in tasks:

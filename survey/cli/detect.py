@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from survey.cli.errors import cli_errors
-from survey.cli.options import OutDir
+from survey.cli.models import (
+    DEFAULT_CONF,
+    load_assessor,
+    load_model,
+    progress_bar,
+    show_trusted,
+    weights_path,
+)
+from survey.cli.options import Conf, Device, OutDir, TrustWeights, Weights
 from survey.cli.text import escape
 from survey.core.errors import InputError
 
 if TYPE_CHECKING:
     from detection.card import ModelCard
-    from detection.model import TileModel
 
 DETECT_EPILOG = ("Example: survey detect ../shared/data/dji_brighton_beach --weights "
                  "models/damage/model.safetensors --gsd 1.7 -o out/detect")
@@ -30,76 +34,6 @@ EVALUATE_EPILOG = ("Example: survey evaluate models/damage/model.safetensors out
                    "--split test")
 DATASET_EPILOG = ("Example: survey dataset xbd ../shared/data/xbd -o out/xbd;  survey dataset "
                   "xbd ../shared/data/xbd ../shared/data/xbd_extra --crops -o out/crops")
-
-DEFAULT_CONF = 0.1
-"""Minimum confidence: the bundled model's best damaged-vs-intact F1 on its validation tiles."""
-Conf = Annotated[float, typer.Option(
-    "--conf", help="Minimum confidence, 0–1 (default: best F1 of the bundled model on its "
-    "validation tiles).")]
-
-BUNDLED_WEIGHTS = (Path(__file__).resolve().parents[2] / "detection" / "weights"
-                   / "model.safetensors")
-
-Weights = Annotated[Path | None, typer.Option(
-    "--weights", help="Detector weights (model.safetensors, with model.yaml and "
-    "model_card.json beside it). Default: the bundled model.")]
-Device = Annotated[str, typer.Option("--device", help="cpu, or a CUDA device number (0).")]
-TrustWeights = Annotated[bool, typer.Option(
-    "--trust-weights", help="Also load .pt pickle checkpoints. A pickle can run code when "
-    "loaded: only files you trust (their sha256 is shown first).")]
-
-
-def show_trusted(console: Console) -> Callable[[Path, str], None]:
-    """What to tell the user before a trusted pickle is loaded."""
-    def show(path: Path, sha256: str) -> None:
-        console.print(f"[yellow]loading a pickle checkpoint you trust:[/] {escape(str(path))} "
-                      f"sha256 {sha256}", soft_wrap=True, highlight=False)
-    return show
-
-
-def load_model(weights: Path, *, device: str = "cpu", trust: bool = False,
-               on_trust: Callable[[Path, str], None] | None = None) -> TileModel:
-    """The model loader (a seam the CLI tests patch)."""
-    from detection.model import load_model as load
-
-    return load(weights, device=device, trust=trust, on_trust=on_trust)
-
-
-BUNDLED_ASSESSOR = BUNDLED_WEIGHTS.parent / "assessor" / "model.safetensors"
-Assessor = Annotated[Path | None, typer.Option(
-    "--assessor", help="Building assessor (classifier model.safetensors with model.yaml and "
-    "model_card.json beside it). Default: the bundled one.")]
-
-
-def load_assessor(weights: Path, *, device: str = "cpu", trust: bool = False,
-                  on_trust: Callable[[Path, str], None] | None = None) -> object:
-    """The assessor loader (a seam the CLI tests patch)."""
-    from detection.assessor import load_assessor as load
-
-    return load(weights, device=device, trust=trust, on_trust=on_trust)
-
-
-def _assessor_path(weights: Path | None, *, required: bool = True) -> Path:
-    if weights is not None:
-        return weights
-    if not BUNDLED_ASSESSOR.exists():
-        raise InputError("--assessor", "no bundled assessor in this install; give --assessor "
-                                       "PATH" + ("" if required else " or --no-assessor"))
-    return BUNDLED_ASSESSOR
-
-
-def _weights(weights: Path | None) -> Path:
-    if weights is not None:
-        return weights
-    if not BUNDLED_WEIGHTS.exists():
-        raise InputError("--weights", "no bundled model in this install; give --weights PATH")
-    return BUNDLED_WEIGHTS
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=console, transient=True)
-
 
 def _metadata_gsd(path: Path) -> float | None:
     """A photo's nadir GSD (cm/px) from its EXIF/XMP pose, or ``None`` without one (or with
@@ -152,13 +86,13 @@ def detect(
         if not 0.0 <= overlap <= 0.9:
             raise InputError("--overlap", f"must be 0–0.9, got {overlap:g}")
         files = find_photos(photos)
-        path = _weights(weights)
+        path = weights_path(weights)
         with app.err.status("Loading the model…"):
             model = load_model(path, device=device, trust=trust_weights,
                                on_trust=show_trusted(app.err))
         settings = DetectSettings(photo_gsd_cm=gsd, overlap=overlap, conf=conf,
                                   weights=str(path))
-        with _progress(app.err) as progress:
+        with progress_bar(app.err) as progress:
             task = progress.add_task("Detecting", total=len(files))
 
             def report(outcome: PhotoOutcome) -> None:
@@ -305,7 +239,7 @@ def evaluate(
             model = load_model(weights, device=device, trust=trust_weights,
                                on_trust=show_trusted(app.err))
         total = len(spec.images(split))
-        with _progress(app.err) as progress:
+        with progress_bar(app.err) as progress:
             task = progress.add_task(f"Scoring {split}", total=total)
             result = evaluate_dataset(model, spec, split=split, conf=conf,
                                       on_image=lambda _: progress.advance(task))
@@ -343,7 +277,7 @@ def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, devic
         with err.status("Loading the assessor…"):
             model = load_assessor(weights, device=device, trust=trust,
                                   on_trust=show_trusted(err))
-        with _progress(err) as bar:
+        with progress_bar(err) as bar:
             task = bar.add_task(f"Scoring {split}", total=None)
             ev = evaluate_assessor(model, data, split,  # type: ignore[arg-type]
                                    on_batch=lambda d, t: bar.update(task, completed=d, total=t),
@@ -426,7 +360,7 @@ def dataset_xbd(
         from detection.crops import CropSpec
         from detection.train_assessor import write_xbd_crops
 
-        with cli_errors(app.err), _progress(app.err) as bar:
+        with cli_errors(app.err), progress_bar(app.err) as bar:
             task = bar.add_task("Cutting crops", total=None)
             card = write_xbd_crops(xbd, out, seed=seed, spec=CropSpec(pre=pre),
                                    progress=lambda d, t: bar.update(
@@ -473,7 +407,7 @@ def dataset_synthetic(
     from survey.pipelines.scene_dataset import write_scene_dataset
 
     app = ctx.obj
-    with cli_errors(app.err), _progress(app.err) as bar:
+    with cli_errors(app.err), progress_bar(app.err) as bar:
         task = bar.add_task("Generating scenes", total=scenes)
         yaml_path, card = write_scene_dataset(
             out, scenes=scenes, gsd_m=gsd / 100.0, seed=seed, base_yaml=base,

@@ -15,3 +15,18 @@ Gsd = Annotated[float | None, typer.Option(
     "--gsd", help="Target ground sample distance, cm/px: sets the altitude from the camera.")]
 Overlap = Annotated[str, typer.Option(
     "--overlap", help="Front/side photo overlap in percent, e.g. 80/70.")]
+
+# Models: which weights a command loads, and where it runs them.
+Weights = Annotated[Path | None, typer.Option(
+    "--weights", help="Detector weights (model.safetensors, with model.yaml and "
+    "model_card.json beside it). Default: the bundled model.")]
+AssessorWeights = Annotated[Path | None, typer.Option(
+    "--assessor", help="Building assessor (classifier model.safetensors with model.yaml and "
+    "model_card.json beside it). Default: the bundled one.")]
+Device = Annotated[str, typer.Option("--device", help="cpu, or a CUDA device number (0).")]
+TrustWeights = Annotated[bool, typer.Option(
+    "--trust-weights", help="Also load .pt pickle checkpoints. A pickle can run code when "
+    "loaded: only files you trust (their sha256 is shown first).")]
+Conf = Annotated[float, typer.Option(
+    "--conf", help="Minimum confidence, 0–1 (default: best F1 of the bundled model on its "
+    "validation tiles).")]

@@ -59,9 +59,12 @@ def start(
     app = ctx.obj
     stop = threading.Event()
     with cli_errors(app.err):
-        if (home is None) == (plan is None):
+        if home is not None and plan is None:
+            lat, lon = parse_latlon(home, "--home")
+        elif plan is not None and home is None:
+            lat, lon = plan_home(plan)
+        else:
             raise InputError("--home", "give --home LAT,LON or --plan DIR (one of them)")
-        lat, lon = parse_latlon(home, "--home") if home else plan_home(plan)
         if not speedup > 0:
             raise InputError("--speedup", f"must be positive, got {speedup:g}")
         if not 0 <= port < 65536:

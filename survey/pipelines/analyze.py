@@ -39,7 +39,9 @@ from detection.detector import detect_photo
 from detection.images import content_sha256, load_image
 from detection.model import DamageModel
 from mapping.buildings import FootprintIndex, grades_from_rows, photo_views
+from mapping.dem import Dem, open_dem
 from mapping.footprints import read_footprints
+from mapping.georef import DemGround, FlatGround, Ground, footprint
 from mapping.objects import GroundDetection, merge_detections
 from mapping.ortho import Ortho, is_orthomosaic, open_ortho
 from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
@@ -99,9 +101,7 @@ class AnalyzeConfig:
     of each footprint (needs ``buildings``)."""
 
 
-def _ground(dem: object | None, pose: PhotoPose) -> object:
-    from mapping.georef import DemGround, FlatGround
-
+def _ground(dem: Dem | None, pose: PhotoPose) -> Ground:
     if dem is None:
         return FlatGround(0.0)
     return DemGround.for_pose(dem, pose)
@@ -131,13 +131,13 @@ def _pose_columns(pose: PhotoPose) -> dict:
 
 
 def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
-                  ground: object, conf: float, *, assessor: Assessor | None = None,
+                  ground: Ground, conf: float, *, assessor: Assessor | None = None,
                   footprints: FootprintIndex | None = None,
                   pre: Callable[[int], np.ndarray | None] | None = None
                   ) -> tuple[dict, list[DetectionRow], list[ViewRow]]:
     """Detect (or grade footprints), georeference and render one photo: its extra ``photos``
     columns, its detection rows and its building views (store ids: footprint index + 1)."""
-    from mapping.georef import box_to_ground, footprint, pixels_to_ground
+    from mapping.georef import box_to_ground, pixels_to_ground
     from mapping.overlay import north_up_overlay, thumbnail_with_boxes
 
     height, width = image.shape[:2]
@@ -161,7 +161,7 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
             keep, graded, scores = regrade(image, found.boxes, photo_gsd_cm(pose), assessor)
         for k, damage, score in zip(keep, graded, scores, strict=True):
             box = found.boxes[k]
-            polygon, area = box_to_ground(pose, tuple(float(v) for v in box), ground)
+            polygon, area = box_to_ground(pose, np.asarray(box, dtype=float), ground)
             ok = polygon is not None and not polygon.is_empty and polygon.is_valid
             centre = polygon.centroid if ok else None
             rows.append(DetectionRow(
@@ -228,12 +228,10 @@ def merge_store(store: Store) -> list[ObjectRow]:
     return rows
 
 
-def _check_dem_covers(dem: object, poses: Sequence[PhotoPose], dem_path: Path) -> None:
+def _check_dem_covers(dem: Dem, poses: Sequence[PhotoPose], dem_path: Path) -> None:
     """Refuse a DEM that does not cover every photo's footprint (on flat ground)."""
-    from mapping.georef import FlatGround, footprint
-
     seen = shapely.union_all([footprint(p, FlatGround(0.0)) for p in poses])
-    if not dem.covers(seen):  # type: ignore[attr-defined]
+    if not dem.covers(seen):
         raise InputError(dem_path, "the DEM does not cover the photos' area")
 
 
@@ -298,11 +296,7 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
     if config.flight_dir is not None:
         camera = config.camera or _camera_default()
         flight = flight_poses(config.flight_dir, camera)
-    dem = None
-    if config.dem is not None:
-        from mapping.dem import open_dem
-
-        dem = open_dem(config.dem)
+    dem = open_dem(config.dem) if config.dem is not None else None
     poses: dict[Path, PhotoPose | InputError | Ortho] = {}
     for path in config.photos:
         if is_orthomosaic(path):
@@ -320,8 +314,8 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
         first = next(p for p in poses.values() if isinstance(p, InputError))
         raise InputError(first.source, f"{first.problem} (none of the {len(poses)} photo(s) "
                          "has a usable pose; nothing analysed)")
-    if dem is not None and good:
-        _check_dem_covers(dem, good, config.dem)  # type: ignore[arg-type]
+    if dem is not None and config.dem is not None and good:
+        _check_dem_covers(dem, good, config.dem)
     footprints = None
     meta = {"weights": config.weights}
     if config.buildings is not None:
@@ -405,7 +399,7 @@ def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintInde
 
 
 def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | InputError | Ortho],
-         dem: object | None, progress: Progress | None,
+         dem: Dem | None, progress: Progress | None,
          footprints: FootprintIndex | None, on_problem: Problem | None,
          pre: Callable[[int], np.ndarray | None] | None = None) -> AnalyzeSummary:
     plan_dir = config.plan_dir

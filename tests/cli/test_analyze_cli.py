@@ -82,7 +82,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     monkeypatch.setattr(analyze_cmd, "load_model", load)
     monkeypatch.setattr(analyze_cmd, "load_assessor",
                         lambda weights, **_: ColourAssessor())
-    monkeypatch.setattr(analyze_cmd, "_assessor_path",
+    monkeypatch.setattr(analyze_cmd, "assessor_path",
                         lambda weights, required=True: weights or Path("colour-assessor.pt"))
     return loaded
 
@@ -444,7 +444,7 @@ from tests.mapping.conftest import ColourAssessor, ColourModel
 import survey.cli.analyze as cli
 cli.load_model = lambda weights, **_: ColourModel()
 cli.load_assessor = lambda weights, **_: ColourAssessor()
-cli._assessor_path = lambda weights, required=True: weights or Path("colour-assessor.pt")
+cli.assessor_path = lambda weights, required=True: weights or Path("colour-assessor.pt")
 from survey.cli.main import app
 import mapping.georef, mapping.overlay, mapping.objects, mapping.dem, detection.detector
 print("ready", flush=True)

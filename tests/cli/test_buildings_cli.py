@@ -33,7 +33,7 @@ OUTSIDE = SyntheticBuilding("E", "intact", 100.0, 0.0)  # east of every photo
 def fake_assessor(monkeypatch: pytest.MonkeyPatch) -> ColourAssessor:
     grader = ColourAssessor()
     monkeypatch.setattr(analyze_cmd, "load_assessor", lambda weights, **_: grader)
-    monkeypatch.setattr(analyze_cmd, "_assessor_path",
+    monkeypatch.setattr(analyze_cmd, "assessor_path",
                         lambda weights, required=True: weights or Path("colour-assessor.pt"))
 
     def no_detector(*_a: object, **_k: object) -> None:
@@ -293,7 +293,7 @@ def pre_assessor(monkeypatch: pytest.MonkeyPatch) -> object:
 
     grader = PreColourAssessor()
     monkeypatch.setattr(analyze_cmd, "load_assessor", lambda weights, **_: grader)
-    monkeypatch.setattr(analyze_cmd, "_assessor_path",
+    monkeypatch.setattr(analyze_cmd, "assessor_path",
                         lambda weights, required=True: weights or Path("pre-assessor.pt"))
     return grader
 

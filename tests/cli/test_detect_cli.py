@@ -25,6 +25,7 @@ from detection.merge import Detections
 from detection.weights_file import file_sha256
 from detection.xbd import tile_gsd_m, tile_id_of
 from survey.cli import detect as detect_cmd
+from survey.cli import models
 from survey.cli.main import AppContext
 
 ENV = {"COLUMNS": "120", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb", "FORCE_COLOR": None,
@@ -209,7 +210,7 @@ def test_a_run_where_every_photo_fails_writes_nothing(fake_model: list[Path],
 
 def test_detect_without_weights_or_bundled_model(monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
-    monkeypatch.setattr(detect_cmd, "BUNDLED_WEIGHTS", tmp_path / "none.pt")
+    monkeypatch.setattr(models, "BUNDLED_WEIGHTS", tmp_path / "none.pt")
     code, _, err = run("detect", write_photo(tmp_path / "a.png"), "-o", tmp_path / "o")
     assert code == 2 and "--weights: no bundled model" in err
 

@@ -259,7 +259,7 @@ from tests.mapping.conftest import ColourAssessor, ColourModel
 import survey.cli.analyze as a
 a.load_model = lambda weights, **_: ColourModel()
 a.load_assessor = lambda weights, **_: ColourAssessor()
-a._assessor_path = lambda weights, required=True: weights or Path("colour-assessor.pt")
+a.assessor_path = lambda weights, required=True: weights or Path("colour-assessor.pt")
 from survey.cli.main import app
 sys.argv[0] = "survey"
 app()
