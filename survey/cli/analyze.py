@@ -78,8 +78,6 @@ def analyze(
 
     app = ctx.obj
     with cli_errors(app.err):
-        if not 0.0 <= conf <= 1.0:
-            raise InputError("--conf", f"must be 0–1, got {conf:g}")
         files = find_photos(photos)
         cam = camera_from_name(camera) if camera else None
         if buildings is not None and no_assessor:

@@ -18,7 +18,7 @@ from survey.cli.models import (
     show_trusted,
     weights_path,
 )
-from survey.cli.options import Conf, Device, OutDir, TrustWeights, Weights
+from survey.cli.options import Conf, Device, OutDir, TileOverlap, TrustWeights, Weights
 from survey.cli.text import escape
 from survey.core.errors import InputError
 
@@ -58,7 +58,7 @@ def detect(
         "--gsd", help="The photos' ground sample distance, cm/px: they are resampled to the "
         "model's. Default: from each photo's metadata (height above take-off and camera); "
         "photos without it are not resampled.")] = None,
-    overlap: Annotated[float, typer.Option("--overlap", help="Tile overlap, 0–0.9.")] = 0.2,
+    tile_overlap: TileOverlap = 0.2,
     device: Device = "cpu",
     trust_weights: TrustWeights = False,
 ) -> None:
@@ -79,18 +79,14 @@ def detect(
 
     app = ctx.obj
     with cli_errors(app.err):
-        if not 0.0 <= conf <= 1.0:
-            raise InputError("--conf", f"must be 0–1, got {conf:g}")
         if gsd is not None and not (gsd > 0 and math.isfinite(gsd)):
             raise InputError("--gsd", f"must be a positive number of cm/px, got {gsd:g}")
-        if not 0.0 <= overlap <= 0.9:
-            raise InputError("--overlap", f"must be 0–0.9, got {overlap:g}")
         files = find_photos(photos)
         path = weights_path(weights)
         with app.err.status("Loading the model…"):
             model = load_model(path, device=device, trust=trust_weights,
                                on_trust=show_trusted(app.err))
-        settings = DetectSettings(photo_gsd_cm=gsd, overlap=overlap, conf=conf,
+        settings = DetectSettings(photo_gsd_cm=gsd, overlap=tile_overlap, conf=conf,
                                   weights=str(path))
         with progress_bar(app.err) as progress:
             task = progress.add_task("Detecting", total=len(files))
@@ -232,8 +228,6 @@ def evaluate(
     with cli_errors(app.err):
         if split not in ("train", "val", "test"):
             raise InputError("--split", f"expected one of: train, val, test; got {split!r}")
-        if not 0.0 <= conf <= 1.0:
-            raise InputError("--conf", f"must be 0–1, got {conf:g}")
         spec = read_dataset_yaml(data, required=(split,))
         with app.err.status("Loading the model…"):
             model = load_model(weights, device=device, trust=trust_weights,

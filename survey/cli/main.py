@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -83,8 +83,18 @@ class AppContext:
     err: Console
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        Console().print(f"survey {version('drone-survey')}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def main(ctx: typer.Context) -> None:
+def main(ctx: typer.Context, show_version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", callback=_show_version,
+        is_eager=True)] = False) -> None:
     """Drone disaster survey pipeline."""
     ctx.obj = AppContext(out=Console(), err=Console(stderr=True))
 

@@ -28,5 +28,8 @@ TrustWeights = Annotated[bool, typer.Option(
     "--trust-weights", help="Also load .pt pickle checkpoints. A pickle can run code when "
     "loaded: only files you trust (their sha256 is shown first).")]
 Conf = Annotated[float, typer.Option(
-    "--conf", help="Minimum confidence, 0–1 (default: best F1 of the bundled model on its "
-    "validation tiles).")]
+    "--conf", min=0.0, max=1.0, help="Minimum confidence, 0–1 (default: best F1 of the bundled "
+    "model on its validation tiles).")]
+TileOverlap = Annotated[float, typer.Option(
+    "--tile-overlap", min=0.0, max=0.9,
+    help="Overlap of the tiles a photo is cut into for the detector, 0–0.9.")]

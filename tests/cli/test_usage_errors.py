@@ -36,6 +36,11 @@ def run(*args: object) -> tuple[int, str, str]:
     (["sitl", "nosuch"], "survey sitl: No such command 'nosuch'"),
     (["nosuch"], "survey: No such command 'nosuch'"),
     (["--bogus"], "survey: No such option: --bogus"),
+    (["detect", "a.jpg", "-o", "o", "--conf", "1.5"], "survey detect: Invalid value for '--conf'"),
+    (["detect", "a.jpg", "-o", "o", "--tile-overlap", "0.95"],
+     "survey detect: Invalid value for '--tile-overlap'"),
+    (["detect", "a.jpg", "-o", "o", "--overlap", "0.2"],
+     "survey detect: No such option: --overlap"),
 ])
 def test_a_usage_error_is_one_line_exit_2(args: list[str], expect: str) -> None:
     code, out, err = run(*args)
@@ -65,3 +70,20 @@ def test_help_is_unchanged(command: list[str]) -> None:
     if command and command != ["sitl"]:
         code, bare, err = run(*command)
         assert code == 2 and err == "" and bare.lstrip().startswith("Usage:")
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run("--version")
+    assert code == 0 and out.strip() == f"survey {version('drone-survey')}"
+
+
+def test_one_flag_name_means_one_thing() -> None:
+    """``--overlap`` is the photo overlap of a plan; the detector's tiles overlap by
+    ``--tile-overlap``."""
+    _, plan_help, _ = run("plan", "--help")
+    _, detect_help, _ = run("detect", "--help")
+    assert "--overlap" in plan_help and "--tile-overlap" not in plan_help
+    assert "--tile-overlap" in detect_help
+    assert not re.search(r"--overlap\b", detect_help.replace("--tile-overlap", ""))
