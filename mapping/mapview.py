@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from mapping.store import Store
 from mapping.webmap import DamageObject, MapContent, Overlay, PhotoView, build_map, write_map
 from survey.core.errors import InputError
+from survey.core.geometry import parts_of
 
 MIN_NEW_COVER = 0.3
 MAX_THUMBNAILS = 500
@@ -32,11 +33,7 @@ def _geoms(layer: dict | None) -> list[BaseGeometry]:
 
 def _parts(geoms: list[BaseGeometry], kind: type) -> list:
     """The parts of ``geoms`` of one geometry type (multi-geometries split)."""
-    out = []
-    for g in geoms:
-        out += [g] if isinstance(g, kind) else [p for p in getattr(g, "geoms", [])
-                                                if isinstance(p, kind)]
-    return out
+    return [p for g in geoms for p in parts_of(g, kind)]
 
 
 def survey_content(store: Store, *, title: str) -> MapContent:

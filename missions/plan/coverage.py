@@ -20,10 +20,11 @@ from shapely import affinity
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
-from missions.plan.decompose import decompose, polygons_of
+from missions.plan.decompose import decompose
 from missions.plan.drone import DroneProfile
 from missions.plan.sweep import CellSweep, candidate_angles, grid_lines
 from missions.plan.visibility import Router
+from survey.core.geometry import polygons_of
 
 XY = tuple[float, float]
 

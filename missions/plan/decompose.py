@@ -14,16 +14,9 @@ from shapely import affinity
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from survey.core.geometry import polygons_of
+
 _TOL = 1e-6  # metres: y values closer than this are the same cut
-
-
-def polygons_of(geom: BaseGeometry) -> list[Polygon]:
-    """The non-empty polygons in a (multi)polygon or geometry collection."""
-    if geom.is_empty:
-        return []
-    if isinstance(geom, Polygon):
-        return [geom]
-    return [g for part in geom.geoms for g in polygons_of(part)] if hasattr(geom, "geoms") else []
 
 
 def critical_ys(geom: BaseGeometry) -> np.ndarray:

@@ -37,6 +37,7 @@ from missions.plan.inputs_kml import (
 from missions.plan.limits import check_vertices
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
+from survey.core.geometry import single_parts
 
 __all__ = ["Poi", "Zone", "parse_latlon", "read_area", "read_pois", "read_zones"]
 
@@ -238,12 +239,8 @@ def parse_latlon(text: str, source: str = "--home") -> tuple[float, float]:
 # --- checks shared by the readers -------------------------------------------------------------
 
 def _parts(geom: BaseGeometry | None) -> list[BaseGeometry]:
-    """Single-part geometries of ``geom`` (multi-parts and collections flattened)."""
-    if geom is None:
-        return []
-    if hasattr(geom, "geoms"):
-        return [p for g in geom.geoms for p in _parts(g)]
-    return [geom]
+    """Single-part geometries of ``geom``, empty ones kept: the checks report them."""
+    return single_parts(geom, drop_empty=False)
 
 
 def _check_lonlat(source: Source, label: str, geom: BaseGeometry) -> None:

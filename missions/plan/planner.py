@@ -14,7 +14,6 @@ from shapely.ops import nearest_points
 
 from missions.plan import items as mi
 from missions.plan.coverage import coverage_route
-from missions.plan.decompose import polygons_of
 from missions.plan.drone import DroneProfile
 from missions.plan.fence_budget import ARDUPILOT_FENCE, fit_fence, is_round
 from missions.plan.inputs import Poi, Zone
@@ -33,6 +32,7 @@ from missions.plan.visibility import Router
 from survey.core.camera import Camera
 from survey.core.errors import InputError, PlanningError
 from survey.core.frame import LocalFrame
+from survey.core.geometry import lines_of, polygons_of
 
 XY = tuple[float, float]
 
@@ -504,8 +504,7 @@ def _patrol_tasks(req: PlanRequest, frame: LocalFrame, keepout: BaseGeometry,
             raise InputError(req.pois_source, f"line of interest {poi.name!r} lies entirely in "
                              "no-fly zones")
         kept = allowed.intersection(region)
-        parts = [p for p in getattr(kept, "geoms", [kept])
-                 if isinstance(p, LineString) and p.length > 1.0]
+        parts = [p for p in lines_of(kept) if p.length > 1.0]
         if kept.length < allowed.length - 0.5:
             notes.append(f"{allowed.length - kept.length:.0f} m of {poi.name!r} lie beyond the "
                          "drone's reach and are skipped")

@@ -11,6 +11,8 @@ from shapely import affinity
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from survey.core.geometry import lines_of
+
 XY = tuple[float, float]
 
 
@@ -92,7 +94,7 @@ def grid_lines(cell: Polygon, angle_deg: float, spacing_m: float, *,
     cores: list[XY] = []  # a point of each line's unextended part
     monotone = True
     for k, cut in enumerate(cuts):
-        parts = [cut] if isinstance(cut, LineString) else list(getattr(cut, "geoms", []))
+        parts = lines_of(cut)
         segs = sorted(
             (p for p in parts if isinstance(p, LineString) and p.length > 1e-6),
             key=lambda p: p.bounds[0],
@@ -135,8 +137,8 @@ def _clip_extensions(lines: list[tuple[XY, XY]], cores: list[XY], avoid: BaseGeo
         if within is not None:
             rest = shapely.intersection(rest, within)
         core = shapely.points(cores[i])
-        for part in getattr(rest, "geoms", [rest]):
-            if isinstance(part, LineString) and part.distance(core) < 1e-6:
+        for part in lines_of(rest):
+            if part.distance(core) < 1e-6:
                 a = lines[i][0]
                 p0, p1 = part.coords[0], part.coords[-1]
                 if math.dist(p0, a) > math.dist(p1, a):

@@ -17,8 +17,8 @@ import shapely
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from missions.plan.decompose import polygons_of
 from survey.core.errors import PlanningError
+from survey.core.geometry import polygons_of
 
 XY = tuple[float, float]
 

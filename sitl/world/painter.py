@@ -16,6 +16,7 @@ from shapely.ops import unary_union
 from sitl.world.scene import DAMAGE_CLASSES, Building, Scene
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
+from survey.core.geometry import polygons_of
 
 _ROOF_BGR: tuple[tuple[int, int, int], ...] = (
     (128, 128, 124),  # grey slate / metal
@@ -119,7 +120,7 @@ def generate_scene(*, center_lon: float, center_lat: float,
 
     return Scene(image=g.img, frame=frame, affine=affine, buildings=buildings,
                  roads=[frame.geom_to_geo(p) for p, _, _ in roads],
-                 water=[frame.geom_to_geo(p) for p in _polys(water)])
+                 water=[frame.geom_to_geo(p) for p in polygons_of(water)])
 
 
 def generate_village(*, center_lon: float, center_lat: float, size_m: tuple[float, float],
@@ -136,14 +137,6 @@ def generate_village(*, center_lon: float, center_lat: float, size_m: tuple[floa
     except InputError:  # not that many fit
         return generate_scene(center_lon=center_lon, center_lat=center_lat, size_m=size_m,
                               gsd_m=gsd_m, seed=seed)
-
-
-def _polys(geom) -> list[Polygon]:
-    if geom.is_empty:
-        return []
-    if isinstance(geom, Polygon):
-        return [geom]
-    return [p for p in getattr(geom, "geoms", []) if isinstance(p, Polygon)]
 
 
 def _make_water(rng: np.random.Generator, w_m: float, h_m: float):
@@ -280,7 +273,7 @@ class _Gen:
 
     def mask(self, geom, shape: tuple[int, int] | None = None) -> np.ndarray:
         m = np.zeros(shape or (self.h, self.w), np.uint8)
-        for p in _polys(geom):
+        for p in polygons_of(geom):
             rings = [self.px(np.asarray(p.exterior.coords))]
             cv2.fillPoly(m, rings, 255, cv2.LINE_8, self.SHIFT)
             for hole in p.interiors:
@@ -414,7 +407,7 @@ class _Gen:
 
         def local_mask(geom) -> np.ndarray:
             m = np.zeros((hh, ww), np.uint8)
-            for p in _polys(geom):
+            for p in polygons_of(geom):
                 cv2.fillPoly(m, [self.px(np.asarray(p.exterior.coords)) - off], 255,
                              cv2.LINE_8, self.SHIFT)
             return m

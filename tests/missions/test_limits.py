@@ -13,13 +13,13 @@ import shapely
 from shapely.geometry import Polygon
 
 from missions.plan import limits
-from missions.plan.decompose import polygons_of
 from missions.plan.drone import DroneProfile
 from missions.plan.inputs import read_area
 from missions.plan.planner import PlanRequest, make_plan
 from survey.core.camera import CATALOG
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
+from survey.core.geometry import polygons_of
 from tests.cli.test_plan_cli import AREA, run
 
 FRAME = LocalFrame(36.07, 139.99)
