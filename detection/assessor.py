@@ -141,7 +141,7 @@ def choose_grade_weights(probs: np.ndarray, truth: Sequence[str]) -> dict[str, f
         w = np.array((1.0, *combo))
         pred = (probs * w).argmax(1)
         grades = np.mean([f1(pred == i, t == i) for i in range(4)])
-        score = grades + f1(damaged[pred], damaged[t]) + f1(intact[pred], intact[t])
+        score = float(grades + f1(damaged[pred], damaged[t]) + f1(intact[pred], intact[t]))
         reaches = int(((pred == major) & (t == major)).sum() / n_major >= MAJOR_RECALL_TARGET)
         if (reaches, score) > (best[0], best[1] + 1e-12):
             best, best_w = (reaches, score), w
@@ -345,7 +345,8 @@ def regrade(image: np.ndarray, boxes: np.ndarray, image_gsd_cm: float | None,
     from detection.crops import cut_crop
 
     gsd = image_gsd_cm if image_gsd_cm and image_gsd_cm > 0 else assessor.spec.gsd_cm
-    crops = [cut_crop(image, b, gsd, assessor.spec) for b in np.asarray(boxes).reshape(-1, 4)]
+    crops = [cut_crop(image, b.tolist(), gsd, assessor.spec)
+             for b in np.asarray(boxes, dtype=float).reshape(-1, 4)]
     probs = assessor.predict(crops)
     keep, grades, scores = [], [], []
     bg = GRADES.index(BACKGROUND)

@@ -113,7 +113,7 @@ def cut_crop(image: np.ndarray, bounds_px: Sequence[float], image_gsd_cm: float,
     ix0, iy0 = math.floor(x0), math.floor(y0)
     n = max(1, math.ceil(x0 + side) - ix0)
     height, width = image.shape[:2]
-    window = np.full((n, n, 3), PAD_VALUE, dtype=np.uint8)
+    window: np.ndarray = np.full((n, n, 3), PAD_VALUE, dtype=np.uint8)
     sx0, sy0 = max(ix0, 0), max(iy0, 0)
     sx1, sy1 = min(ix0 + n, width), min(iy0 + n, height)
     if sx1 > sx0 and sy1 > sy0:
@@ -241,16 +241,17 @@ def write_crop_dataset(xbd_roots: Sequence[str | PathLike[str]], out_dir: str | 
     InputError
         A folder without labels, a tile without its image, a tile id in two folders.
     """
-    from detection.xbd import find_post_labels, read_label, split_tiles
+    from detection.xbd import XbdTile, find_post_labels, read_label, split_tiles
 
     spec = spec or CropSpec()
     out = Path(out_dir)
-    tiles, where = [], {}
+    tiles: list[XbdTile] = []
+    where: dict[str, Path] = {}
     for root in map(Path, xbd_roots):
-        for label in find_post_labels(root):
-            tile = read_label(label)
+        for label_file in find_post_labels(root):
+            tile = read_label(label_file)
             if tile.tile_id in where:
-                raise InputError(label, f"tile {tile.tile_id} is also in {where[tile.tile_id]}")
+                raise InputError(label_file, f"tile {tile.tile_id} is also in {where[tile.tile_id]}")
             where[tile.tile_id] = root
             tiles.append(tile)
     split = split_tiles(tiles, fractions=fractions, seed=seed)

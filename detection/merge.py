@@ -18,7 +18,7 @@ from detection.tiling import Window
 
 def readonly_array(array: npt.ArrayLike, dtype: type) -> np.ndarray:
     """A read-only copy of ``array`` as ``dtype`` (what frozen result objects hold)."""
-    out = np.array(array, dtype=dtype, copy=True)
+    out: np.ndarray = np.array(array, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
 

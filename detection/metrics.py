@@ -167,8 +167,8 @@ def evaluate(
     if len(predictions) != len(truths):
         raise ValueError(f"{len(predictions)} predictions for {len(truths)} labelled images")
     classes = [int(c) for c in DamageClass]
-    for item in (*predictions, *truths):
-        unknown = set(item.classes.tolist()) - set(classes)
+    for ids in [p.classes for p in predictions] + [t.classes for t in truths]:
+        unknown = set(ids.tolist()) - set(classes)
         if unknown:
             raise ValueError(f"unknown class id(s) {sorted(unknown)}; expected {classes}")
     per_class = {c: Score(0, 0, 0) for c in classes}

@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from mapping.store import Store
 from mapping.webmap import DamageObject, MapContent, Overlay, PhotoView, build_map, write_map
 from survey.core.errors import InputError
-from survey.core.geometry import parts_of
+from survey.core.geometry import G, parts_of
 
 MIN_NEW_COVER = 0.3
 MAX_THUMBNAILS = 500
@@ -31,7 +31,7 @@ def _geoms(layer: dict | None) -> list[BaseGeometry]:
     return [shape(f["geometry"]) for f in layer.get("features", []) if f.get("geometry")]
 
 
-def _parts(geoms: list[BaseGeometry], kind: type) -> list:
+def _parts(geoms: list[BaseGeometry], kind: type[G]) -> list[G]:
     """The parts of ``geoms`` of one geometry type (multi-geometries split)."""
     return [p for g in geoms for p in parts_of(g, kind)]
 

@@ -173,17 +173,22 @@ class VehicleState:
         loc = v.location.global_relative_frame
         battery = v.battery
         home = v.home_location
+        where = None
+        if home is not None and home.lat is not None and home.lon is not None \
+                and home.alt is not None:
+            where = (float(home.lat), float(home.lon), float(home.alt))
+        status = v.system_status if v._system_status is not None else None
         mode = v.mode.name if v.mode is not None and v._heartbeat_system is not None else None
         return VehicleSnapshot(
             mode=mode, armed=bool(v.armed),
-            system_status=v.system_status.state if v._system_status is not None else None,
+            system_status=None if status is None else status.state,
             lat_deg=loc.lat, lon_deg=loc.lon, alt_rel_m=loc.alt,
             ground_speed_m_s=v.groundspeed,
             battery_pct=None if battery is None or battery.level is None else float(battery.level),
             battery_v=None if battery is None else battery.voltage,
             gps_fix=v.gps_0.fix_type, satellites=v.gps_0.satellites_visible,
             ekf_ok=bool(v.ekf_ok), prearm_ok=self._prearm_ok,
-            home=None if home is None else (home.lat, home.lon, home.alt),
+            home=where,
             mission_seq=self._mission_seq,
         )
 

@@ -81,7 +81,7 @@ class Copter:
         self.frame = frame
         # What times the ground station (the auto-disarm after arming: DISARM_DELAY gives the
         # pilot or the GCS that long to take off) runs on the link clock; default: sim time.
-        self._link_clock = link_clock or (lambda: self.time_s)
+        self._link_clock: Callable[[], float] = link_clock or self._sim_time
         self._landed_armed_since: float | None = None
         self.params = params
         self.events = events
@@ -405,6 +405,9 @@ class Copter:
         if not self.armed and self.landed:
             self.body.stop()
         self._auto_disarm(dt)
+
+    def _sim_time(self) -> float:
+        return self.time_s
 
     def link_now(self) -> float:
         """The clock of ground-station deadlines (real seconds whatever the speed-up: a ground

@@ -39,6 +39,8 @@ class Vehicle(commands.Context, Protocol):
 
     def flush_queued(self, link: Link) -> None: ...
 
+    def link_time(self) -> float: ...
+
 
 def addressed_to_us(msg: Any, sysid: int) -> bool:
     """False for messages aimed at another system or component (ArduPilot routes those on)."""
@@ -183,12 +185,12 @@ class Dispatcher:
 
     def _mission_clear_all(self, link: Link, msg: Any) -> None:
         if msg.mission_type == M.MAV_MISSION_TYPE_ALL:
-            for proto in self.v.protocols.values():
-                if proto.receiving:
-                    proto.handle_clear_all(link, msg)
+            for receiving in self.v.protocols.values():
+                if receiving.receiving:
+                    receiving.handle_clear_all(link, msg)
                     return
-            for proto in self.v.protocols.values():
-                proto.handle_clear_all(_Mute(), msg)
+            for each in self.v.protocols.values():
+                each.handle_clear_all(_Mute(), msg)
             link.send(M.MAVLink_mission_ack_message(msg.get_srcSystem(), msg.get_srcComponent(),
                                                     M.MAV_MISSION_ACCEPTED,
                                                     M.MAV_MISSION_TYPE_ALL))

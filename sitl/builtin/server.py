@@ -124,7 +124,7 @@ class TcpServer:
         return new, received
 
     def _accept(self) -> list[Link]:
-        out = []
+        out: list[Link] = []
         while True:
             try:
                 sock, addr = self._listener.accept()

@@ -173,6 +173,7 @@ def upload_wire(link: Link, mission_type: MissionType, wire: Sequence[WireItem],
     config = config or TransferConfig()
     retries = 0
     rtt = _rtt_of(link)
+    reason = "no attempt made"
     for attempt in range(1, config.attempts + 1):
         machine = UploadMachine(len(wire), config, rtt=rtt)
         _drive(link, mission_type, machine, _UPLOAD_REPLIES, wire)
@@ -184,9 +185,10 @@ def upload_wire(link: Link, mission_type: MissionType, wire: Sequence[WireItem],
         if not failure.retryable:
             raise MissionRejected(_rejection(mission_type, wire, failure),
                                   ack_type=failure.ack_type, seq=failure.seq)
+        reason = failure.reason
     raise LinkTimeout(f"{mission_type.label} upload acknowledgement",
                       config.attempts * config.timeout_s,
-                      f"{config.attempts} attempts failed, the last: {failure.reason}")
+                      f"{config.attempts} attempts failed, the last: {reason}")
 
 
 def _rejection(mtype: MissionType, wire: Sequence[WireItem], failure: Failure) -> str:

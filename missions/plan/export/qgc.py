@@ -23,7 +23,7 @@ from survey.core.files import atomic_write_text
 FIRMWARE_ARDUPILOT = 3  # MAV_AUTOPILOT_ARDUPILOTMEGA
 VEHICLE_QUADROTOR = 2  # MAV_TYPE_QUADROTOR
 # QGroundControlQmlGlobal::AltMode: 1 relative to home, 2 above mean sea level.
-_ALT_MODE = {Frame.GLOBAL_RELATIVE_ALT: 1, Frame.GLOBAL: 2}
+_ALT_MODE: dict[int, int] = {Frame.GLOBAL_RELATIVE_ALT: 1, Frame.GLOBAL: 2}
 
 
 @dataclass(frozen=True)
