@@ -17,7 +17,7 @@ from os import PathLike
 from pathlib import Path
 
 from survey.core.errors import InputError
-from survey.core.files import atomic_write_text
+from survey.core.files import atomic_write_text, read_json
 
 MODEL_CARD_NAME = "model_card.json"
 DATASET_CARD_NAME = "dataset_card.json"
@@ -121,14 +121,7 @@ def dataset_card_path(data_yaml: str | PathLike[str]) -> Path:
 
 
 def _read_object(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not a readable JSON file ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(path, "not a card (top level is not an object)")
+    data: dict = read_json(path, what="a card")
     return data
 
 

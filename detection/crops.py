@@ -251,7 +251,8 @@ def write_crop_dataset(xbd_roots: Sequence[str | PathLike[str]], out_dir: str | 
         for label_file in find_post_labels(root):
             tile = read_label(label_file)
             if tile.tile_id in where:
-                raise InputError(label_file, f"tile {tile.tile_id} is also in {where[tile.tile_id]}")
+                raise InputError(label_file,
+                                 f"tile {tile.tile_id} is also in {where[tile.tile_id]}")
             where[tile.tile_id] = root
             tiles.append(tile)
     split = split_tiles(tiles, fractions=fractions, seed=seed)

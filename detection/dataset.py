@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from survey.core.errors import InputError
-from survey.core.files import atomic_write_text
+from survey.core.files import atomic_write_text, read_yaml
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
 
@@ -104,14 +104,7 @@ def read_dataset_yaml(path: str | PathLike[str], *, required: tuple[str, ...] = 
 
 
     file = Path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(file, "no such file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(file, f"not a readable YAML file ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise InputError(file, "not a dataset yaml (top level is not a mapping)")
+    data = read_yaml(file, what="a dataset yaml")
     raw_names = data.get("names")
     if isinstance(raw_names, list):
         names = {i: str(n) for i, n in enumerate(raw_names)}

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from survey.core.errors import InputError
+from survey.core.files import read_yaml
 
 WEIGHTS_NAME = "model.safetensors"
 ARCH_NAME = "model.yaml"
@@ -160,7 +161,6 @@ def load_weights(path: str | PathLike[str], *, task: str, classes: tuple[str, ..
         A hash that is missing or differs, an architecture that fails
         :func:`check_architecture`, or tensors that do not fit it.
     """
-    import yaml
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -175,11 +175,7 @@ def load_weights(path: str | PathLike[str], *, task: str, classes: tuple[str, ..
         if file_sha256(target) != expected:
             raise InputError(target, f"sha256 differs from the card's {what} (changed or "
                                      "corrupt file)")
-    try:
-        arch = yaml.safe_load(arch_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(arch_file, f"not a readable YAML file ({type(exc).__name__})") from None
-    arch = check_architecture(arch_file, arch)
+    arch = check_architecture(arch_file, read_yaml(arch_file))
     from detection.offline import ultralytics_api
 
     ultralytics_api()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from missions.plan.items import Cmd, MissionItem
 from survey.core.errors import InputError
-from survey.core.files import atomic_write_text
+from survey.core.files import atomic_write_text, read_json
 from survey.core.plan_folder import FlightFolder
 
 
@@ -58,8 +58,8 @@ class FlightProgress:
         path = FlightFolder(folder).state
         if not path.exists():
             return cls()
+        doc = read_json(path)
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
             return cls({int(k): SortieProgress(bool(v["completed"]), int(v["last_reached"]),
                                                _ints(v.get("mission")), _ints(v.get("expected")))
                         for k, v in doc["sorties"].items()})

@@ -1,8 +1,10 @@
-"""Writing outputs so that a failure never leaves a half-written file or folder behind."""
+"""Files in and out: reading JSON/YAML with one-line errors, and writing outputs so that a
+failure never leaves a half-written file or folder behind."""
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import stat
@@ -10,8 +12,85 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from survey.core.errors import InputError
+
+
+def read_json(path: str | os.PathLike[str], *, what: str = "", strict: bool = False) -> Any:
+    """The parsed JSON document at ``path`` (UTF-8, a byte-order mark tolerated).
+
+    ``what`` names the document for the message when the top level is not an object
+    (``"a card"`` → "not a card (top level is not an object)"); without it any top level is
+    returned. ``strict`` refuses ``NaN``/``Infinity``, which JSON itself does not allow (files
+    other tools read, such as QGroundControl plans).
+
+    Raises
+    ------
+    InputError
+        One line naming ``path``: no such file, unreadable, not JSON, or not ``what``.
+
+    Examples
+    --------
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.json").write_text('{"v": NaN}')
+    >>> read_json(d / "a.json", what="a card")
+    {'v': nan}
+    >>> read_json(d / "a.json", strict=True)
+    Traceback (most recent call last):
+    survey.core.errors.InputError: ...a.json: not a readable JSON file (NaN is not JSON)
+    >>> read_json(d / "b.json")
+    Traceback (most recent call last):
+    survey.core.errors.InputError: ...b.json: no such file
+    """
+    text = _read_text(path)
+    try:
+        data = json.loads(text, parse_constant=_reject_constant if strict else None)
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        raise InputError(path, f"not a readable JSON file ({exc})") from None
+    return _checked_object(path, data, what, "an object")
+
+
+def read_yaml(path: str | os.PathLike[str], *, what: str = "") -> Any:
+    """The parsed YAML document at ``path`` (``yaml.safe_load``: plain data only, no tags that
+    build objects); ``what`` as for :func:`read_json`, the top level then being a mapping.
+
+    Raises
+    ------
+    InputError
+        One line naming ``path``: no such file, unreadable, not YAML, or not ``what``.
+    """
+    text = _read_text(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(path, f"not a readable YAML file ({type(exc).__name__})") from None
+    return _checked_object(path, data, what, "a mapping")
+
+
+def _read_text(path: str | os.PathLike[str]) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a file") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "not a text file (not UTF-8)") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def _checked_object(path: str | os.PathLike[str], data: Any, what: str, kind: str) -> Any:
+    if what and not isinstance(data, dict):
+        raise InputError(path, f"not {what} (top level is not {kind})")
+    return data
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
 
 
 def check_replaceable(path: str | os.PathLike[str], *, folder: bool = False) -> None:

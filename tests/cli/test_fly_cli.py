@@ -191,7 +191,7 @@ def test_damaged_plan_is_refused_before_connecting(vehicle: BuiltinCopter, plan_
     (folder / "sortie_01.plan").write_text('{"fileType": "Plan", "version": 1, "miss')
     code, _, err = run(folder, "--connect", vehicle.url)
     assert code == 2 and err.count("\n") == 1
-    assert "sortie_01.plan" in err and "not a JSON file" in err
+    assert "sortie_01.plan" in err and "not a readable JSON file" in err
     assert vehicle.received_messages() == []
 
 

@@ -189,10 +189,10 @@ def test_qgc_damaged_file_is_refused(plan: Plan, tmp_path: Path, keys, value, hi
 
 
 @pytest.mark.parametrize(("text", "hint"), [
-    ("", "not a JSON file"),
-    ('{"fileType": "Plan", ', "not a JSON file"),
+    ("", "not a readable JSON file"),
+    ('{"fileType": "Plan", ', "not a readable JSON file"),
     ("[1, 2]", "expected an object"),
-    ('{"fileType": "Plan", "version": NaN}', "not a JSON file"),
+    ('{"fileType": "Plan", "version": NaN}', "not a readable JSON file"),
 ])
 def test_qgc_not_a_plan(tmp_path: Path, text: str, hint: str):
     path = tmp_path / "bad.plan"

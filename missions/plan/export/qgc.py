@@ -18,7 +18,7 @@ from typing import Any
 from missions.plan.items import Cmd, FenceZone, Frame, MissionItem, RallyPoint
 from missions.plan.model import Plan, Sortie
 from survey.core.errors import InputError
-from survey.core.files import atomic_write_text
+from survey.core.files import atomic_write_text, read_json
 
 FIRMWARE_ARDUPILOT = 3  # MAV_AUTOPILOT_ARDUPILOTMEGA
 VEHICLE_QUADROTOR = 2  # MAV_TYPE_QUADROTOR
@@ -148,13 +148,7 @@ def read_qgc_plan(path: str | os.PathLike[str]) -> QgcPlanFile:
         The file is missing, not JSON, not a plan, or a key is missing or has the wrong type;
         the message names the path and the key.
     """
-    try:
-        with open(path, encoding="utf-8-sig") as f:  # tolerate a BOM
-            doc = json.load(f, parse_constant=_reject_constant)
-    except OSError as e:
-        raise InputError(path, f"cannot read the plan file: {e.strerror or e}") from None
-    except ValueError as e:  # bad JSON, NaN literals, bad UTF-8
-        raise InputError(path, f"not a JSON file: {e}") from None
+    doc = read_json(path, strict=True)  # QGroundControl writes null, never NaN
     r = _Reader(path)
     r.obj(doc, "top level")
     if doc.get("fileType") != "Plan":
@@ -303,11 +297,6 @@ class _Reader:
         lon = self.number(coords[1], f"{where}[1]")
         self.latlon(lat, lon, where)
         return lat, lon
-
-
-def _reject_constant(name: str) -> float:
-    """``json`` hook: NaN and Infinity are not JSON (QGroundControl writes null)."""
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def _kind(value: Any) -> str:
