@@ -60,7 +60,7 @@ def survey_content(store: Store, *, title: str) -> MapContent:
             new = footprint.difference(covered).area / footprint.area
             if new >= MIN_NEW_COVER:
                 bounds = tuple(json.loads(r["overlay_bounds"]))
-                overlay = Overlay(bytes(r["overlay"]), bounds)  # type: ignore[arg-type]
+                overlay = Overlay(bytes(r["overlay"]), bounds)
                 covered = shapely.union(covered, footprint)
         thumb = r["thumbnail"] if thumbs_for_all or r["id"] in with_boxes else None
         photos.append(PhotoView(r["name"], footprint, bytes(thumb) if thumb else None, overlay))

@@ -231,7 +231,7 @@ def zone_shape(zone: FenceZone, frame: LocalFrame) -> Polygon:
         x, y = frame.to_local(lon, lat)
         return Point(float(x), float(y)).buffer(zone.radius_m, quad_segs=16)
     geo = Polygon([(lon, lat) for lat, lon in zone.vertices])
-    return frame.geom_to_local(geo)  # type: ignore[return-value]
+    return frame.geom_to_local(geo)
 
 
 def refit(zones: Sequence[FenceZone], budget: FenceBudget,
