@@ -19,7 +19,8 @@ import numpy as np
 from shapely import affinity
 from shapely.geometry import box
 
-from mapping.webmap import SEVERITIES, SEVERITY_COLOURS, DamageObject, MapContent, build_map
+from mapping.webmap import SEVERITY_COLOURS, DamageObject, MapContent, build_map
+from survey.core.damage import DamageClass
 
 LON0, LAT0 = 26.1, 44.43
 
@@ -32,7 +33,7 @@ def random_objects(n: int, seed: int = 0) -> list[DamageObject]:
         cx, cy = LON0 + rng.uniform(-0.009, 0.009), LAT0 + rng.uniform(-0.006, 0.006)
         poly = affinity.rotate(box(cx - 9e-5, cy - 4.5e-5, cx + 9e-5, cy + 4.5e-5),
                                rng.uniform(0, 90))
-        out.append(DamageObject(i, poly, SEVERITIES[int(rng.integers(0, 4))],
+        out.append(DamageObject(i, poly, DamageClass(int(rng.integers(0, 4))),
                                 float(rng.uniform(0.3, 1.0)), float(rng.uniform(60, 300)),
                                 (f"DJI_{i // 20:04d}.JPG",)))
     return out
@@ -45,9 +46,9 @@ def naive(objs: list[DamageObject]) -> str:
         ring = [(y, x) for x, y in o.polygon.exterior.coords]
         colour = SEVERITY_COLOURS[o.damage]
         folium.Polygon(ring, color=colour, fill=True, fill_color=colour,
-                       popup=f"#{o.id} {o.damage} {o.confidence:.2f}").add_to(m)
+                       popup=f"#{o.id} {o.damage.label} {o.confidence:.2f}").add_to(m)
         c = o.polygon.centroid
-        folium.Marker([c.y, c.x], tooltip=o.damage).add_to(m)
+        folium.Marker([c.y, c.x], tooltip=o.damage.label).add_to(m)
     return m.get_root().render()
 
 

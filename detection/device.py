@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from survey.core.errors import InputError
+from survey.core.errors import ParamError
 
 _CUDA = re.compile(r"(?:cuda:?)?(\d+)")
 
@@ -30,8 +30,8 @@ def check_device(device: str) -> str:
 
     Raises
     ------
-    InputError
-        Naming ``--device``: not a device name, or a device this machine does not have (the
+    ParamError
+        Naming ``device``: not a device name, or a device this machine does not have (the
         message lists the ones it has).
     """
     name = device.strip().lower()
@@ -42,15 +42,15 @@ def check_device(device: str) -> str:
     if name == "mps":
         if "mps" in have:
             return "mps"
-        raise InputError("--device", f"no mps device here (available: {listed})")
+        raise ParamError("device", f"no mps device here (available: {listed})")
     match = _CUDA.fullmatch("cuda:0" if name == "cuda" else name)
     if match is None:
-        raise InputError("--device", f"{device!r} is not a device; give cpu or a CUDA device "
+        raise ParamError("device", f"{device!r} is not a device; give cpu or a CUDA device "
                                      f"number (available: {listed})")
     index = int(match.group(1))
     cuda = [n for n in have if n.isdigit()]
     if str(index) not in cuda:
         seen = f"CUDA device(s) {', '.join(cuda)}" if cuda else "no CUDA device"
-        raise InputError("--device", f"no CUDA device {index} here (torch sees {seen}; "
+        raise ParamError("device", f"no CUDA device {index} here (torch sees {seen}; "
                                      f"available: {listed})")
     return f"cuda:{index}"

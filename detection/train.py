@@ -31,7 +31,7 @@ from detection.dataset import DatasetSpec, read_dataset_yaml
 from detection.weights_file import WEIGHTS_NAME, export_checkpoint, read_state, start_yolo
 from detection.xbd import YoloDataset
 from survey.core.damage import class_names
-from survey.core.errors import InputError
+from survey.core.errors import InputError, ParamError
 from survey.core.files import staged_dir
 
 
@@ -227,7 +227,7 @@ def train_model(config: TrainConfig) -> TrainResult:
 
     device = check_device(config.device)
     if config.epochs < 1 or config.imgsz < 32 or config.batch < 1:
-        raise InputError("--epochs/--imgsz/--batch", f"need epochs ≥ 1, imgsz ≥ 32, batch ≥ 1; "
+        raise ParamError(("epochs", "imgsz", "batch"), f"need epochs ≥ 1, imgsz ≥ 32, batch ≥ 1; "
                          f"got {config.epochs}, {config.imgsz}, {config.batch}")
     spec = read_dataset_yaml(config.data_yaml)
     card_file = dataset_card_path(config.data_yaml)
@@ -280,7 +280,8 @@ def train_model(config: TrainConfig) -> TrainResult:
                 data=str(config.data_yaml),
                 data_license=licence,
                 epochs=int(getattr(trainer, "epoch", config.epochs - 1)) + 1,
-                metrics=metrics, **hashes,
+                metrics=metrics, weights_sha256=hashes["weights_sha256"],
+                architecture_sha256=hashes["architecture_sha256"],
                 notes="Building damage boxes (xBD/FEMA scale) for drone survey photos; "
                       "resample photos to gsd_cm before detection.",
             )

@@ -30,7 +30,7 @@ from detection.card import (
 from detection.crops import CropSpec, write_crop_dataset
 from detection.weights_file import WEIGHTS_NAME, export_checkpoint, start_yolo
 from detection.xbd import XBD_LICENSE
-from survey.core.errors import InputError
+from survey.core.errors import InputError, ParamError
 from survey.core.files import staged_dir
 
 CROP_CARD_NAME = "dataset_card.json"
@@ -133,7 +133,8 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
 
     device = check_device(config.device)
     if config.epochs < 1 or config.batch < 1 or config.balance < 0:
-        raise InputError("--epochs/--batch/--balance", "need epochs ≥ 1, batch ≥ 1, balance ≥ 0")
+        raise ParamError(("epochs", "batch", "balance"),
+                         "need epochs ≥ 1, batch ≥ 1, balance ≥ 0")
     if not is_crop_dataset(config.data_dir):
         raise InputError(config.data_dir, "not a crop dataset (survey dataset xbd --crops)")
     data_card = read_dataset_card(config.data_dir / CROP_CARD_NAME)
@@ -196,7 +197,8 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
                 base_weights=start + (f" (backbone from {config.backbone_from})"
                                       if config.backbone_from else ""),
                 data_license=data_card.license, epochs=int(getattr(trainer, "epoch", 0)) + 1,
-                task="classify", crop=spec.to_dict(), **hashes,
+                task="classify", crop=spec.to_dict(), weights_sha256=hashes["weights_sha256"],
+                architecture_sha256=hashes["architecture_sha256"],
                 notes=f"Building damage grade from a footprint crop (xBD/FEMA scale, plus "
                       f"background = not a building). Trained with class repeats {repeats}.")
             write_model_card(stage / MODEL_CARD_NAME, card)

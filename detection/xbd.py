@@ -1,6 +1,7 @@
 """xBD (xView2) post-disaster labels → a YOLO detection dataset.
 
-xBD labels (``labels/<tile>_post_disaster.json``) hold each building as a pixel-space WKT
+xBD labels (``labels/<tile>_post_disaster.json``, read by
+:func:`survey.core.xbd_labels.read_xbd_labels`) hold each building as a pixel-space WKT
 polygon (``features.xy[i].wkt``) with its damage level in ``properties.subtype``, and the
 tile's real ground sample distance measured from the same polygons in WGS84 (see
 :func:`_gsd`: ``metadata.gsd`` is the multispectral one, ~4× coarser). Here each building becomes an
@@ -12,7 +13,6 @@ xBD is CC BY-NC-SA 4.0: a dataset written here, and a model trained on it, inher
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from collections.abc import Collection, Mapping, Sequence
@@ -20,16 +20,17 @@ from dataclasses import dataclass
 from enum import Enum
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
-import shapely
-from shapely.errors import ShapelyError
+from shapely.geometry import Polygon
 
 from detection.dataset import write_dataset_yaml
 from detection.images import load_image
-from survey.core.damage import XBD_DROPPED_SUBTYPES, DamageClass, class_names
+from survey.core.damage import DamageClass, class_names
 from survey.core.errors import InputError
+from survey.core.xbd_labels import XbdBuildingLabel, XbdLabels, read_xbd_labels
 
 POST_SUFFIX = "_post_disaster"
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -45,7 +46,7 @@ class DatasetImageFormat(Enum):
 
 @dataclass(frozen=True, slots=True)
 class XbdBuilding:
-    """One labelled building: its bounding box (xyxy pixels) and damage class."""
+    """One labelled building: its bounding box (xyxy pixels), damage class and xBD ``uid``."""
 
     box_px: tuple[float, float, float, float]
     damage: DamageClass
@@ -123,82 +124,58 @@ class YoloDataset:
     unclassified: int
 
 
-def _load_json(path: Path) -> dict:
-    try:
-        with path.open(encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not a readable JSON file ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(path, "not an xBD label file (top level is not an object)")
-    return data
+def _metadata(labels: XbdLabels) -> Mapping[str, Any]:
+    if labels.metadata is None:
+        raise InputError(labels.source, "not an xBD label file (no metadata object)")
+    return labels.metadata
 
 
-def _metadata(path: Path, data: dict) -> dict:
-    meta = data.get("metadata")
-    if not isinstance(meta, dict):
-        raise InputError(path, "not an xBD label file (no metadata object)")
-    return meta
-
-
-def _gsd(path: Path, meta: dict, data: dict | None = None) -> float:
+def _gsd(labels: XbdLabels, meta: Mapping[str, Any]) -> float:
     """The tile's GSD, metres per pixel: measured from its buildings when it has some.
 
     xBD's ``metadata.gsd`` is the multispectral bands' resolution (1.3–2.1 m), not that of
     the pan-sharpened tiles, which are ~0.3–0.5 m/px. Every building is given twice, in pixel
     WKT (``features.xy``) and in WGS84 (``features.lng_lat``): the ratio of their areas (geodesic m²
-    over px²) measures the tile's real GSD. Without buildings,
+    over px²) measures the tile's real GSD. Without buildings (or without their WGS84 twins),
     ``metadata.pan_resolution`` is used, then ``metadata.gsd``.
     """
-    measured = _measured_gsd(data) if data is not None else None
+    measured = _measured_gsd(labels.buildings)
     if measured is not None:
         return measured
     for key in ("pan_resolution", "gsd"):
         gsd = meta.get(key)
-        number = isinstance(gsd, int | float) and not isinstance(gsd, bool)
-        if number and math.isfinite(gsd) and gsd > 0:
+        if (isinstance(gsd, int | float) and not isinstance(gsd, bool) and math.isfinite(gsd)
+                and gsd > 0):
             return float(gsd)
-    raise InputError(path, f"metadata.gsd must be a positive number, got {meta.get('gsd')!r}")
+    raise InputError(labels.source,
+                     f"metadata.gsd must be a positive number, got {meta.get('gsd')!r}")
 
 
-def _measured_gsd(data: dict) -> float | None:
+def _measured_gsd(buildings: Sequence[XbdBuildingLabel]) -> float | None:
     from pyproj import Geod
-    from shapely import wkt as shapely_wkt
-    from shapely.errors import ShapelyError
 
-    features = data.get("features") or {}
-    pixel, geo = features.get("xy") or [], features.get("lng_lat") or []
-    if not pixel or len(pixel) != len(geo):
+    lonlat = [b.polygon_lonlat for b in buildings if b.polygon_lonlat is not None]
+    if not buildings or len(lonlat) != len(buildings):
         return None
-    try:
-        px = [shapely_wkt.loads(f["wkt"]) for f in pixel]
-        ll = [shapely_wkt.loads(f["wkt"]) for f in geo]
-    except (KeyError, TypeError, ShapelyError):
-        return None
-    px_area = sum(g.area for g in px)
+    px_area = sum(b.polygon_px.area for b in buildings)
     if px_area <= 0:
         return None
-    polys = [g for g in ll if g.geom_type == "Polygon"]
-    if len(polys) != len(ll):
-        return None
     geod = Geod(ellps="WGS84")
-    m2 = sum(abs(geod.geometry_area_perimeter(g)[0]) for g in polys)
+    m2 = sum(abs(geod.geometry_area_perimeter(g)[0]) for g in lonlat)
     return math.sqrt(m2 / px_area) if m2 > 0 else None
 
 
 def tile_gsd_m(label_path: str | PathLike[str]) -> float:
-    """A tile's ground sample distance, metres per pixel (``metadata.gsd``).
+    """A tile's ground sample distance, metres per pixel (measured, see :func:`_gsd`).
 
     Raises
     ------
     InputError
-        The file is missing, not JSON, or has no positive ``metadata.gsd``.
+        The file is missing, not an xBD label file, or has neither buildings to measure nor a
+        positive ``metadata.gsd``.
     """
-    path = Path(label_path)
-    data = _load_json(path)
-    return _gsd(path, _metadata(path, data), data)
+    labels = read_xbd_labels(label_path)
+    return _gsd(labels, _metadata(labels))
 
 
 def tile_id_of(image_name: str) -> str:
@@ -216,31 +193,8 @@ def tile_id_of(image_name: str) -> str:
     return stem
 
 
-def _building(path: Path, index: int, feature: object) -> XbdBuilding | str:
-    """The building of one ``features.xy`` entry, or its dropped subtype."""
-    where = f"features.xy[{index}]"
-    if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
-        raise InputError(path, f"{where} has no properties")
-    props = feature["properties"]
-    subtype = props.get("subtype")
-    if subtype in XBD_DROPPED_SUBTYPES:
-        return str(subtype)
-    try:
-        damage = DamageClass.from_xbd_subtype(str(subtype))
-    except ValueError as exc:
-        raise InputError(path, f"{where}: {exc}") from None
-    try:
-        geometry = shapely.from_wkt(feature.get("wkt"))
-    except (ShapelyError, TypeError) as exc:
-        raise InputError(path, f"{where}: bad WKT polygon ({exc})") from None
-    if geometry is None or geometry.is_empty:
-        raise InputError(path, f"{where}: empty polygon")
-    x0, y0, x1, y1 = (float(v) for v in geometry.bounds)
-    return XbdBuilding((x0, y0, x1, y1), damage, str(props.get("uid", "")))
-
-
 def read_label(label_path: str | PathLike[str]) -> XbdTile:
-    """Read one xBD label file (``*_post_disaster.json``).
+    """Read one xBD label file (``*_post_disaster.json``, see :mod:`survey.core.xbd_labels`).
 
     Raises
     ------
@@ -248,34 +202,31 @@ def read_label(label_path: str | PathLike[str]) -> XbdTile:
         Missing file, bad JSON, missing metadata, unknown damage subtype, bad WKT.
     """
     path = Path(label_path)
-    data = _load_json(path)
-    meta = _metadata(path, data)
-    features = data.get("features")
-    if not isinstance(features, dict) or not isinstance(features.get("xy"), list):
-        raise InputError(path, "not an xBD label file (no features.xy list)")
+    labels = read_xbd_labels(path)
+    meta = _metadata(labels)
     image_name = meta.get("img_name") or path.with_suffix(".png").name
     try:
         width_px, height_px = int(meta["width"]), int(meta["height"])
     except (KeyError, TypeError, ValueError):
         raise InputError(path, "metadata.width/height missing or not integers") from None
-    buildings: list[XbdBuilding] = []
-    dropped = 0
-    for index, feature in enumerate(features["xy"]):
-        item = _building(path, index, feature)
-        if isinstance(item, str):
-            dropped += 1
-        else:
-            buildings.append(item)
+    buildings = tuple(
+        XbdBuilding(_box(b.polygon_px), b.damage, b.uid)
+        for b in labels.buildings if b.damage is not None)
     return XbdTile(
         tile_id=tile_id_of(image_name),
         disaster=str(meta.get("disaster", tile_id_of(image_name).rsplit("_", 1)[0])),
         image_name=str(image_name),
         width_px=width_px,
         height_px=height_px,
-        gsd_m=_gsd(path, meta, data),
-        buildings=tuple(buildings),
-        unclassified=dropped,
+        gsd_m=_gsd(labels, meta),
+        buildings=buildings,
+        unclassified=labels.unclassified,
     )
+
+
+def _box(polygon: Polygon) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in polygon.bounds)
+    return x0, y0, x1, y1
 
 
 def find_post_labels(xbd_root: str | PathLike[str]) -> list[Path]:

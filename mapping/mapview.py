@@ -18,6 +18,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mapping.store import Store
 from mapping.webmap import DamageObject, MapContent, Overlay, PhotoView, build_map, write_map
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 from survey.core.geometry import G, parts_of
 
@@ -38,7 +39,8 @@ def _parts(geoms: list[BaseGeometry], kind: type[G]) -> list[G]:
 
 def survey_content(store: Store, *, title: str) -> MapContent:
     """Everything of the store the map shows."""
-    objects = [DamageObject(i, wkt.loads(o.ground_wkt), o.damage, o.confidence, o.area_m2,
+    objects = [DamageObject(i, wkt.loads(o.ground_wkt), DamageClass.from_label(o.damage),
+                            o.confidence, o.area_m2,
                             o.photos) for i, o in enumerate(store.objects(), start=1)]
     not_seen = []
     for b in store.buildings():  # footprints, graded per building
@@ -46,7 +48,8 @@ def survey_content(store: Store, *, title: str) -> MapContent:
         if b.grade is None:
             not_seen.append((wkt.loads(b.ground_wkt), details))
         else:
-            objects.append(DamageObject(b.id, wkt.loads(b.ground_wkt), b.grade,
+            objects.append(DamageObject(b.id, wkt.loads(b.ground_wkt),
+                                        DamageClass.from_label(b.grade),
                                         b.confidence or 0.0, b.area_m2, b.views, details))
     rows = [r for r in store.photos(status="ok") if r["footprint"]]
     with_boxes = {r["photo_id"] for r in store.detections()}

@@ -14,7 +14,8 @@ import math
 import cv2
 import numpy as np
 
-from mapping.webmap import SEVERITIES, SEVERITY_COLOURS, Overlay
+from mapping.webmap import SEVERITY_COLOURS, Overlay
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 
 _UNKNOWN_BGR = (160, 160, 160)
@@ -26,7 +27,7 @@ def _bgr(hex_colour: str) -> tuple[int, int, int]:
     return b, g, r
 
 
-_SEVERITY_BGR = {s: _bgr(SEVERITY_COLOURS[s]) for s in SEVERITIES}
+_SEVERITY_BGR = {c: _bgr(SEVERITY_COLOURS[c]) for c in DamageClass}
 
 
 def _as_bgr(image: np.ndarray, what: str) -> np.ndarray:
@@ -123,9 +124,13 @@ def north_up_overlay(image_bgr: np.ndarray, corners_lonlat: np.ndarray, *,
                                                 float(east)))
 
 
-def _severity_of(label: str) -> str | None:
+def _severity_of(label: str) -> DamageClass | None:
+    """The damage class a box's caption starts with (``"major 0.91"``), if any."""
     word = label.strip().split(maxsplit=1)[0].strip(":,;").lower() if label.strip() else ""
-    return word if word in SEVERITIES else None
+    try:
+        return DamageClass.from_label(word)
+    except ValueError:
+        return None
 
 
 def thumbnail_with_boxes(image_bgr: np.ndarray, boxes_xyxy: np.ndarray, labels: list[str], *,
@@ -165,7 +170,7 @@ def thumbnail_with_boxes(image_bgr: np.ndarray, boxes_xyxy: np.ndarray, labels: 
     thick = max(1, round(max(img.shape[:2]) / 240))
     for (x1, y1, x2, y2), label in zip(boxes * scale, labels, strict=True):
         sev = _severity_of(label)
-        colour = _SEVERITY_BGR.get(sev, _UNKNOWN_BGR) if sev else _UNKNOWN_BGR
+        colour = _SEVERITY_BGR[sev] if sev is not None else _UNKNOWN_BGR
         p1, p2 = (round(x1), round(y1)), (round(x2), round(y2))
         cv2.rectangle(img, p1, p2, colour, thick)
         text = label.encode("ascii", "replace").decode("ascii")[:40]

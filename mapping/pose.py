@@ -31,19 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
+from PIL.ExifTags import GPS, IFD, Base
 
 from survey.core.camera import Camera, camera_from_exif_model
 from survey.core.errors import ImageError, InputError
 from survey.core.plan_folder import FlightFolder
 
-_GPS_IFD = 0x8825
-_EXIF_IFD = 0x8769
-_MODEL = 0x0110
-_DATETIME_ORIGINAL = 0x9003
-_FOCAL_LENGTH = 0x920A
-_FOCAL_35MM = 0xA405
-_FOCAL_PLANE_XRES = 0xA20E
-_FOCAL_PLANE_UNIT = 0xA210
 _FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
 # EXIF FocalPlaneResolutionUnit: 2 inch, 3 cm (4 mm and 5 um as some DNG writers use them).
 _UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
@@ -109,8 +102,8 @@ def read_pose(path: str | PathLike[str], *, camera: Camera | None = None) -> Pho
         try:
             size = image.size
             exif = image.getexif()
-            gps = exif.get_ifd(_GPS_IFD)
-            details = exif.get_ifd(_EXIF_IFD)
+            gps = exif.get_ifd(IFD.GPSInfo)
+            details = exif.get_ifd(IFD.Exif)
             xmp = _xmp_fields(_xmp_packet(image, file))
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise ImageError(file, f"corrupt metadata ({exc})") from None
@@ -230,12 +223,12 @@ def _ref(value: Any) -> str:
 
 def _exif_position(gps: dict[int, Any]) -> tuple[float, float] | None:
     """EXIF GPS latitude/longitude in degrees (S and W negative); ``None`` when absent or 0, 0."""
-    lat, lon = _dms(gps.get(2)), _dms(gps.get(4))
+    lat, lon = _dms(gps.get(GPS.GPSLatitude)), _dms(gps.get(GPS.GPSLongitude))
     if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
         return None
-    if _ref(gps.get(1, "N")) == "S":
+    if _ref(gps.get(GPS.GPSLatitudeRef, "N")) == "S":
         lat = -lat
-    if _ref(gps.get(3, "E")) == "W":
+    if _ref(gps.get(GPS.GPSLongitudeRef, "E")) == "W":
         lon = -lon
     return lat, lon
 
@@ -243,17 +236,17 @@ def _exif_position(gps: dict[int, Any]) -> tuple[float, float] | None:
 def _exif_altitude(gps: dict[int, Any]) -> float | None:
     """EXIF GPS altitude (above sea level; ref 1 means below)."""
     try:
-        altitude = float(gps[6])
+        altitude = float(gps[GPS.GPSAltitude])
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return None
-    ref = gps.get(5, 0)
+    ref = gps.get(GPS.GPSAltitudeRef, 0)
     below = (ref[:1] == b"\x01") if isinstance(ref, bytes) else ref == 1
     return (-altitude if below else altitude) if math.isfinite(altitude) else None
 
 
 def _exif_time(details: dict[int, Any]) -> str | None:
     """``DateTimeOriginal`` as ISO 8601 (camera local time, no zone), or ``None``."""
-    text = str(details.get(_DATETIME_ORIGINAL, "")).strip("\x00 ")
+    text = str(details.get(Base.DateTimeOriginal, "")).strip("\x00 ")
     try:
         return datetime.strptime(text, "%Y:%m:%d %H:%M:%S").isoformat()
     except ValueError:
@@ -290,8 +283,8 @@ def _photo_camera(file: Path, size: tuple[int, int], exif: Any, details: dict[in
                   camera: Camera | None) -> Camera:
     """The photo's intrinsics: ``camera``, else the catalog model, else EXIF focal data."""
     width, height = size
-    focal = _positive(details.get(_FOCAL_LENGTH))
-    model = str(exif.get(_MODEL, "")).strip("\x00 ")
+    focal = _positive(details.get(Base.FocalLength))
+    model = str(exif.get(Base.Model, "")).strip("\x00 ")
     if camera is None:
         catalog = camera_from_exif_model(model)
         if catalog is not None and (focal is None or abs(focal / catalog.focal_mm - 1) < 0.05):
@@ -299,13 +292,13 @@ def _photo_camera(file: Path, size: tuple[int, int], exif: Any, details: dict[in
     if camera is not None:
         return scale_camera(camera, width, height)
     name = f"exif:{model or file.name}"
-    focal35 = _positive(details.get(_FOCAL_35MM))
+    focal35 = _positive(details.get(Base.FocalLengthIn35mmFilm))
     if focal and focal35:
         diagonal_mm = _FULL_FRAME_DIAGONAL_MM * focal / focal35
         sensor_w = diagonal_mm * width / math.hypot(width, height)
         return Camera(name, sensor_w, sensor_w * height / width, focal, width, height)
-    xres = _positive(details.get(_FOCAL_PLANE_XRES))
-    unit_mm = _UNIT_MM.get(int(details.get(_FOCAL_PLANE_UNIT, 2) or 2))
+    xres = _positive(details.get(Base.FocalPlaneXResolution))
+    unit_mm = _UNIT_MM.get(int(details.get(Base.FocalPlaneResolutionUnit, 2) or 2))
     if focal and xres and unit_mm:
         sensor_w = width / xres * unit_mm
         return Camera(name, sensor_w, sensor_w * height / width, focal, width, height)

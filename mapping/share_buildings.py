@@ -21,6 +21,7 @@ import shapely
 from shapely import wkt
 from shapely.geometry import mapping
 
+from detection.assessor import GRADES
 from mapping.kml import KML_COLOURS, kml_document, kml_text
 from mapping.store import BuildingRow
 from survey.core.damage import DamageClass
@@ -28,9 +29,9 @@ from survey.core.damage import DamageClass
 NOT_SEEN = "not_seen"
 GRADE_ORDER = (*(c.label for c in reversed(DamageClass)), NOT_SEEN)
 """destroyed, major, minor, intact, not_seen: the order of every table."""
-BASE_FIELDS = ("building_id", "grade", "fema", "status", "confidence", "p_intact", "p_minor",
-               "p_major", "p_destroyed", "p_background", "views", "photo_names", "area_m2",
-               "lat", "lon")
+BASE_FIELDS = ("building_id", "grade", "fema", "status", "confidence",
+               *(f"p_{g}" for g in GRADES), "views", "photo_names", "area_m2", "lat", "lon")
+"""Our columns; ``p_<grade>`` for each of the assessor's grades (the classes, then background)."""
 _MAX_GROUPS = 50
 
 
@@ -39,7 +40,7 @@ def grade_of(b: BuildingRow) -> str:
 
 
 def _fema(grade: str) -> str:
-    return DamageClass[grade.upper()].fema_name if grade != NOT_SEEN else ""
+    return DamageClass.from_label(grade).fema_name if grade != NOT_SEEN else ""
 
 
 def attribute_names(buildings: Sequence[BuildingRow]) -> list[str]:
@@ -59,7 +60,7 @@ def building_properties(b: BuildingRow) -> dict[str, object]:
         "status": b.status,
         "confidence": round(b.confidence, 3) if b.confidence is not None else None,
         **{f"p_{g}": (round(p[g], 4) if g in p else None)
-           for g in ("intact", "minor", "major", "destroyed", "background")},
+           for g in GRADES},
         "views": len(b.views), "photo_names": "; ".join(b.views),
         "area_m2": round(b.area_m2, 1), "lat": round(b.lat, 7), "lon": round(b.lon, 7),
     }

@@ -35,25 +35,23 @@ from typing import Any
 
 import folium
 import folium.plugins as fplugins
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 from shapely.geometry import LineString, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 from survey.core.files import atomic_write_text
 
-SEVERITIES: tuple[str, ...] = ("intact", "minor", "major", "destroyed")
-"""Damage grades, least to most severe."""
-
-SEVERITY_COLOURS: dict[str, str] = {
-    "intact": "#1a9641",
-    "minor": "#e6c229",
-    "major": "#f07c1f",
-    "destroyed": "#d7191c",
+SEVERITY_COLOURS: dict[DamageClass, str] = {
+    DamageClass.INTACT: "#1a9641",
+    DamageClass.MINOR: "#e6c229",
+    DamageClass.MAJOR: "#f07c1f",
+    DamageClass.DESTROYED: "#d7191c",
 }
-"""Fill/stroke colour per grade (also used for the boxes on photo thumbnails)."""
+"""Fill/stroke colour per damage class (also used for the boxes on photo thumbnails)."""
 
 NOT_SEEN_COLOUR = "#9e9e9e"
 """Footprints that no photo covered."""
@@ -63,7 +61,9 @@ CANVAS_ABOVE = 2000
 
 ASSETS_DIR = Path(__file__).with_name("assets")
 
-_HEAT_WEIGHT = {"intact": 0.2, "minor": 0.45, "major": 0.75, "destroyed": 1.0}
+_HEAT_WEIGHT: dict[DamageClass, float] = {
+    DamageClass.INTACT: 0.2, DamageClass.MINOR: 0.45, DamageClass.MAJOR: 0.75,
+    DamageClass.DESTROYED: 1.0}
 _COORD_DIGITS = 7  # ~1 cm
 _MAX_ZOOM = 22  # ~4 cm/pixel: drone photos carry detail beyond OSM's z19
 
@@ -118,7 +118,7 @@ class DamageObject:
     polygon
         Ground outline, lon/lat (WGS84).
     damage
-        One of :data:`SEVERITIES`.
+        The damage class. A label (``"major"``, as the store holds it) is converted.
     confidence
         Detector confidence, 0..1.
     area_m2
@@ -129,7 +129,7 @@ class DamageObject:
 
     id: int
     polygon: Polygon
-    damage: str
+    damage: DamageClass
     confidence: float
     area_m2: float
     photos: tuple[str, ...] = ()
@@ -138,8 +138,12 @@ class DamageObject:
 
     def __post_init__(self) -> None:
         where = f"damage object {self.id}"
-        if self.damage not in SEVERITIES:
-            raise InputError(where, f"damage {self.damage!r} is not one of {', '.join(SEVERITIES)}")
+        if not isinstance(self.damage, DamageClass):
+            # A label, as the store and files hold it: a bad one is a one-line InputError.
+            try:
+                object.__setattr__(self, "damage", DamageClass.from_label(self.damage))
+            except ValueError as exc:
+                raise InputError(where, str(exc)) from None
         if not isinstance(self.polygon, BaseGeometry) or self.polygon.is_empty:
             raise InputError(where, "polygon is empty")
         if not math.isfinite(self.confidence) or not math.isfinite(self.area_m2):
@@ -305,7 +309,7 @@ class _Legend(MacroElement):
 class _CentroidClusters(fplugins.FastMarkerCluster):
     """Object centroids as circle markers in one cluster layer, added in bulk.
 
-    ``data`` rows are ``[lat, lon, severity_index]``. Unlike folium's template (one ``addTo``
+    ``data`` rows are ``[lat, lon, class id]``. Unlike folium's template (one ``addTo``
     per marker) the markers go in with one ``addLayers`` call and ``chunkedLoading``.
     """
 
@@ -336,7 +340,7 @@ class _CentroidClusters(fplugins.FastMarkerCluster):
             data, name=name, show=show, chunkedLoading=True, disableClusteringAtZoom=21,
             showCoverageOnHover=False,
         )
-        self.colours = [SEVERITY_COLOURS[s] for s in SEVERITIES]
+        self.colours = [SEVERITY_COLOURS[c] for c in DamageClass]
 
 
 class _PhotoMiniMap(JSCSSMixin, MacroElement):
@@ -368,11 +372,11 @@ class _PhotoMiniMap(JSCSSMixin, MacroElement):
         self.options = {"toggleDisplay": True, "zoomLevelOffset": -4, "position": "bottomright"}
 
 
-def _legend_html(content: MapContent, counts: dict[str, int]) -> str:
+def _legend_html(content: MapContent, counts: dict[DamageClass, int]) -> str:
     rows = "".join(
-        f'<tr><td><i style="background:{SEVERITY_COLOURS[s]}"></i>{s.capitalize()}</td>'
-        f'<td class="n">{counts[s]:,}</td></tr>'
-        for s in SEVERITIES
+        f'<tr><td><i style="background:{SEVERITY_COLOURS[c]}"></i>{c.label.capitalize()}</td>'
+        f'<td class="n">{counts[c]:,}</td></tr>'
+        for c in DamageClass
     )
     if content.not_seen:
         rows += (f'<tr><td><i style="background:{NOT_SEEN_COLOUR}"></i>Not seen</td>'
@@ -385,12 +389,12 @@ def _legend_html(content: MapContent, counts: dict[str, int]) -> str:
     )
 
 
-def _object_layers(m: folium.Map, content: MapContent) -> dict[str, int]:
-    by_sev: dict[str, list[dict[str, Any]]] = {s: [] for s in SEVERITIES}
+def _object_layers(m: folium.Map, content: MapContent) -> dict[DamageClass, int]:
+    by_sev: dict[DamageClass, list[dict[str, Any]]] = {c: [] for c in DamageClass}
     for o in content.objects:
         props = {
             "id": int(o.id),
-            "damage": o.damage,
+            "damage": o.damage.label,
             "confidence": f"{o.confidence:.2f}",
             "area": f"{o.area_m2:,.0f} m²",
             "photos": _esc(", ".join(o.photos)) if o.photos else "",
@@ -398,15 +402,15 @@ def _object_layers(m: folium.Map, content: MapContent) -> dict[str, int]:
         }
         by_sev[o.damage].append(_feature(o.polygon, props, len(by_sev[o.damage])))
     counts = {s: len(f) for s, f in by_sev.items()}
-    for sev in SEVERITIES:
+    for sev in DamageClass:
         if not by_sev[sev]:
             continue
         colour = SEVERITY_COLOURS[sev]
         style = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.45,
-                 "className": f"dmg-{sev}"}
+                 "className": f"dmg-{sev.label}"}
         folium.GeoJson(
             _collection(by_sev[sev]),
-            name=f"{sev.capitalize()} ({counts[sev]:,})",
+            name=f"{sev.label.capitalize()} ({counts[sev]:,})",
             style_function=lambda _f, st=style: st,
             highlight_function=lambda _f: {"weight": 4, "fillOpacity": 0.7},
             popup=folium.GeoJsonPopup(
@@ -489,7 +493,9 @@ def _build_folium(content: MapContent, offline: bool) -> folium.Map:
     )
     # folium gives max_zoom to its tile layer only; clusters need the map's own maxZoom.
     m.options["max_zoom"] = _MAX_ZOOM
-    m.get_root().title = _esc(content.title)
+    root = m.get_root()
+    assert isinstance(root, Figure)  # folium.Map puts itself in a Figure
+    root.title = _esc(content.title)
     if not offline:
         folium.TileLayer("OpenStreetMap", max_native_zoom=19, max_zoom=_MAX_ZOOM).add_to(m)
 
@@ -508,8 +514,7 @@ def _build_folium(content: MapContent, offline: bool) -> folium.Map:
 
     if content.objects:
         cents = [o.polygon.centroid for o in content.objects]
-        idx = {s: i for i, s in enumerate(SEVERITIES)}
-        rows = [[round(c.y, _COORD_DIGITS), round(c.x, _COORD_DIGITS), idx[o.damage]]
+        rows = [[round(c.y, _COORD_DIGITS), round(c.x, _COORD_DIGITS), int(o.damage)]
                 for c, o in zip(cents, content.objects, strict=True)]
         _CentroidClusters(rows, name=f"Clusters ({len(rows):,} objects)").add_to(m)
         heat = [[r[0], r[1], _HEAT_WEIGHT[o.damage]]

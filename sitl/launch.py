@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from survey.core.errors import InputError, SimulatorError
+from survey.core.errors import ParamError, SimulatorError
 
 # The planner's default drone flies 25 minutes; at the built-in copter's ~19 A in cruise that
 # takes an 8,000 mAh pack (its low-voltage warning then comes at about 21 minutes).
@@ -62,7 +62,7 @@ def start_vehicle(kind: VehicleKind, lat: float, lon: float, alt: float, speedup
         return sim, sim.url
     from sitl.ardupilot import ArduPilotSitl, SitlError
     if (port - 5760) % 10 or port < 5760:
-        raise InputError("--port", "ArduPilot SITL uses 5760 + 10 × instance")
+        raise ParamError("port", "ArduPilot SITL uses 5760 + 10 × instance")
     try:
         sitl = ArduPilotSitl((lat, lon, alt, 0.0), speedup=speedup,
                              instance=(port - 5760) // 10).start()

@@ -54,6 +54,7 @@ from survey.core.errors import (
     InputError,
     LinkError,
     LinkTimeout,
+    ParamError,
     SurveyError,
     VehicleRefused,
     WrongVehicle,
@@ -241,7 +242,7 @@ def load_sorties(plan_dir: str | Path, sorties: Sequence[int] | None = None
     wanted = list(files) if sorties is None else list(sorties)
     for n in wanted:
         if n not in files:
-            raise InputError("--sortie", f"no sortie {n} in {plan_dir} (have "
+            raise ParamError("sorties", f"no sortie {n} in {plan_dir} (have "
                              f"{', '.join(map(str, files))})")
     return {n: read_qgc_plan(files[n]) for n in wanted}
 

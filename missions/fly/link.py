@@ -35,7 +35,14 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from missions.fly import signing
 from missions.fly.signing import send_setup_signing as send_setup_signing  # API kept here
-from survey.core.errors import InputError, LinkError, LinkTimeout, SurveyError, VehicleRefused
+from survey.core.errors import (
+    InputError,
+    LinkError,
+    LinkTimeout,
+    ParamError,
+    SurveyError,
+    VehicleRefused,
+)
 
 Clock = Callable[[], float]
 Message = Any  # a decoded pymavlink message
@@ -408,22 +415,22 @@ def serial_device(url: str) -> tuple[str, int | None] | None:
                              or os.path.exists(device)):
         return None
     if not device:
-        raise InputError("--connect", f"{url!r}: give a device, e.g. serial:/dev/ttyUSB0:57600")
+        raise ParamError("url", f"{url!r}: give a device, e.g. serial:/dev/ttyUSB0:57600")
     if baud and not baud.isdigit():
-        raise InputError("--connect", f"{url!r}: {baud!r} is not a baud rate")
+        raise ParamError("url", f"{url!r}: {baud!r} is not a baud rate")
     return device, int(baud) if baud else None
 
 
-def check_baud(baud: int, source: str = "--baud") -> int:
+def check_baud(baud: int, param: str = "baud") -> int:
     """``baud`` if it is a standard serial rate (:data:`STANDARD_BAUDS`).
 
     Raises
     ------
-    InputError
-        Anything else, naming ``source``.
+    ParamError
+        Anything else, naming ``param`` (``"url"`` for a rate in a device URL).
     """
     if baud not in STANDARD_BAUDS:
-        raise InputError(source, f"{baud} is not a standard serial rate (SiK radios use 57600 "
+        raise ParamError(param, f"{baud} is not a standard serial rate (SiK radios use 57600 "
                          "unless reconfigured; others: 9600, 115200, 230400, 460800, 921600, …)")
     return baud
 
@@ -438,15 +445,15 @@ def open_connection(url: str, *, baud: int | None = None) -> Any:
     ------
     InputError
         The URL is malformed, a rate is not a standard one or two rates disagree, or the serial
-        device does not exist or cannot be opened (naming ``--connect``).
+        device does not exist or cannot be opened (a ParamError naming ``url`` or ``baud``).
     LinkError
         A network connection cannot be opened (refused, address in use).
     """
     if baud is not None:
-        check_baud(baud, "--baud")
+        check_baud(baud)
     target = serial_device(url)
     if target is None and baud is not None:
-        raise InputError("--baud", f"only applies to a serial device, not {url!r}")
+        raise ParamError("baud", f"only applies to a serial device, not {url!r}")
     kwargs: dict[str, Any] = {"source_system": GCS_SYSID, "source_component": GCS_COMPID}
     if target is not None:
         conn = _open_serial(url, *target, baud, kwargs)
@@ -473,7 +480,7 @@ def _open_network(url: str, kwargs: dict[str, Any]) -> Any:
                                               + rest, **kwargs)
     except (OSError, ValueError) as e:
         raise LinkError(f"{url}: cannot connect: {getattr(e, 'strerror', None) or e}") from None
-    raise InputError("--connect", f"{url!r} is not a MAVLink URL: use tcp:HOST:PORT, "
+    raise ParamError("url", f"{url!r} is not a MAVLink URL: use tcp:HOST:PORT, "
                      "udp:HOST:PORT, udpout:HOST:PORT or a serial device (/dev/ttyUSB0, "
                      "serial:/dev/ttyUSB0:57600)")
 
@@ -481,24 +488,24 @@ def _open_network(url: str, kwargs: dict[str, Any]) -> Any:
 def _open_serial(url: str, device: str, url_baud: int | None, baud: int | None,
                  kwargs: dict[str, Any]) -> Any:
     if url_baud is not None:
-        check_baud(url_baud, "--connect")
+        check_baud(url_baud, "url")
         if baud is not None and baud != url_baud:
-            raise InputError("--baud", f"{baud} disagrees with the rate {url_baud} in "
+            raise ParamError("baud", f"{baud} disagrees with the rate {url_baud} in "
                              f"--connect {url}")
     rate = url_baud or baud or DEFAULT_BAUD
     if not _COM_PORT.fullmatch(device):
         try:
             mode = os.stat(device).st_mode
         except OSError:
-            raise InputError("--connect", f"{device}: no such serial device (is the radio "
+            raise ParamError("url", f"{device}: no such serial device (is the radio "
                              "plugged in? look in /dev/serial/by-id/)") from None
         if not stat.S_ISCHR(mode):
-            raise InputError("--connect", f"{device}: cannot open it as a serial port: not a "
+            raise ParamError("url", f"{device}: cannot open it as a serial port: not a "
                              "device")
     try:
         conn = _Serial(device, baud=rate, **kwargs)
     except (OSError, ValueError) as e:  # serial.SerialException is an OSError
-        raise InputError("--connect", f"{device}: cannot open it as a serial port: "
+        raise ParamError("url", f"{device}: cannot open it as a serial port: "
                          f"{_serial_reason(e)}") from None
     return conn
 
@@ -517,7 +524,7 @@ def _serial_reason(e: BaseException) -> str:
 def _host_port(url: str, rest: str) -> None:
     host, _, port = rest.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InputError("--connect", f"{url!r}: expected HOST:PORT after the scheme")
+        raise ParamError("url", f"{url!r}: expected HOST:PORT after the scheme")
 
 
 def read_signing_key(path: str | Path) -> bytes:
@@ -598,7 +605,7 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
     if signing_key is not None:
         if len(signing_key) != 32:
             conn.close()
-            raise InputError("--signing-key", "a MAVLink signing key has 32 bytes")
+            raise ParamError("signing_key", "a MAVLink signing key has 32 bytes")
         signing.prepare(conn, signing_key)
     link = Link(conn, url, clock=clock)
     hints = []

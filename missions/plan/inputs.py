@@ -1,9 +1,13 @@
 """Reading and checking the planner's input files: survey area, no-fly zones, points of interest.
 
-Files are GeoJSON (RFC 7946: WGS84 lon/lat degrees) or KML/KMZ, chosen by the file extension
-(``.geojson``/``.json``, ``.kml``, ``.kmz``) or, for any other name, by the content. Every
-geometry comes back in lon/lat degrees; every problem is an :class:`~survey.core.errors.InputError`
-naming the file and, where there is one, the feature (``feature 3 'Hospital': ...``).
+Files are read through GDAL (:func:`survey.core.vector.read_vector`): GeoJSON, KML/KMZ,
+GeoPackage, Shapefile and the other vector formats GDAL knows, every layer of the file (KML
+folders, GeoPackage tables). A layer in another coordinate system is reprojected to WGS84; a
+GeoJSON file that declares a CRS other than WGS84 (a 2008-style ``crs`` member) is refused, as
+RFC 7946 GeoJSON is lon/lat and tools disagree on that member. Every geometry comes back in lon/lat
+degrees; every problem is an :class:`~survey.core.errors.InputError` naming the file and, where
+there is one, the feature (``feature 3 'Hospital': ...``, ``placemark 2: ...`` in KML), numbered
+from 1 across the file's layers.
 
 Latitude and longitude swapped cannot be told apart from a real place in general, so it is not
 guessed at; coordinates outside ±180/±90 are refused (they usually mean a projected CRS).
@@ -11,33 +15,21 @@ guessed at; coordinates outside ±180/±90 are refused (they usually mean a proj
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import shapely
-from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Point, Polygon
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from missions.plan.inputs_kml import (
-    Position,
-    Source,
-    SourceFeature,
-    feature_label,
-    line_from_positions,
-    polygon_from_rings,
-    position,
-    read_kml,
-    read_kmz,
-)
 from missions.plan.limits import check_vertices
-from survey.core.errors import InputError
+from survey.core.errors import InputError, ParamError
 from survey.core.frame import LocalFrame
 from survey.core.geometry import single_parts
+from survey.core.vector import Feature, Source, is_wgs84, read_vector
 
 __all__ = ["Poi", "Zone", "parse_latlon", "read_area", "read_pois", "read_zones"]
 
@@ -82,7 +74,7 @@ class Poi:
 
 
 def read_area(path: Source) -> Polygon | MultiPolygon:
-    """The survey area: the union of every polygon in a GeoJSON, KML or KMZ file.
+    """The survey area: the union of every polygon in the file (every layer of it).
 
     Points and lines in the file are ignored; holes are kept.
 
@@ -90,7 +82,8 @@ def read_area(path: Source) -> Polygon | MultiPolygon:
     ----------
     path
         GeoJSON (a Polygon/MultiPolygon geometry, a Feature, or a FeatureCollection), KML or
-        KMZ (Polygon or MultiGeometry placemarks).
+        KMZ (Polygon or MultiGeometry placemarks), GeoPackage, Shapefile, or another vector
+        file GDAL reads.
 
     Returns
     -------
@@ -100,8 +93,10 @@ def read_area(path: Source) -> Polygon | MultiPolygon:
     Raises
     ------
     InputError
-        Unreadable file, not GeoJSON/KML, a non-WGS84 ``crs``, coordinates out of range, no
-        polygon, an empty or self-intersecting polygon.
+        Unreadable file or not a vector file, a GeoJSON ``crs`` that is not WGS84, an
+        unreadable geometry, coordinates out of range or not finite, more than
+        :data:`~missions.plan.limits.MAX_INPUT_VERTICES` vertices, a file across the
+        antimeridian, no polygon, an empty or self-intersecting polygon.
     """
     polygons: list[Polygon] = []
     for feature in _read_features(path):
@@ -128,7 +123,7 @@ def read_zones(path: Source) -> list[Zone]:
     Parameters
     ----------
     path
-        GeoJSON, KML or KMZ. A file without features gives an empty list.
+        Any file :func:`read_area` reads. A file without features gives an empty list.
 
     Returns
     -------
@@ -144,7 +139,7 @@ def read_zones(path: Source) -> list[Zone]:
     """
     zones: list[Zone] = []
     for feature in _read_features(path):
-        label, props = feature.label, feature.properties
+        label, props = feature.label, feature.attrs
         if feature.geometry is None:
             raise InputError(path, f"{label}: the zone has no geometry")
         height_m = _number(path, label, props, ("height_m", "height"), minimum=0.0)
@@ -175,7 +170,7 @@ def read_pois(path: Source) -> list[Poi]:
     Parameters
     ----------
     path
-        GeoJSON, KML or KMZ.
+        Any file :func:`read_area` reads.
 
     Returns
     -------
@@ -193,7 +188,7 @@ def read_pois(path: Source) -> list[Poi]:
         label = feature.label
         if feature.geometry is None:
             raise InputError(path, f"{label}: the point of interest has no geometry")
-        name = _name(feature.properties, label)
+        name = _name(feature.attrs, label)
         for part in _parts(feature.geometry):
             if isinstance(part, Polygon):
                 ring = _checked_polygon(path, label, part).exterior
@@ -210,7 +205,7 @@ def read_pois(path: Source) -> list[Poi]:
     return pois
 
 
-def parse_latlon(text: str, source: str = "--home") -> tuple[float, float]:
+def parse_latlon(text: str, param: str = "home") -> tuple[float, float]:
     """``"LAT,LON"`` in decimal degrees to ``(lat_deg, lon_deg)``.
 
     >>> parse_latlon(" 36.073, 139.988 ")
@@ -218,21 +213,22 @@ def parse_latlon(text: str, source: str = "--home") -> tuple[float, float]:
 
     Raises
     ------
-    InputError
-        Not two numbers, not finite, or out of range (|lat| > 90, |lon| > 180).
+    ParamError
+        Naming ``param``: not two numbers, not finite, or out of range (|lat| > 90,
+        |lon| > 180).
     """
     parts = text.split(",")
     try:
         lat_deg, lon_deg = (float(p) for p in parts)
     except ValueError:
-        raise InputError(source, f"expected LAT,LON in decimal degrees "
-                                 f"(e.g. 36.073,139.988), got {text!r}") from None
+        raise ParamError(param, f"expected LAT,LON in decimal degrees "
+                                f"(e.g. 36.073,139.988), got {text!r}") from None
     if not (math.isfinite(lat_deg) and math.isfinite(lon_deg)):
-        raise InputError(source, f"LAT,LON must be finite numbers, got {text!r}")
+        raise ParamError(param, f"LAT,LON must be finite numbers, got {text!r}")
     if abs(lat_deg) > 90.0:
-        raise InputError(source, f"latitude {lat_deg:g} is out of range (-90 to 90)")
+        raise ParamError(param, f"latitude {lat_deg:g} is out of range (-90 to 90)")
     if abs(lon_deg) > 180.0:
-        raise InputError(source, f"longitude {lon_deg:g} is out of range (-180 to 180)")
+        raise ParamError(param, f"longitude {lon_deg:g} is out of range (-180 to 180)")
     return lat_deg, lon_deg
 
 
@@ -245,8 +241,11 @@ def _parts(geom: BaseGeometry | None) -> list[BaseGeometry]:
 
 def _check_lonlat(source: Source, label: str, geom: BaseGeometry) -> None:
     xy = shapely.get_coordinates(geom)
-    bad = ~np.isfinite(xy).all(axis=1)
-    bad |= (np.abs(xy[:, 0]) > 180.0) | (np.abs(xy[:, 1]) > 90.0)
+    finite = np.isfinite(xy).all(axis=1)
+    if not finite.all():
+        x, y = xy[np.argmin(finite)]
+        raise InputError(source, f"{label}: coordinate ({x:g}, {y:g}) is not a finite number")
+    bad = (np.abs(xy[:, 0]) > 180.0) | (np.abs(xy[:, 1]) > 90.0)
     if bad.any():
         x, y = xy[np.argmax(bad)]
         raise InputError(source, f"{label}: coordinate ({x:.10g}, {y:.10g}) is out of range for "
@@ -258,6 +257,10 @@ def _checked_polygon(source: Source, label: str, poly: Polygon) -> Polygon:
     _check_lonlat(source, label, poly)
     if poly.is_empty:
         raise InputError(source, f"{label}: empty polygon")
+    for ring in (poly.exterior, *poly.interiors):
+        if len(ring.coords) < 4:
+            raise InputError(source, f"{label}: polygon ring with only {len(ring.coords) - 1} "
+                                     "corners (needs at least 3)")
     if not poly.is_valid:
         reason = explain_validity(poly)
         m = re.fullmatch(r"(.*?)\[(\S+) (\S+)\]", reason)
@@ -309,8 +312,16 @@ def _number(source: Source, label: str, props: dict[str, object], keys: tuple[st
 
 # --- reading files ----------------------------------------------------------------------------
 
-def _read_features(path: Source) -> list[SourceFeature]:
-    features = _parse_features(path)
+def _read_features(path: Source) -> list[Feature]:
+    vector = read_vector(path)
+    for layer in vector.layers:
+        if vector.driver == "GeoJSON" and layer.crs and not is_wgs84(layer.crs):
+            # RFC 7946 GeoJSON is lon/lat; a 2008-style "crs" member is honoured by some
+            # tools and ignored by others, so the file is refused rather than guessed at
+            raise InputError(path, f"the file declares the CRS {layer.crs}, not WGS84 lon/lat: "
+                                   "reproject it to WGS84 (EPSG:4326), e.g. ogr2ogr -t_srs "
+                                   "EPSG:4326 out.geojson in.geojson, or hand over a GeoPackage")
+    features = vector.features
     geoms = [f.geometry for f in features if f.geometry is not None]
     check_vertices(str(path), sum(int(shapely.get_num_coordinates(g)) for g in geoms))
     if geoms:
@@ -322,141 +333,3 @@ def _read_features(path: Source) -> list[SourceFeature]:
                                    "crosses the antimeridian (±180°), which survey plan does "
                                    "not handle; split it into a part east and a part west of it")
     return features
-
-
-def _parse_features(path: Source) -> list[SourceFeature]:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder, not a file") from None
-    except OSError as e:
-        raise InputError(path, f"cannot read the file ({e.strerror or e})") from None
-    suffix = p.suffix.lower()
-    if suffix == ".kmz" or data.startswith(b"PK\x03\x04"):
-        return read_kmz(path, data)
-    if not data.strip():
-        raise InputError(path, "empty file")
-    if suffix == ".kml":
-        return read_kml(path, data)
-    if suffix in (".geojson", ".json"):
-        return _read_geojson(path, data)
-    head = data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
-    if head == b"<":
-        return read_kml(path, data)
-    if head in (b"{", b"["):
-        return _read_geojson(path, data)
-    raise InputError(path, "neither GeoJSON nor KML (use a .geojson, .kml or .kmz file)")
-
-
-def _read_geojson(source: Source, data: bytes) -> list[SourceFeature]:
-    try:
-        obj = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise InputError(source, "not JSON (the file is not UTF-8 text)") from None
-    except json.JSONDecodeError as e:
-        raise InputError(source, f"not JSON (line {e.lineno}, column {e.colno}: {e.msg})") \
-            from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-        raise InputError(source, "not GeoJSON (expected an object with a \"type\": "
-                                 "FeatureCollection, Feature or a geometry)")
-    _check_crs(source, obj)
-    kind = obj["type"]
-    if kind == "FeatureCollection":
-        features = obj.get("features")
-        if not isinstance(features, list):
-            raise InputError(source, "not GeoJSON (a FeatureCollection needs a \"features\" "
-                                     "list)")
-        return [_geojson_feature(source, f, i) for i, f in enumerate(features, 1)]
-    if kind == "Feature":
-        return [_geojson_feature(source, obj, None)]
-    if kind in _GEOMETRY_TYPES:
-        return [SourceFeature("geometry", _geojson_geometry(source, "geometry", obj), {})]
-    raise InputError(source, f"not GeoJSON (unknown type {kind!r})")
-
-
-def _check_crs(source: Source, obj: dict[str, object]) -> None:
-    """Old-style GeoJSON (2008) may name a CRS; only CRS84 / EPSG:4326 are lon/lat degrees."""
-    crs = obj.get("crs")
-    if crs is None:
-        return
-    props = crs.get("properties") if isinstance(crs, dict) else None
-    name = props.get("name") if isinstance(props, dict) else None
-    if isinstance(name, str):
-        tail = re.split(r"[:/]+", name.strip().upper())
-        if tail[-1] == "CRS84" or (tail[-1] == "4326" and "EPSG" in tail):
-            return
-    shown = name if isinstance(name, str) else json.dumps(crs)[:80]
-    raise InputError(source, f"the file declares the CRS {shown}, not WGS84 lon/lat: reproject "
-                             "it to WGS84 (EPSG:4326), e.g. ogr2ogr -t_srs EPSG:4326 out.geojson "
-                             "in.geojson")
-
-
-def _geojson_feature(source: Source, obj: object, index: int | None) -> SourceFeature:
-    where = feature_label("feature", index, None)
-    if not isinstance(obj, dict) or obj.get("type") != "Feature":
-        raise InputError(source, f"{where}: not a GeoJSON Feature")
-    props = obj.get("properties") or {}
-    if not isinstance(props, dict):
-        raise InputError(source, f"{where}: \"properties\" is not an object")
-    label = feature_label("feature", index, props.get("name"))
-    _check_crs(source, obj)
-    geom = obj.get("geometry")
-    geometry = None if geom is None else _geojson_geometry(source, label, geom)
-    return SourceFeature(label, geometry, props)
-
-
-def _geojson_geometry(source: Source, label: str, obj: object) -> BaseGeometry:
-    if not isinstance(obj, dict):
-        raise InputError(source, f"{label}: the geometry is not an object")
-    _check_crs(source, obj)
-    kind = obj.get("type")
-    if kind == "GeometryCollection":
-        members = obj.get("geometries")
-        if not isinstance(members, list):
-            raise InputError(source, f"{label}: a GeometryCollection needs a \"geometries\" list")
-        return GeometryCollection([_geojson_geometry(source, label, g) for g in members])
-    if not isinstance(kind, str) or kind not in _GEOMETRY_TYPES:
-        raise InputError(source, f"{label}: unknown geometry type {kind!r}")
-    if "coordinates" not in obj:
-        raise InputError(source, f"{label}: the {kind} has no \"coordinates\"")
-    coords = obj["coordinates"]
-    if kind.startswith("Multi"):
-        single = kind.removeprefix("Multi")
-        items = _list(source, label, coords)
-        return GeometryCollection([_single(source, label, single, c) for c in items])
-    return _single(source, label, kind, coords)
-
-
-def _list(source: Source, label: str, value: object) -> list[object]:
-    if not isinstance(value, list):
-        raise InputError(source, f"{label}: bad coordinates {json.dumps(value)[:40]} "
-                                 "(expected a list)")
-    return value
-
-
-def _position(source: Source, label: str, value: object) -> Position:
-    if (not isinstance(value, list) or not 2 <= len(value) <= 4
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
-        raise InputError(source, f"{label}: bad position {json.dumps(value)[:40]} "
-                                 "(expected [lon, lat])")
-    return position(source, label, float(value[0]), float(value[1]))
-
-
-def _positions(source: Source, label: str, value: object) -> list[Position]:
-    return [_position(source, label, v) for v in _list(source, label, value)]
-
-
-def _single(source: Source, label: str, kind: str, coords: object) -> BaseGeometry:
-    if kind == "Point":
-        return Point(_position(source, label, coords))
-    if kind == "LineString":
-        return line_from_positions(source, label, _positions(source, label, coords))
-    rings = [_positions(source, label, r) for r in _list(source, label, coords)]
-    return polygon_from_rings(source, label, rings)
-
-
-_GEOMETRY_TYPES = frozenset({"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
-                             "MultiPolygon", "GeometryCollection"})

@@ -30,7 +30,7 @@ from missions.plan.patrol import order_tasks
 from missions.plan.sorties import SortieRoute, Task, merge_pieces, pieces, split_sorties
 from missions.plan.visibility import Router
 from survey.core.camera import Camera
-from survey.core.errors import InputError, PlanningError
+from survey.core.errors import InputError, ParamError, PlanningError
 from survey.core.frame import LocalFrame
 from survey.core.geometry import lines_of, polygons_of
 
@@ -64,8 +64,8 @@ class PlanRequest:
     refly: bool = True
     hold_s: float = 2.0  # hover at a patrol point for its photo
     area_source: str = "area"
-    zones_source: str = "--obstacles"
-    pois_source: str = "--patrol"
+    zones_source: str = "zones"
+    pois_source: str = "pois"
 
     @property
     def mode(self) -> Mode:
@@ -83,22 +83,22 @@ def resolve_altitude(req: PlanRequest) -> float:
         ``allow_altitude``.
     """
     if req.altitude_m is not None and req.gsd_cm is not None:
-        raise InputError("--altitude", "give --altitude or --gsd, not both")
+        raise ParamError("altitude_m", "give --altitude or --gsd, not both")
     if req.gsd_cm is not None:
-        check_bound("--gsd", req.gsd_cm)
+        check_bound("gsd_cm", req.gsd_cm)
         alt = req.camera.altitude_for_gsd_m(req.gsd_cm)
-        low = BOUNDS["--altitude"].low
+        low = BOUNDS["altitude_m"].low
         if alt < low:
-            raise InputError("--gsd", f"{req.gsd_cm:g} cm/px needs {alt:.2g} m above ground; "
+            raise ParamError("gsd_cm", f"{req.gsd_cm:g} cm/px needs {alt:.2g} m above ground; "
                              f"the lowest survey altitude is {low:g} m (with this camera: "
                              f"--gsd ≥ {req.gsd_cm * low / alt:.2f})")
-        source = "--gsd"
+        param = "gsd_cm"
     else:
         alt = 80.0 if req.altitude_m is None else req.altitude_m
-        source = "--altitude"
-    check_bound("--altitude", alt)
+        param = "altitude_m"
+    check_bound("altitude_m", alt)
     if alt > req.max_altitude_m and not req.allow_altitude:
-        raise InputError(source, f"{alt:.1f} m above ground exceeds the {req.max_altitude_m:g} m "
+        raise ParamError(param, f"{alt:.1f} m above ground exceeds the {req.max_altitude_m:g} m "
                          "ceiling; pass --allow-altitude if you hold a permit for it")
     return alt
 
@@ -107,13 +107,14 @@ def _check_numbers(req: PlanRequest) -> None:
     """Every number of the request within :data:`missions.plan.limits.BOUNDS`."""
     for name, v in (("front", req.front_overlap), ("side", req.side_overlap)):
         if not 0.0 <= v <= 0.95:
-            raise InputError("--overlap", f"{name} overlap {v * 100:g} % is outside 0–95 %")
+            raise ParamError(f"{name}_overlap", f"{name} overlap {v * 100:g} % is outside "
+                             "0–95 %")
     d = req.drone
-    check_bound("--speed", d.cruise_speed_m_s)
-    check_bound("--endurance", d.endurance_s / 60.0)
-    check_bound("--reserve", d.reserve * 100.0)
-    check_bound("--max-range", d.max_range_m)
-    check_bound("--margin", req.margin_m)
+    check_bound("cruise_speed_m_s", d.cruise_speed_m_s)
+    check_bound("endurance_s", d.endurance_s)
+    check_bound("reserve", d.reserve)
+    check_bound("max_range_m", d.max_range_m)
+    check_bound("margin_m", req.margin_m)
 
 
 def _check_work(req: PlanRequest, area_m2: float, spacing_m: float, trigger_m: float,
@@ -123,7 +124,7 @@ def _check_work(req: PlanRequest, area_m2: float, spacing_m: float, trigger_m: f
     d = req.drone
     if reach_m < 2 * spacing_m:
         climb = d.vertical_time_s(altitude_m)
-        raise InputError("--endurance", f"{d.endurance_s / 60:g} min less a {d.reserve:.0%} "
+        raise ParamError("endurance_s", f"{d.endurance_s / 60:g} min less a {d.reserve:.0%} "
                          f"reserve leaves {d.budget_s:.0f} s a sortie, {climb:.0f} s of it "
                          f"climbing to {altitude_m:.0f} m and back: too short to fly a line "
                          f"(reach {max(reach_m, 0):.0f} m)")
@@ -202,7 +203,7 @@ def _fence(region: Polygon, blocking: list[tuple[Zone, Polygon]], frame: LocalFr
     Zones that are never entered come first; of obstacles, the largest."""
     inclusion = region.buffer(5.0, quad_segs=1).convex_hull.simplify(1.0)
     ranked = sorted(blocking, key=lambda zg: (zg[0].height_m is not None, -zg[1].area))
-    exclusion = []
+    exclusion: list[Polygon] = []
     for _, g in ranked:
         grown = g.buffer(margin_m / 2, quad_segs=4 if is_round(g) else 1)
         exclusion.extend(p if is_round(p) else p.simplify(margin_m / 8)
@@ -364,7 +365,7 @@ def make_plan(req: PlanRequest) -> Plan:
         home = (float(hx), float(hy))
         for z, g in blocking:
             if g.buffer(req.margin_m).contains(Point(home)):
-                raise InputError("--home", f"home {lat:.6f},{lon:.6f} is inside no-fly zone "
+                raise ParamError("home_latlon", f"home {lat:.6f},{lon:.6f} is inside no-fly zone "
                                  f"{z.name!r} (or within {req.margin_m:g} m of it)")
     elif not area.is_empty:
         home = _default_home(area, keepout)

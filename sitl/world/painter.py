@@ -4,7 +4,7 @@ painted top-down at a real place (:func:`generate_scene`, :func:`generate_villag
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -13,7 +13,8 @@ import shapely.affinity
 from shapely.geometry import LineString, Polygon, box
 from shapely.ops import unary_union
 
-from sitl.world.scene import DAMAGE_CLASSES, Building, Scene
+from sitl.world.scene import Building, Scene
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
 from survey.core.geometry import polygons_of
@@ -40,16 +41,16 @@ _ROAD_BGR = (96, 98, 100)
 _TREE_BGR = (40, 72, 44)
 
 
-def _default_counts(size_m: tuple[float, float]) -> dict[str, int]:
+def _default_counts(size_m: tuple[float, float]) -> dict[DamageClass, int]:
     n = max(10, int(size_m[0] * size_m[1] / 4000.0))
     minor = major = destroyed = max(1, round(0.2 * n))
-    return {"intact": n - minor - major - destroyed, "minor": minor, "major": major,
-            "destroyed": destroyed}
+    return {DamageClass.INTACT: n - minor - major - destroyed, DamageClass.MINOR: minor,
+            DamageClass.MAJOR: major, DamageClass.DESTROYED: destroyed}
 
 
 def generate_scene(*, center_lon: float, center_lat: float,
                    size_m: tuple[float, float] = (500.0, 400.0), gsd_m: float = 0.25,
-                   seed: int = 0, counts: dict[str, int] | None = None) -> Scene:
+                   seed: int = 0, counts: Mapping[DamageClass, int] | None = None) -> Scene:
     """Generate a flooded settlement around (``center_lon``, ``center_lat``), north-up.
 
     Parameters
@@ -63,8 +64,8 @@ def generate_scene(*, center_lon: float, center_lat: float,
     seed
         Everything random follows from it: the same seed gives the same scene.
     counts
-        Buildings per damage level (keys from :data:`DAMAGE_CLASSES`); by default one building
-        per 4000 m², 40 % intact and 20 % each of minor, major, destroyed.
+        Buildings per damage class; by default one building per 4000 m², 40 % intact and 20 %
+        each of minor, major, destroyed.
 
     Returns
     -------
@@ -82,9 +83,10 @@ def generate_scene(*, center_lon: float, center_lat: float,
     if not (0.02 <= gsd_m <= 5.0):
         raise InputError("gsd_m", f"GSD must be within 0.02..5 m/px, got {gsd_m}")
     counts = dict(_default_counts((w_m, h_m)) if counts is None else counts)
-    unknown = set(counts) - set(DAMAGE_CLASSES)
+    unknown = [k for k in counts if not isinstance(k, DamageClass)]
     if unknown or any(int(v) < 0 for v in counts.values()):
-        raise InputError("counts", f"keys must be {', '.join(DAMAGE_CLASSES)} with counts >= 0")
+        valid = ", ".join(f"DamageClass.{c.name}" for c in DamageClass)
+        raise InputError("counts", f"keys must be {valid} with counts >= 0")
     width, height = round(w_m / gsd_m), round(h_m / gsd_m)
     if width * height > 20000 * 20000:
         raise InputError("size_m", f"scene of {width}×{height} px is too large")
@@ -104,7 +106,7 @@ def generate_scene(*, center_lon: float, center_lat: float,
     for poly, _angle, main in roads:
         g.road(poly, main)
 
-    plan = [d for d in DAMAGE_CLASSES for _ in range(int(counts.get(d, 0)))]
+    plan = [d for d in DamageClass for _ in range(int(counts.get(d, 0)))]
     order = rng.permutation(len(plan))
     footprints = _place_buildings(rng, area, water, roads, len(plan))
     if len(footprints) < len(plan):
@@ -115,7 +117,7 @@ def generate_scene(*, center_lon: float, center_lat: float,
         damage = plan[order[i]]
         outline = unary_union(parts)
         g.building(parts, outline, angle, damage)
-        buildings.append(Building(i + 1, frame.geom_to_geo(outline), damage))
+        buildings.append(Building(i + 1, frame.geom_to_geo(outline), damage.label))
     g.finish()
 
     return Scene(image=g.img, frame=frame, affine=affine, buildings=buildings,
@@ -129,8 +131,8 @@ def generate_village(*, center_lon: float, center_lat: float, size_m: tuple[floa
     20 % minor, 20 % major, 30 % destroyed), or the default density where that many do not fit.
     """
     n = int(size_m[0] * size_m[1] / 2500.0)
-    counts = {"intact": round(0.3 * n), "minor": round(0.2 * n), "major": round(0.2 * n),
-              "destroyed": round(0.3 * n)}
+    counts = {DamageClass.INTACT: round(0.3 * n), DamageClass.MINOR: round(0.2 * n),
+              DamageClass.MAJOR: round(0.2 * n), DamageClass.DESTROYED: round(0.3 * n)}
     try:
         return generate_scene(center_lon=center_lon, center_lat=center_lat, size_m=size_m,
                               gsd_m=gsd_m, seed=seed, counts=counts)
@@ -261,7 +263,7 @@ class _Gen:
                  affine: tuple[float, ...]) -> None:
         self.rng, self.w, self.h, self.gsd = rng, width, height, gsd
         self.x0, self.y0 = affine[2], affine[5]
-        self.img = np.zeros((height, width, 3), np.uint8)
+        self.img: np.ndarray = np.zeros((height, width, 3), np.uint8)
 
     # ---------------------------------------------------------------- helpers
     def px(self, xy: np.ndarray) -> np.ndarray:
@@ -391,7 +393,7 @@ class _Gen:
                          self.SHIFT)
 
     def building(self, parts: Sequence[Polygon], outline: Polygon, angle: float,
-                 damage: str) -> None:
+                 damage: DamageClass) -> None:
         rng, g = self.rng, self.gsd
         pad = 6.0
         minx, miny, maxx, maxy = outline.buffer(pad).bounds
@@ -417,11 +419,11 @@ class _Gen:
         smask = (local_mask(sh) > 0) & (local_mask(outline) == 0)
         roi[smask] = (roi[smask].astype(np.float32) * 0.5).astype(np.uint8)
 
-        if damage == "destroyed":
+        if damage is DamageClass.DESTROYED:
             self._rubble(roi, local_mask, outline, spill=2.0, cover=1.0)
             return
-        colour = np.asarray(_ROOF_BGR[int(rng.integers(len(_ROOF_BGR)))], np.float32)
-        colour = colour + rng.normal(0, 6, 3)
+        roof = np.asarray(_ROOF_BGR[int(rng.integers(len(_ROOF_BGR)))], np.float32)
+        colour = roof + rng.normal(0, 6, 3)  # float64
         tiled = rng.random() < 0.6
         rows, cols = np.mgrid[0:hh, 0:ww].astype(np.float32)
         x = self.x0 + (cols + c0 + 0.5) * g
@@ -451,9 +453,9 @@ class _Gen:
             # Eaves: a thin darker outline.
             cv2.polylines(roi, [self.px(np.asarray(part.exterior.coords)) - off], True,
                           tuple(float(t) for t in colour * 0.6), 1, cv2.LINE_AA, self.SHIFT)
-        if damage == "minor":
+        if damage is DamageClass.MINOR:
             self._minor(roi, local_mask, outline, angle)
-        elif damage == "major":
+        elif damage is DamageClass.MAJOR:
             self._major(roi, local_mask, outline, angle)
 
     def _patch(self, outline: Polygon, angle: float, frac: float) -> Polygon:
@@ -474,15 +476,15 @@ class _Gen:
         if rng.random() < 0.6:  # a blue tarp
             tarp = self._patch(outline, angle, rng.uniform(0.35, 0.55))
             m = local_mask(tarp) > 0
-            tone = np.array([196, 122, 34], np.float32) + rng.normal(0, 8, 3)
-            layer = tone + rng.normal(0, 6, (*roi.shape[:2], 1)).astype(np.float32)
+            tarp_tone = np.array([196, 122, 34], np.float32) + rng.normal(0, 8, 3)
+            layer = tarp_tone + rng.normal(0, 6, (*roi.shape[:2], 1)).astype(np.float32)
             roi[m] = np.clip(layer[m], 0, 255).astype(np.uint8)
         for _ in range(int(rng.integers(2, 5))):  # missing tiles: bare boards / underlay
             hole = self._patch(outline, angle, rng.uniform(0.08, 0.16))
             m = local_mask(hole) > 0
-            tone = np.array([70, 110, 150], np.float32) * rng.uniform(0.6, 1.1)
-            layer = tone + rng.normal(0, 12, (*roi.shape[:2], 3)).astype(np.float32)
-            roi[m] = np.clip(layer[m], 0, 255).astype(np.uint8)
+            board_tone = np.array([70, 110, 150], np.float32) * rng.uniform(0.6, 1.1)
+            boards = board_tone + rng.normal(0, 12, (*roi.shape[:2], 3)).astype(np.float32)
+            roi[m] = np.clip(boards[m], 0, 255).astype(np.uint8)
 
     def _major(self, roi, local_mask, outline: Polygon, angle: float) -> None:
         rng = self.rng
@@ -532,8 +534,8 @@ class _Gen:
         cell = max(1, round(0.6 / g))
         sh, sw = hh // cell + 2, ww // cell + 2
         idx = rng.integers(0, len(palette), (sh, sw))
-        coarse = cv2.resize(palette[idx], (sw * cell, sh * cell),
-                            interpolation=cv2.INTER_NEAREST)[:hh, :ww]
+        coarse: np.ndarray = cv2.resize(palette[idx], (sw * cell, sh * cell),
+                                        interpolation=cv2.INTER_NEAREST)[:hh, :ww]  # float32
         layer = coarse + rng.normal(0, 18, (hh, ww, 1)).astype(np.float32)
         layer += self.noise(hh, ww, 2.0 / g, 20)[..., None]
         if dark:

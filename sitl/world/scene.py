@@ -32,11 +32,10 @@ import shapely
 import shapely.affinity
 from shapely.geometry import Polygon
 
-from survey.core.damage import DamageClass
 from survey.core.frame import LocalFrame
 
-DAMAGE_CLASSES: tuple[str, ...] = tuple(c.label for c in DamageClass)
-"""Damage levels, in the order of their YOLO class ids (0..3)."""
+Affine6 = tuple[float, float, float, float, float, float]
+"""``(a, b, c, d, e, f)`` of an affine map ``x = a*col + b*row + c``, ``y = d*col + e*row + f``."""
 
 NEUTRAL_GROUND_BGR: tuple[int, int, int] = (88, 112, 104)
 """Colour of the ground outside a scene (a dull green-grey)."""
@@ -48,7 +47,11 @@ CONTEXT_GEOJSON = "context.geojson"
 
 @dataclass
 class Building:
-    """One building of a scene and its damage level (one of :data:`DAMAGE_CLASSES`)."""
+    """One building of a scene and its damage level.
+
+    ``damage`` is a :attr:`~survey.core.damage.DamageClass.label` (``"intact"``, ...), as
+    ``truth.geojson`` holds it: the demo scores it against the store's grades, also labels.
+    """
 
     id: int
     polygon_lonlat: Polygon
@@ -78,7 +81,7 @@ class Scene:
 
     image: np.ndarray
     frame: LocalFrame
-    affine: tuple[float, float, float, float, float, float]
+    affine: Affine6
     buildings: list[Building] = field(default_factory=list)
     roads: list[Polygon] = field(default_factory=list)
     water: list[Polygon] = field(default_factory=list)
@@ -154,7 +157,7 @@ class Scene:
         c, r = self.local_to_pixel(xy[:, 0], xy[:, 1])
         return np.column_stack([c, r])
 
-    def geotransform_lonlat(self, grid: int = 5) -> tuple[tuple[float, ...], float]:
+    def geotransform_lonlat(self, grid: int = 5) -> tuple[Affine6, float]:
         """Least-squares pixel → lon/lat affine ``(a, b, c, d, e, f)`` and its max error, degrees.
 
         ``lon = a*col + b*row + c``, ``lat = d*col + e*row + f`` (rasterio's ``Affine`` order).
@@ -167,7 +170,7 @@ class Scene:
         return coef, err
 
 
-def fit_affine(src: np.ndarray, dst: np.ndarray) -> tuple[tuple[float, ...], float]:
+def fit_affine(src: np.ndarray, dst: np.ndarray) -> tuple[Affine6, float]:
     """Least-squares affine ``dst ≈ A @ [src, 1]``; returns ``(a, b, c, d, e, f)`` and RMS error.
 
     Parameters

@@ -14,13 +14,13 @@ from shapely.geometry import mapping, shape
 
 from sitl.world.scene import (
     CONTEXT_GEOJSON,
-    DAMAGE_CLASSES,
     SCENE_TIF,
     TRUTH_GEOJSON,
     Building,
     Scene,
     fit_affine,
 )
+from survey.core.damage import DamageClass
 from survey.core.errors import ImageError, InputError
 from survey.core.files import atomic_write_text
 from survey.core.frame import LocalFrame
@@ -128,12 +128,12 @@ def read_scene(path: str | os.PathLike[str]) -> Scene:
     if truth.exists():
         for i, ft in enumerate(_read_geojson(truth)):
             props = ft.get("properties") or {}
-            dmg = props.get("damage")
-            if dmg not in DAMAGE_CLASSES:
-                raise InputError(truth, f"feature {i}: damage {dmg!r} is not one of "
-                                 f"{', '.join(DAMAGE_CLASSES)}")
+            try:
+                damage = DamageClass.from_label(props.get("damage"))
+            except ValueError as exc:
+                raise InputError(truth, f"feature {i}: {exc}") from None
             scene.buildings.append(Building(int(props.get("id", i + 1)),
-                                            shape(ft["geometry"]), dmg))
+                                            shape(ft["geometry"]), damage.label))
     ctx = folder / CONTEXT_GEOJSON
     if ctx.exists():
         for ft in _read_geojson(ctx):
@@ -161,8 +161,11 @@ def _read_geotiff(p: Path) -> Scene:
         img = np.clip(img, 0, 255).astype(np.uint8)
     if "LOCAL_AFFINE" in tags:
         frame = LocalFrame(float(tags["LOCAL_LAT0"]), float(tags["LOCAL_LON0"]))
-        aff = tuple(float(v) for v in json.loads(tags["LOCAL_AFFINE"]))
-        return Scene(img, frame, aff)  # type: ignore[arg-type]
+        try:
+            a, b, c, d, e, f = (float(v) for v in json.loads(tags["LOCAL_AFFINE"]))
+        except (ValueError, TypeError) as exc:
+            raise InputError(p, f"LOCAL_AFFINE tag is not six numbers ({exc})") from None
+        return Scene(img, frame, (a, b, c, d, e, f))
     if crs is None:
         raise InputError(p, "GeoTIFF has no CRS")
     h, w = img.shape[:2]
@@ -181,7 +184,7 @@ def _scene_from_lonlat(img: np.ndarray, pix: np.ndarray, lonlat: np.ndarray) -> 
     frame = LocalFrame(float(lat_c), float(lon_c))
     x, y = frame.to_local(lonlat[:, 0], lonlat[:, 1])
     aff, rms = fit_affine(pix, np.column_stack([x, y]))
-    return Scene(img, frame, aff, georef_residual_m=rms)  # type: ignore[arg-type]
+    return Scene(img, frame, aff, georef_residual_m=rms)
 
 
 def _read_image_bounds(p: Path, bounds_json: Path) -> Scene:

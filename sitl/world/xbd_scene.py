@@ -1,50 +1,26 @@
 """A scene from real imagery: an xBD post-disaster tile and its building labels.
 
 xBD labels carry every building twice: ``features.xy`` (pixel WKT) and ``features.lng_lat``
-(WGS84 WKT). Fitting an affine pixel → local metres over all polygon vertices georeferences the
-tile. The tile is *not* resampled: :class:`sitl.world.scene.Scene` holds any affine (a satellite
-tile is close to north-up but not exactly), and the virtual camera warps through it.
+(WGS84 WKT); :func:`survey.core.xbd_labels.read_xbd_labels` reads them. Fitting an affine
+pixel → local metres over all polygon vertices georeferences the tile. The tile is *not*
+resampled: :class:`sitl.world.scene.Scene` holds any affine (a satellite tile is close to
+north-up but not exactly), and the virtual camera warps through it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
-import shapely.wkt
-from shapely.errors import ShapelyError
 from shapely.geometry import Polygon
 
 from sitl.world.scene import Building, Scene, fit_affine
+from survey.core.damage import DamageClass
 from survey.core.errors import ImageError, InputError
 from survey.core.frame import LocalFrame
-
-XBD_DAMAGE: dict[str, str] = {
-    "no-damage": "intact",
-    "minor-damage": "minor",
-    "major-damage": "major",
-    "destroyed": "destroyed",
-}
-"""xBD ``subtype`` → our damage level; ``un-classified`` buildings are dropped."""
-
-
-def _polygon(wkt: str, source: Path, i: int) -> Polygon:
-    try:
-        geom = shapely.wkt.loads(wkt)
-    except (ShapelyError, TypeError, ValueError) as exc:
-        raise InputError(source, f"feature {i}: bad WKT ({exc})") from exc
-    if geom.geom_type == "MultiPolygon":
-        geom = max(geom.geoms, key=lambda g: g.area)
-    if geom.geom_type != "Polygon":
-        raise InputError(source, f"feature {i}: {geom.geom_type}, expected a polygon")
-    return geom
-
-
-def _uid(ft: dict, i: int) -> str:
-    return str((ft.get("properties") or {}).get("uid", i))
+from survey.core.xbd_labels import read_xbd_labels
 
 
 def xbd_scene(label_json_path: str | os.PathLike[str],
@@ -70,33 +46,26 @@ def xbd_scene(label_json_path: str | os.PathLike[str],
         The image cannot be read.
     """
     lp, ip = Path(label_json_path), Path(image_path)
-    try:
-        doc = json.loads(lp.read_text(encoding="utf-8"))
-        xy_feats = list(doc["features"]["xy"])
-        ll_feats = list(doc["features"]["lng_lat"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(lp, f"not an xBD label file ({exc})") from exc
+    labels = read_xbd_labels(lp)
     img = cv2.imread(str(ip), cv2.IMREAD_COLOR)
     if img is None:
         raise ImageError(ip, "cannot read the image")
-    ll_by_uid = {_uid(ft, i): ft for i, ft in enumerate(ll_feats)}
     pix_pts: list[np.ndarray] = []
     geo_pts: list[np.ndarray] = []
-    labelled: list[tuple[Polygon, str]] = []
-    for i, ft in enumerate(xy_feats):
-        ll = ll_by_uid.get(_uid(ft, i))
-        if ll is None:
-            raise InputError(lp, f"feature {i}: no lng_lat polygon with uid {_uid(ft, i)}")
-        pp, gp = _polygon(ft["wkt"], lp, i), _polygon(ll["wkt"], lp, i)
-        a = np.asarray(pp.exterior.coords)[:-1]
-        b = np.asarray(gp.exterior.coords)[:-1]
-        if len(a) != len(b):
-            raise InputError(lp, f"feature {i}: xy and lng_lat polygons differ in vertices")
-        pix_pts.append(a)
-        geo_pts.append(b)
-        subtype = (ft.get("properties") or {}).get("subtype", "")
-        if subtype in XBD_DAMAGE:
-            labelled.append((gp, XBD_DAMAGE[subtype]))
+    labelled: list[tuple[Polygon, DamageClass]] = []
+    for i, label in enumerate(labels.buildings):
+        where = f"features.xy[{i}]"
+        lonlat = label.polygon_lonlat
+        if lonlat is None:
+            raise InputError(lp, f"{where}: no lng_lat polygon with uid {label.uid}")
+        px = np.asarray(label.polygon_px.exterior.coords)[:-1]
+        ll = np.asarray(lonlat.exterior.coords)[:-1]
+        if len(px) != len(ll):
+            raise InputError(lp, f"{where}: xy and lng_lat polygons differ in vertices")
+        pix_pts.append(px)
+        geo_pts.append(ll)
+        if label.damage is not None:
+            labelled.append((lonlat, label.damage))
     if not pix_pts:
         raise InputError(lp, "no building polygons: cannot georeference the tile")
     pix = np.vstack(pix_pts)
@@ -110,6 +79,7 @@ def xbd_scene(label_json_path: str | os.PathLike[str],
     frame = LocalFrame(float(d * w / 2 + e * h / 2 + f), float(a * w / 2 + b * h / 2 + c))
     x, y = frame.to_local(geo[:, 0], geo[:, 1])
     affine, rms = fit_affine(pix, np.column_stack([x, y]))
-    buildings = [Building(k + 1, poly, dmg) for k, (poly, dmg) in enumerate(labelled)]
-    return Scene(image=img, frame=frame, affine=affine,  # type: ignore[arg-type]
-                 buildings=buildings, georef_residual_m=rms)
+    buildings = [Building(k + 1, poly, damage.label)
+                 for k, (poly, damage) in enumerate(labelled)]
+    return Scene(image=img, frame=frame, affine=affine, buildings=buildings,
+                 georef_residual_m=rms)

@@ -77,7 +77,7 @@ def analyze(
     from survey.pipelines.analyze import analyze as run
 
     app = ctx.obj
-    with cli_errors(app.err):
+    with cli_errors(ctx):
         files = find_photos(photos)
         cam = camera_from_name(camera) if camera else None
         if buildings is not None and no_assessor:
@@ -143,7 +143,7 @@ def map_cmd(
     from mapping.store import open_store
 
     app = ctx.obj
-    with cli_errors(app.err):
+    with cli_errors(ctx):
         with open_store(survey_dir) as store, app.err.status("Building the map…"):
             write_survey_map(store, out, offline=offline, title=title or _title(survey_dir))
     app.out.print(f"Map → [bold]{escape(str(out))}[/]")
@@ -161,7 +161,7 @@ def share(
     from mapping.store import open_store
 
     app = ctx.obj
-    with cli_errors(app.err):
+    with cli_errors(ctx):
         name = title or _title(survey_dir)
         with open_store(survey_dir) as store, app.err.status("Writing the bundle…"):
             html = survey_map_html(store, offline=True, title=name)

@@ -44,7 +44,7 @@ def demo(
 
     app = ctx.obj
     started = time.perf_counter()
-    with cli_errors(app.err):
+    with cli_errors(ctx):
         rate = speedup if speedup is not None else (
             50.0 if vehicle is VehicleKind.BUILTIN else 10.0)
         if not rate > 0:

@@ -78,7 +78,7 @@ def detect(
     )
 
     app = ctx.obj
-    with cli_errors(app.err):
+    with cli_errors(ctx):
         if gsd is not None and not (gsd > 0 and math.isfinite(gsd)):
             raise InputError("--gsd", f"must be a positive number of cm/px, got {gsd:g}")
         files = find_photos(photos)
@@ -152,7 +152,7 @@ def train(
 
     app = ctx.obj
     if is_crop_dataset(data):
-        with cli_errors(app.err):
+        with cli_errors(ctx):
             start = weights if weights != "yolo11n.yaml" else "yolo11n-cls.yaml"
             setup = AssessorTrainConfig(data_dir=data, out_dir=out, start_weights=start,
                                         epochs=epochs, batch=batch or 64,
@@ -163,7 +163,7 @@ def train(
                 _, card = train_assessor(setup)
         _print_card(app, out / "model.safetensors", card)
         return
-    with cli_errors(app.err):
+    with cli_errors(ctx):
         config = TrainConfig(data_yaml=data, start_weights=weights, epochs=epochs, imgsz=imgsz,
                              out_dir=out, device=device, batch=batch or 8, workers=workers,
                              gsd_cm=gsd, backbone_from=backbone_from, hours=hours, lr=lr,
@@ -222,10 +222,10 @@ def evaluate(
     from detection.train_assessor import is_crop_dataset
 
     if is_crop_dataset(data):
-        _evaluate_assessor(app, weights, data, split, device, record, trust_weights,
+        _evaluate_assessor(ctx, weights, data, split, device, record, trust_weights,
                            use_pre=not no_pre)
         return
-    with cli_errors(app.err):
+    with cli_errors(ctx):
         if split not in ("train", "val", "test"):
             raise InputError("--split", f"expected one of: train, val, test; got {split!r}")
         spec = read_dataset_yaml(data, required=(split,))
@@ -249,12 +249,12 @@ def evaluate(
                       _fmt(s.f1), end_section=i == len(DamageClass) - 1)
     app.out.print(table)
     if record:
-        with cli_errors(app.err):
+        with cli_errors(ctx):
             card_file = _record_scores(weights, split, rows, conf)
         app.out.print(f"Scores recorded in [bold]{escape(str(card_file))}[/]")
 
 
-def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, device: str,
+def _evaluate_assessor(ctx: typer.Context, weights: Path, data: Path, split: str, device: str,
                        record: bool, trust: bool, *, use_pre: bool = True) -> None:
     """Per-grade and damaged/intact scores of the building assessor on a crop split."""
     from dataclasses import replace
@@ -262,8 +262,8 @@ def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, devic
     from detection.card import model_card_path, read_model_card, write_model_card
     from detection.train_assessor import assessor_metrics
 
-    err, out = app.err, app.out  # type: ignore[attr-defined]
-    with cli_errors(err):
+    err, out = ctx.obj.err, ctx.obj.out
+    with cli_errors(ctx):
         if split not in ("train", "val", "test"):
             raise InputError("--split", f"expected one of: train, val, test; got {split!r}")
         from detection.assessor import evaluate_assessor
@@ -273,7 +273,7 @@ def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, devic
                                   on_trust=show_trusted(err))
         with progress_bar(err) as bar:
             task = bar.add_task(f"Scoring {split}", total=None)
-            ev = evaluate_assessor(model, data, split,  # type: ignore[arg-type]
+            ev = evaluate_assessor(model, data, split,
                                    on_batch=lambda d, t: bar.update(task, completed=d, total=t),
                                    use_pre=use_pre)
     table = Table(title=f"{ev.split}: {ev.crops} crop(s), one per building (+ background)")
@@ -287,7 +287,7 @@ def _evaluate_assessor(app: object, weights: Path, data: Path, split: str, devic
     out.print(table)
     out.print(f"background crops graded major or destroyed: {ev.background_as_damaged}")
     if record:
-        with cli_errors(err):
+        with cli_errors(ctx):
             card_file = model_card_path(weights)
             card = read_model_card(card_file)
             write_model_card(card_file, replace(card, metrics={**card.metrics,
@@ -354,7 +354,7 @@ def dataset_xbd(
         from detection.crops import CropSpec
         from detection.train_assessor import write_xbd_crops
 
-        with cli_errors(app.err), progress_bar(app.err) as bar:
+        with cli_errors(ctx), progress_bar(app.err) as bar:
             task = bar.add_task("Cutting crops", total=None)
             card = write_xbd_crops(xbd, out, seed=seed, spec=CropSpec(pre=pre),
                                    progress=lambda d, t: bar.update(
@@ -364,7 +364,7 @@ def dataset_xbd(
         app.out.print(f"Wrote [bold]{escape(str(out))}[/]: {counts}; GSD "
                       f"{card.gsd_cm:.0f} cm/px; licence {card.license}")
         return
-    with cli_errors(app.err), app.err.status("Converting…"):
+    with cli_errors(ctx), app.err.status("Converting…"):
         if len(xbd) != 1:
             raise InputError("XBD", "a detection dataset takes one xBD folder (several with "
                                     "--crops)")
@@ -378,6 +378,9 @@ def dataset_xbd(
 
 dataset_xbd.__doc__ = (dataset_xbd.__doc__ or "") + "\n\n" + DATASET_EPILOG
 
+
+SYNTHETIC_RENAMED = {"gsd_m": "gsd"}
+""":func:`~survey.pipelines.scene_dataset.write_scene_dataset`'s GSD (metres), here ``--gsd``."""
 
 SYNTHETIC_EPILOG = ("Example: survey dataset synthetic -o out/synth --scenes 8 --gsd 44.8 "
                     "--with out/xbd/data.yaml")
@@ -401,7 +404,7 @@ def dataset_synthetic(
     from survey.pipelines.scene_dataset import write_scene_dataset
 
     app = ctx.obj
-    with cli_errors(app.err), progress_bar(app.err) as bar:
+    with cli_errors(ctx, SYNTHETIC_RENAMED), progress_bar(app.err) as bar:
         task = bar.add_task("Generating scenes", total=scenes)
         yaml_path, card = write_scene_dataset(
             out, scenes=scenes, gsd_m=gsd / 100.0, seed=seed, base_yaml=base,

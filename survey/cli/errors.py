@@ -1,18 +1,28 @@
-"""Turning an error into one line on stderr and an exit code."""
+"""Turning an error into one line on stderr and an exit code.
+
+The library names a bad parameter as it names it itself (:class:`ParamError`: ``"margin_m"``,
+``"url"``); here it becomes the running command's option (``--margin``, ``--connect``). The
+options come from the command's own parameters (``ctx.command.params``: each one's Python name
+and its options), so no flag is spelled twice; a command whose parameter is named otherwise
+than the library's passes ``renamed`` (library name → its own).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 
 from survey.cli.text import escape
-from survey.core.errors import SurveyError
+from survey.core.errors import ParamError, SurveyError
 
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+Renamed = Mapping[str, str]
+"""Library parameter name → the command's parameter name, where they differ."""
 
 
 def print_error(err: Console, message: str) -> None:
@@ -21,11 +31,33 @@ def print_error(err: Console, message: str) -> None:
               soft_wrap=True, highlight=False)
 
 
+def option_for(ctx: typer.Context, param: str, renamed: Renamed | None = None) -> str:
+    """How the command of ``ctx`` spells the library's parameter ``param``: its long option
+    (``--margin``) or its argument as its usage line shows it (``area``); ``param`` itself
+    where it takes no such parameter."""
+    name = (renamed or {}).get(param, param)
+    for p in ctx.command.params:
+        if p.name == name:
+            if p.param_type_name == "option":
+                return next((o for o in p.opts if o.startswith("--")), p.opts[0])
+            return p.metavar or str(p.name)
+    return param
+
+
+def error_message(ctx: typer.Context, e: SurveyError, renamed: Renamed | None = None) -> str:
+    """``e`` as the user reads it: a :class:`ParamError` names the command's options."""
+    if isinstance(e, ParamError):
+        return f"{'/'.join(option_for(ctx, p, renamed) for p in e.params)}: {e.problem}"
+    return str(e)
+
+
 @contextmanager
-def cli_errors(err: Console) -> Iterator[None]:
-    """Report a SurveyError raised in the body as ``error: …`` and exit with its code."""
+def cli_errors(ctx: typer.Context, renamed: Renamed | None = None) -> Iterator[None]:
+    """Report a SurveyError raised in the body as ``error: …`` on the app's stderr console
+    (``ctx.obj.err``) and exit with its code; a library parameter is named as the command's
+    option (:func:`option_for`)."""
     try:
         yield
     except SurveyError as e:
-        print_error(err, str(e))
+        print_error(ctx.obj.err, error_message(ctx, e, renamed))
         raise typer.Exit(e.exit_code) from None

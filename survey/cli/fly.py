@@ -23,6 +23,9 @@ EPILOG = ("Example: survey fly out/joso --connect tcp:127.0.0.1:5760  "
           "what the plan needs, not a copter); 5 a sortie cut short (failsafe, mode change, "
           "fence breach: continue with --resume); 130 Ctrl-C (RTL commanded).")
 
+RENAMED = {"url": "connect_url", "sorties": "sortie"}
+"""The link's and the flight's parameters this command names otherwise."""
+
 
 def fly(
     ctx: typer.Context,
@@ -62,7 +65,7 @@ def fly(
     from missions.fly.link import check_baud, connect, read_signing_key
 
     app = ctx.obj
-    with cli_errors(app.err):
+    with cli_errors(ctx, RENAMED):
         key = read_signing_key(signing_key) if signing_key is not None else None
         from survey.core.errors import InputError
         if not timeout > 0:
@@ -71,7 +74,7 @@ def fly(
             raise InputError("--link-lost-timeout", f"must be 0 or more, got "
                              f"{link_lost_timeout:g}")
         if baud is not None:
-            check_baud(baud, "--baud")
+            check_baud(baud)
         load_sorties(plan_dir, sortie)  # a damaged plan is refused before connecting
         with app.err.status(f"Connecting to {escape(connect_url)}…"):
             # streams are requested by fly_plan once the vehicle is known to be a copter

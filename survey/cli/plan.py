@@ -21,6 +21,14 @@ _CAMERAS = ", ".join(
     f"{c.image_w_px}×{c.image_h_px})" for c in CATALOG.values()
 )
 
+RENAMED = {
+    "altitude_m": "altitude", "gsd_cm": "gsd", "front_overlap": "overlap",
+    "side_overlap": "overlap", "cruise_speed_m_s": "speed", "endurance_s": "endurance",
+    "max_range_m": "max_range", "margin_m": "margin", "home_latlon": "home",
+}
+"""The planner's parameters (:class:`~missions.plan.planner.PlanRequest` and
+:class:`~missions.plan.drone.DroneProfile` fields) this command names otherwise."""
+
 EPILOG = (
     "Example: survey plan examples/joso/area.geojson --obstacles examples/joso/zones.geojson "
     "--camera mavic3e --gsd 2.0 --overlap 80/70 -o out/joso"
@@ -43,10 +51,12 @@ def parse_overlap(text: str) -> tuple[float, float]:
 
 def plan(
     ctx: typer.Context,
-    area: Annotated[Path, typer.Argument(help="Survey area: GeoJSON or KML/KMZ polygon(s).")],
+    area: Annotated[Path, typer.Argument(
+        help="Survey area: polygon(s) in GeoJSON, KML/KMZ, GeoPackage, Shapefile (any CRS).")],
     out: OutDir,
     obstacles: Annotated[Path | None, typer.Option(
-        "--obstacles", help="No-fly zones and obstacles (GeoJSON; optional height_m).")] = None,
+        "--obstacles", help="No-fly zones and obstacles (a vector file as for the area; "
+        "optional height_m).")] = None,
     home: Annotated[str | None, typer.Option(
         "--home", help="Launch point LAT,LON (default: the area's edge nearest its centre).",
     )] = None,
@@ -57,7 +67,7 @@ def plan(
     gsd: Gsd = None,
     overlap: Overlap = "75/65",
     patrol: Annotated[Path | None, typer.Option(
-        "--patrol", help="Patrol points/lines of interest (GeoJSON): visit them instead of "
+        "--patrol", help="Patrol points/lines of interest (any vector file): visit them instead of "
         "covering the area.")] = None,
     speed: Annotated[float, typer.Option(help="Cruise speed, m/s.")] = 10.0,
     endurance: Annotated[float, typer.Option(help="Battery endurance, minutes.")] = 25.0,
@@ -83,13 +93,13 @@ def plan(
     from survey.core.camera import camera_from_name
 
     app = ctx.obj
-    with cli_errors(app.err):
+    with cli_errors(ctx, RENAMED):
         front, side = parse_overlap(overlap)  # the numbers' bounds: missions.plan.limits
         req = PlanRequest(
             area=read_area(area),
             zones=read_zones(obstacles) if obstacles else (),
             pois=read_pois(patrol) if patrol else (),
-            home_latlon=parse_latlon(home, "--home") if home else None,
+            home_latlon=parse_latlon(home) if home else None,
             camera=camera_from_name(camera),
             altitude_m=altitude,
             gsd_cm=gsd,

@@ -58,9 +58,9 @@ def start(
 
     app = ctx.obj
     stop = threading.Event()
-    with cli_errors(app.err):
+    with cli_errors(ctx):
         if home is not None and plan is None:
-            lat, lon = parse_latlon(home, "--home")
+            lat, lon = parse_latlon(home)
         elif plan is not None and home is None:
             lat, lon = plan_home(plan)
         else:

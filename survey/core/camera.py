@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from survey.core.errors import InputError
+from survey.core.errors import ParamError
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,13 @@ def camera_from_name(name: str) -> Camera:
             pw, ph = (int(v) for v in pixels.lower().split("x"))
             cam = Camera(name, sw, sh, float(focal), pw, ph)
         except ValueError:
-            raise InputError(
-                "--camera", f"bad custom camera {name!r}: expected custom:WxH:FOCAL:PXxPY "
+            raise ParamError(
+                "camera", f"bad custom camera {name!r}: expected custom:WxH:FOCAL:PXxPY "
                 "(mm, mm, px), e.g. custom:13.2x8.8:8.8:5472x3648"
             ) from None
         if min(cam.sensor_w_mm, cam.sensor_h_mm, cam.focal_mm, cam.image_w_px, cam.image_h_px) <= 0:
-            raise InputError("--camera", f"bad custom camera {name!r}: sizes must be positive")
+            raise ParamError("camera", f"bad custom camera {name!r}: sizes must be positive")
         return cam
-    raise InputError(
-        "--camera", f"unknown camera {name!r}; known: {', '.join(CATALOG)} or custom:WxH:F:PXxPY"
+    raise ParamError(
+        "camera", f"unknown camera {name!r}; known: {', '.join(CATALOG)} or custom:WxH:F:PXxPY"
     )

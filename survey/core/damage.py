@@ -69,6 +69,29 @@ class DamageClass(IntEnum):
         valid = ", ".join(_XBD_SUBTYPES.values())
         raise ValueError(f"unknown xBD damage subtype {subtype!r}; expected one of: {valid}")
 
+    @classmethod
+    def from_label(cls, label: object) -> DamageClass:
+        """The class of a :attr:`label` (``"intact"``, ...), as files and the store hold it.
+
+        Raises
+        ------
+        ValueError
+            For any other value; the message lists the valid labels.
+
+        Examples
+        --------
+        >>> DamageClass.from_label("minor")
+        <DamageClass.MINOR: 1>
+        >>> DamageClass.from_label("wrecked")
+        Traceback (most recent call last):
+        ...
+        ValueError: damage 'wrecked' is not one of intact, minor, major, destroyed
+        """
+        for member in cls:
+            if member.label == label:
+                return member
+        raise ValueError(f"damage {label!r} is not one of {', '.join(c.label for c in cls)}")
+
 
 _XBD_SUBTYPES: dict[DamageClass, str] = {
     DamageClass.INTACT: "no-damage",

@@ -36,7 +36,7 @@ class InputError(SurveyError):
     Parameters
     ----------
     source
-        The file (or option name, e.g. ``--home``) that holds the problem.
+        The file that holds the problem (a bad parameter value: :class:`ParamError`).
     problem
         What is wrong, in a few words.
     """
@@ -47,6 +47,27 @@ class InputError(SurveyError):
         self.source = str(source)
         self.problem = problem
         super().__init__(f"{self.source}: {problem}")
+
+
+class ParamError(InputError):
+    """A bad value of a parameter, named as the library names it (``"front_overlap"``,
+    ``"url"``), never as a command line spells it: the CLI maps ``params`` to the running
+    command's options (``survey.cli.errors``), so ``survey plan`` says ``--overlap``.
+
+    Parameters
+    ----------
+    param
+        The parameter's name, or the names of the ones that are wrong together.
+    problem
+        What is wrong, in a few words.
+
+    >>> str(ParamError(("epochs", "batch"), "need epochs ≥ 1, batch ≥ 1"))
+    'epochs/batch: need epochs ≥ 1, batch ≥ 1'
+    """
+
+    def __init__(self, param: str | tuple[str, ...], problem: str) -> None:
+        self.params = (param,) if isinstance(param, str) else tuple(param)
+        super().__init__("/".join(self.params), problem)
 
 
 class ImageError(InputError):

@@ -47,7 +47,7 @@ from mapping.ortho import Ortho, is_orthomosaic, open_ortho
 from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
 from mapping.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
 from survey.core.camera import Camera
-from survey.core.errors import ImageError, InputError
+from survey.core.errors import ImageError, InputError, ParamError
 from survey.core.plan_folder import FlightFolder, PlanFolder
 
 if TYPE_CHECKING:
@@ -320,7 +320,7 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
     meta = {"weights": config.weights}
     if config.buildings is not None:
         if config.assessor is None:
-            raise InputError("--buildings", "grading footprints needs an assessor")
+            raise ParamError("buildings", "grading footprints needs an assessor")
         footprints = FootprintIndex(read_footprints(config.buildings))
         meta["buildings"] = content_sha256(config.buildings)
     if config.assessor is not None:

@@ -38,7 +38,7 @@ from sitl.world.camera import Intrinsics
 from sitl.world.painter import generate_village
 from sitl.world.scene import Scene
 from survey.core.camera import Camera
-from survey.core.errors import InputError
+from survey.core.errors import InputError, ParamError
 from survey.core.frame import LocalFrame
 from survey.core.plan_folder import PlanFolder
 
@@ -102,7 +102,7 @@ def survey_inputs(scene: Scene, *, border_m: float = BORDER_M,
     outline = frame.geom_to_local(scene.footprint_lonlat())
     area = outline.buffer(-border_m, join_style="mitre")
     if area.is_empty:
-        raise InputError("scene", "too small for a survey area")
+        raise ParamError("scene", "too small for a survey area")
     buildings = shapely.union_all([frame.geom_to_local(b.polygon_lonlat)
                                    for b in scene.buildings])
     x0, y0, x1, y1 = area.bounds

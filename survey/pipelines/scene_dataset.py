@@ -21,9 +21,9 @@ from detection.card import DatasetCard, dataset_card_path, read_dataset_card, wr
 from detection.dataset import read_dataset_yaml, write_dataset_yaml
 from detection.tiling import tile_windows
 from sitl.world.painter import generate_village
-from sitl.world.scene import DAMAGE_CLASSES, Scene
+from sitl.world.scene import Scene
 from survey.core.damage import DamageClass
-from survey.core.errors import ImageError, InputError
+from survey.core.errors import ImageError, ParamError
 from survey.core.files import atomic_write_bytes, atomic_write_text
 
 SCENE_GSD_M = 0.25
@@ -45,7 +45,7 @@ def write_scene_dataset(out_dir: str | PathLike[str], *, scenes: int, gsd_m: flo
         folders (see :func:`detection.dataset.read_dataset_yaml`).
     """
     if scenes < 1 or not gsd_m > 0:
-        raise InputError("--scenes/--gsd", f"need scenes ≥ 1 and GSD > 0, got {scenes}, {gsd_m}")
+        raise ParamError(("scenes", "gsd_m"), f"need scenes ≥ 1 and GSD > 0, got {scenes}, {gsd_m}")
     base = read_dataset_yaml(base_yaml) if base_yaml is not None else None
     out = Path(out_dir)
     train_dir = out / "train"  # train/images/*.jpg, train/labels/*.txt
@@ -117,7 +117,7 @@ def scene_tiles_to_yolo(scene: Scene, out_dir: str | PathLike[str], *, target_gs
         The image paths written.
     """
     if not (target_gsd_m > 0 and tile_px >= 32):
-        raise InputError("target_gsd_m", "target GSD must be > 0 and tile_px >= 32")
+        raise ParamError("target_gsd_m", "target GSD must be > 0 and tile_px >= 32")
     rng = np.random.default_rng(seed)
     scale = scene.gsd_m / target_gsd_m
     w = max(1, round(scene.width_px * scale))
@@ -133,7 +133,7 @@ def scene_tiles_to_yolo(scene: Scene, out_dir: str | PathLike[str], *, target_gs
     boxes = []
     for b in scene.buildings:
         x0, y0, x1, y1 = scene.building_pixels(b).bounds
-        boxes.append((DAMAGE_CLASSES.index(b.damage), x0 * sx, y0 * sy, x1 * sx, y1 * sy))
+        boxes.append((int(DamageClass.from_label(b.damage)), x0 * sx, y0 * sy, x1 * sx, y1 * sy))
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)

@@ -36,22 +36,22 @@ def test_devices_torch_sees_are_named_as_torch_takes_them(monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize(("n", "name", "expect"), [
-    (2, "5", "--device: no CUDA device 5 here (torch sees CUDA device(s) 0, 1; available: "
+    (2, "5", "device: no CUDA device 5 here (torch sees CUDA device(s) 0, 1; available: "
              "cpu, 0, 1)"),
-    (0, "0", "--device: no CUDA device 0 here (torch sees no CUDA device; available: cpu)"),
+    (0, "0", "device: no CUDA device 0 here (torch sees no CUDA device; available: cpu)"),
     (0, "cuda:3", "no CUDA device 3 here"),
-    (1, "banana", "--device: 'banana' is not a device; give cpu or a CUDA device number "
+    (1, "banana", "device: 'banana' is not a device; give cpu or a CUDA device number "
                   "(available: cpu, 0)"),
     (0, "-1", "'-1' is not a device"),
     (0, "0,1", "'0,1' is not a device"),
-    (0, "mps", "--device: no mps device here (available: cpu)"),
+    (0, "mps", "device: no mps device here (available: cpu)"),
 ])
 def test_a_device_this_machine_lacks_is_refused(monkeypatch: pytest.MonkeyPatch, n: int,
                                                 name: str, expect: str) -> None:
     gpus(monkeypatch, n)
     with pytest.raises(InputError) as info:
         check_device(name)
-    assert info.value.source == "--device" and expect in str(info.value)
+    assert info.value.params == ("device",) and expect in str(info.value)
 
 
 def test_loaders_and_trainers_check_the_device_first(monkeypatch: pytest.MonkeyPatch,
@@ -69,7 +69,7 @@ def test_loaders_and_trainers_check_the_device_first(monkeypatch: pytest.MonkeyP
                                                  tmp_path / "o", device="3")),
                  lambda: train_assessor(AssessorTrainConfig(tmp_path, tmp_path / "o",
                                                             device="3"))):
-        with pytest.raises(InputError, match=r"^--device: no CUDA device 3 here"):
+        with pytest.raises(InputError, match=r"^device: no CUDA device 3 here"):
             call()
     assert not (tmp_path / "o").exists()
 

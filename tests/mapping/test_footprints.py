@@ -100,7 +100,8 @@ def test_points_and_lines_are_not_footprints(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "problem"), [
-    ("not json at all", "not a readable footprint file"),
+    ("not json at all", r"not JSON \(line 1, column 1"),
+    ('{"type": "FeatureCollection"}', "Missing 'features' member"),
     ('{"type": "FeatureCollection", "features": []}', "no building polygons"),
     ('{"type": "FeatureCollection", "features": ['
      '{"type": "Feature", "properties": {"id": 1}, "geometry": {"type": "Polygon", '

@@ -8,6 +8,7 @@ import pytest
 
 from mapping.overlay import north_up_overlay, thumbnail_with_boxes
 from mapping.webmap import SEVERITY_COLOURS
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 
 LON0, LAT0 = 26.1, 44.43
@@ -104,7 +105,7 @@ def test_thumbnail_has_boxes_coloured_by_severity() -> None:
     s = 480 / 1280
     # left edge of the first box, half-way down: the "destroyed" red
     b, g, r = (int(v) for v in thumb[round(650 * s), round(100 * s)])
-    er, eg, eb = (int(SEVERITY_COLOURS["destroyed"][i:i + 2], 16) for i in (1, 3, 5))
+    er, eg, eb = (int(SEVERITY_COLOURS[DamageClass.DESTROYED][i:i + 2], 16) for i in (1, 3, 5))
     assert abs(r - er) < 40 and abs(g - eg) < 40 and abs(b - eb) < 40
     # unknown severity: grey box
     b, g, r = (int(v) for v in thumb[round(300 * s), round(1200 * s)])

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from PIL.ExifTags import GPS, IFD, Base
 from PIL.TiffImagePlugin import IFDRational
 
 from mapping.pose import (
@@ -40,17 +41,18 @@ def _photo(path: Path, *, gps: bool = True, xmp: str | None = XMP_ATTRS, model: 
            size: tuple[int, int] = (80, 45), **exif_extra) -> Path:
     """A small JPEG with EXIF GPS (46°50'33.3855"N 91°59'40.4156"W, 198.3 m) and DJI XMP."""
     exif = Image.Exif()
-    exif[0x0110] = model
+    exif[Base.Model] = model
     if gps:
-        ifd = exif.get_ifd(0x8825)
-        ifd.update({1: "N", 2: (46.0, 50.0, 33.3855), 3: "W", 4: (91.0, 59.0, 40.4156),
-                    5: b"\x00", 6: IFDRational(198309, 1000)})
-    details = exif.get_ifd(0x8769)
-    details[0x9003] = "2016:06:23 16:31:59"
+        ifd = exif.get_ifd(IFD.GPSInfo)
+        ifd.update({GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (46.0, 50.0, 33.3855),
+                    GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (91.0, 59.0, 40.4156),
+                    GPS.GPSAltitudeRef: b"\x00", GPS.GPSAltitude: IFDRational(198309, 1000)})
+    details = exif.get_ifd(IFD.Exif)
+    details[Base.DateTimeOriginal] = "2016:06:23 16:31:59"
     if focal is not None:
-        details[0x920A] = IFDRational(round(focal * 100), 100)
+        details[Base.FocalLength] = IFDRational(round(focal * 100), 100)
     if focal35 is not None:
-        details[0xA405] = focal35
+        details[Base.FocalLengthIn35mmFilm] = focal35
     details.update(exif_extra.get("details", {}))
     extra = {"xmp": xmp.encode()} if xmp else {}
     Image.new("RGB", size, (90, 120, 80)).save(path, exif=exif, **extra)
@@ -141,9 +143,10 @@ def test_xmp_elements_quotes_flight_yaw_and_dji_spellings(tmp_path):
 def test_southern_western_and_below_sea_level(tmp_path):
     path = tmp_path / "s.jpg"
     exif = Image.Exif()
-    exif[0x0110] = "FC300S"
-    exif.get_ifd(0x8825).update({1: "S", 2: (10.0, 30.0, 0.0), 3: "W", 4: (20.0, 15.0, 0.0),
-                                 5: b"\x01", 6: 12.5})
+    exif[Base.Model] = "FC300S"
+    exif.get_ifd(IFD.GPSInfo).update({
+        GPS.GPSLatitudeRef: "S", GPS.GPSLatitude: (10.0, 30.0, 0.0), GPS.GPSLongitudeRef: "W",
+        GPS.GPSLongitude: (20.0, 15.0, 0.0), GPS.GPSAltitudeRef: b"\x01", GPS.GPSAltitude: 12.5})
     Image.new("RGB", (40, 30)).save(path, exif=exif, xmp=XMP_ATTRS.encode())
     pose = read_pose(path)
     assert (pose.lat_deg, pose.lon_deg, pose.alt_msl_m) == (-10.5, -20.25, -12.5)
@@ -161,7 +164,8 @@ def test_intrinsics_from_35mm_equivalent(tmp_path):
 
 
 def test_intrinsics_from_focal_plane_resolution(tmp_path):
-    details = {0xA20E: IFDRational(500), 0xA210: 4}  # 500 px per mm
+    details = {Base.FocalPlaneXResolution: IFDRational(500),
+               Base.FocalPlaneResolutionUnit: 4}  # 500 px per mm
     pose = read_pose(_photo(tmp_path / "d.jpg", model="X", focal=8.0, size=(4000, 3000),
                             details=details))
     assert pose.camera.sensor_w_mm == pytest.approx(8.0)

@@ -12,7 +12,6 @@ from shapely.geometry import LineString, Polygon, box
 
 from mapping.overlay import north_up_overlay, thumbnail_with_boxes
 from mapping.webmap import (
-    SEVERITIES,
     DamageObject,
     MapContent,
     Overlay,
@@ -21,6 +20,7 @@ from mapping.webmap import (
     find_remote_references,
     write_map,
 )
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 
 LON0, LAT0 = 26.1, 44.43
@@ -34,7 +34,7 @@ def objects(n: int, seed: int = 0, photo: str = "DJI_0001.JPG") -> list[DamageOb
     for i in range(n):
         cx, cy = LON0 + rng.uniform(-0.004, 0.004), LAT0 + rng.uniform(-0.003, 0.003)
         poly = affinity.rotate(box(cx - 8e-5, cy - 5e-5, cx + 8e-5, cy + 5e-5), rng.uniform(0, 90))
-        out.append(DamageObject(i, poly, SEVERITIES[i % 4], float(rng.uniform(0.3, 1)),
+        out.append(DamageObject(i, poly, DamageClass(i % 4), float(rng.uniform(0.3, 1)),
                                 float(rng.uniform(50, 400)), (photo,)))
     return out
 
@@ -79,6 +79,8 @@ def test_has_every_layer_and_control(offline_html: str) -> None:
                "L.markerClusterGroup(", "L.heatLayer(", "L.imageOverlay(", "survey-legend"):
         assert js in h, js
     assert "id='export'" in h and "hq_drawings.geojson" in h
+    for c in DamageClass:  # the GeoJSON carries the label; the layer its CSS class
+        assert f'"damage": "{c.label}"' in h and f'"className": "dmg-{c.label}"' in h, c
     assert "data:image/png;base64," in h  # the north-up photo
     assert "data:image/jpeg;base64," in h  # the thumbnail in the footprint popup
 
@@ -137,13 +139,16 @@ def test_write_map_is_atomic(tmp_path) -> None:
 
 def test_bad_input_is_input_error() -> None:
     poly = box(LON0, LAT0, LON0 + 1e-4, LAT0 + 1e-4)
-    with pytest.raises(InputError, match="damage object 3: damage 'wrecked'"):
-        DamageObject(3, poly, "wrecked", 0.5, 10.0)
+    with pytest.raises(InputError, match="damage object 3: damage 'wrecked' is not one of intact"):
+        DamageObject(3, poly, "wrecked", 0.5, 10.0)  # type: ignore[arg-type]
+    # a label as the store holds it becomes the class
+    labelled = DamageObject(4, poly, "major", 0.5, 10.0)  # type: ignore[arg-type]
+    assert labelled.damage is DamageClass.MAJOR
     with pytest.raises(InputError, match="nothing to show"):
         build_map(MapContent("empty"))
     with pytest.raises(InputError, match="lon/lat swapped"):
-        build_map(MapContent("swapped", [DamageObject(1, box(44, 95, 44.001, 95.001), "minor",
-                                                      0.5, 10.0)]))
+        build_map(MapContent("swapped", [DamageObject(1, box(44, 95, 44.001, 95.001),
+                                                      DamageClass.MINOR, 0.5, 10.0)]))
     with pytest.raises(InputError, match="not PNG, JPEG or WebP"):
         Overlay(b"GIF89a", (0, 0, 1, 1))
     with pytest.raises(InputError, match="south < north"):

@@ -25,7 +25,7 @@ from missions.plan.planner import PlanRequest, make_plan
 from missions.plan.sorties import path_time_s
 from missions.plan.visibility import Router
 from survey.core.camera import CATALOG
-from survey.core.errors import InputError, PlanningError
+from survey.core.errors import ParamError, PlanningError
 from survey.core.frame import LocalFrame
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "joso"
@@ -189,15 +189,15 @@ def test_default_altitude_is_80_m():
     assert make_plan(rectangle_request(altitude_m=None)).altitude_m == 80.0
 
 
-@pytest.mark.parametrize(("kw", "source"), [
-    ({"altitude_m": 150.5}, "--altitude"),
-    ({"altitude_m": 200.0}, "--altitude"),
-    ({"altitude_m": None, "gsd_cm": 5.0}, "--gsd"),  # mavic3e: 187.6 m
+@pytest.mark.parametrize(("kw", "param"), [
+    ({"altitude_m": 150.5}, "altitude_m"),
+    ({"altitude_m": 200.0}, "altitude_m"),
+    ({"altitude_m": None, "gsd_cm": 5.0}, "gsd_cm"),  # mavic3e: 187.6 m
 ])
-def test_altitude_above_150_m_is_refused_unless_allowed(kw, source):
-    with pytest.raises(InputError) as e:
+def test_altitude_above_150_m_is_refused_unless_allowed(kw, param):
+    with pytest.raises(ParamError) as e:
         make_plan(rectangle_request(**kw))
-    assert e.value.source == source
+    assert e.value.params == (param,)
     assert "150" in e.value.problem and "--allow-altitude" in e.value.problem
     plan = make_plan(rectangle_request(allow_altitude=True, **kw))
     assert plan.altitude_m > 150.0
@@ -209,11 +209,12 @@ def test_150_m_itself_is_allowed():
     assert make_plan(rectangle_request(altitude_m=150.0)).altitude_m == 150.0
 
 
-@pytest.mark.parametrize(("front", "side"), [(0.96, 0.7), (0.8, 0.96), (-0.05, 0.7)])
-def test_overlap_outside_0_to_95_percent_is_refused(front, side):
-    with pytest.raises(InputError) as e:
+@pytest.mark.parametrize(("front", "side", "param"), [
+    (0.96, 0.7, "front_overlap"), (0.8, 0.96, "side_overlap"), (-0.05, 0.7, "front_overlap")])
+def test_overlap_outside_0_to_95_percent_is_refused(front, side, param):
+    with pytest.raises(ParamError) as e:
         make_plan(rectangle_request(front_overlap=front, side_overlap=side))
-    assert e.value.source == "--overlap"
+    assert e.value.params == (param,)
 
 
 # --- mission items and sortie cuts ------------------------------------------------------------
@@ -413,9 +414,9 @@ def test_exclusion_fences_for_no_fly_zone_and_tall_tower_only(joso, joso_plan):
 def test_home_inside_a_no_fly_zone_is_refused(joso):
     heli = next(z for z in joso[1] if z.name.startswith("Helicopter"))
     c = heli.geometry.centroid
-    with pytest.raises(InputError) as e:
+    with pytest.raises(ParamError) as e:
         make_plan(joso_request(joso, home_latlon=(c.y, c.x)))
-    assert e.value.source == "--home"
+    assert e.value.params == ("home_latlon",)
     assert "Helicopter landing zone (school ground)" in e.value.problem
 
 

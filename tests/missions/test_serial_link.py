@@ -70,14 +70,14 @@ def test_an_existing_path_is_a_device_whatever_its_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("url", "baud", "message"), [
-    ("/dev/ttyUSB0", 0, "--baud: 0 is not a standard serial rate"),
-    ("/dev/ttyUSB0", 56000, "--baud: 56000 is not a standard serial rate"),
-    ("serial:/dev/ttyUSB0:1234", None, "--connect: 1234 is not a standard serial rate"),
-    ("/dev/ttyUSB0,fast", None, "--connect: '/dev/ttyUSB0,fast': 'fast' is not a baud rate"),
-    ("serial:", None, "--connect: 'serial:': give a device"),
-    ("serial:/dev/ttyUSB0:57600", 115200, "--baud: 115200 disagrees with the rate 57600"),
-    ("tcp:127.0.0.1:5760", 57600, "--baud: only applies to a serial device"),
-    ("/dev/ttyNOSUCH7", None, "--connect: /dev/ttyNOSUCH7: no such serial device"),
+    ("/dev/ttyUSB0", 0, "baud: 0 is not a standard serial rate"),
+    ("/dev/ttyUSB0", 56000, "baud: 56000 is not a standard serial rate"),
+    ("serial:/dev/ttyUSB0:1234", None, "url: 1234 is not a standard serial rate"),
+    ("/dev/ttyUSB0,fast", None, "url: '/dev/ttyUSB0,fast': 'fast' is not a baud rate"),
+    ("serial:", None, "url: 'serial:': give a device"),
+    ("serial:/dev/ttyUSB0:57600", 115200, "baud: 115200 disagrees with the rate 57600"),
+    ("tcp:127.0.0.1:5760", 57600, "baud: only applies to a serial device"),
+    ("/dev/ttyNOSUCH7", None, "url: /dev/ttyNOSUCH7: no such serial device"),
 ])
 def test_bad_rates_and_devices_are_input_errors(url: str, baud: int | None,
                                                 message: str) -> None:
@@ -89,7 +89,7 @@ def test_bad_rates_and_devices_are_input_errors(url: str, baud: int | None,
 def test_a_file_that_is_not_a_serial_port_is_refused(tmp_path: Path) -> None:
     not_a_tty = tmp_path / "notes.txt"
     not_a_tty.write_text("hello")
-    with pytest.raises(InputError, match=r"^--connect: .*notes\.txt: cannot open it as a "
+    with pytest.raises(InputError, match=r"^url: .*notes\.txt: cannot open it as a "
                                          r"serial port: "):
         connect(str(not_a_tty), timeout_s=1)
 

@@ -13,13 +13,15 @@ import rasterio
 import shapely
 
 from sitl.world.painter import generate_scene
-from sitl.world.scene import DAMAGE_CLASSES, Scene
+from sitl.world.scene import Scene
 from sitl.world.scene_io import read_scene, write_scene
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 from survey.pipelines.scene_dataset import scene_tiles_to_yolo
 
 JOSO = {"center_lon": 139.9933, "center_lat": 36.0712}
-COUNTS = {"intact": 6, "minor": 3, "major": 3, "destroyed": 3}
+COUNTS = {DamageClass.INTACT: 6, DamageClass.MINOR: 3, DamageClass.MAJOR: 3,
+          DamageClass.DESTROYED: 3}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_deterministic_per_seed(scene: Scene) -> None:
 def test_shape_counts_and_every_class(scene: Scene) -> None:
     assert scene.image.shape == (720, 960, 3) and scene.image.dtype == np.uint8
     assert scene.gsd_m == pytest.approx(0.25)
-    got = {d: sum(b.damage == d for b in scene.buildings) for d in DAMAGE_CLASSES}
+    got = {d: sum(b.damage == d.label for b in scene.buildings) for d in DamageClass}
     assert got == COUNTS
     assert len({b.id for b in scene.buildings}) == len(scene.buildings)
     assert scene.water and scene.roads
@@ -58,9 +60,9 @@ def test_shape_counts_and_every_class(scene: Scene) -> None:
 
 def test_default_counts_have_every_class() -> None:
     s = generate_scene(**JOSO, size_m=(200.0, 200.0), gsd_m=0.5, seed=0)
-    got = {d: sum(b.damage == d for b in s.buildings) for d in DAMAGE_CLASSES}
+    got = {d: sum(b.damage == d.label for b in s.buildings) for d in DamageClass}
     assert all(v > 0 for v in got.values())
-    assert got["intact"] >= got["destroyed"]
+    assert got[DamageClass.INTACT] >= got[DamageClass.DESTROYED]
 
 
 def test_nothing_overlaps(scene: Scene) -> None:
@@ -142,7 +144,7 @@ def test_geotiff_round_trip(scene: Scene, tmp_path: Path) -> None:
         assert a.polygon_lonlat.equals_exact(b.polygon_lonlat, 1e-9)
     assert len(back.roads) == len(scene.roads) and len(back.water) == len(scene.water)
     truth = json.loads((tmp_path / "out" / "truth.geojson").read_text())
-    assert {f["properties"]["damage"] for f in truth["features"]} == set(DAMAGE_CLASSES)
+    assert {f["properties"]["damage"] for f in truth["features"]} == {c.label for c in DamageClass}
 
 
 def test_read_image_with_bounds_json(scene: Scene, tmp_path: Path) -> None:
@@ -170,10 +172,12 @@ def test_read_scene_errors(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bad_arguments() -> None:
-    with pytest.raises(InputError):
-        generate_scene(**JOSO, counts={"wrecked": 3})
+    with pytest.raises(InputError, match=r"DamageClass\.INTACT"):
+        generate_scene(**JOSO, counts={"intact": 3})  # type: ignore[dict-item]
+    with pytest.raises(InputError, match=">= 0"):
+        generate_scene(**JOSO, counts={DamageClass.MINOR: -1})
     with pytest.raises(InputError, match="fit"):
-        generate_scene(**JOSO, size_m=(60.0, 60.0), counts={"intact": 200})
+        generate_scene(**JOSO, size_m=(60.0, 60.0), counts={DamageClass.INTACT: 200})
 
 
 def _labels(folder: Path) -> dict[str, np.ndarray]:
@@ -192,7 +196,7 @@ def test_yolo_single_tile(scene: Scene, tmp_path: Path) -> None:
     lab = _labels(tmp_path)[imgs[0].stem]
     assert len(lab) == len(scene.buildings)
     assert lab[:, 1:].min() >= 0 and lab[:, 1:].max() <= 1
-    assert sorted(lab[:, 0].astype(int)) == sorted(DAMAGE_CLASSES.index(b.damage)
+    assert sorted(lab[:, 0].astype(int)) == sorted(int(DamageClass.from_label(b.damage))
                                                    for b in scene.buildings)
     # Boxes are the buildings' bounding boxes at the new scale.
     for b in scene.buildings:
