@@ -22,6 +22,7 @@ import numpy as np
 
 from detection.card import MODEL_CARD_NAME, ModelCard, model_card_path
 from detection.merge import Detections
+from survey.core.damage import class_names
 from survey.core.errors import InputError
 
 PAD_VALUE = 114
@@ -239,6 +240,9 @@ def load_model(weights_path: str | PathLike[str], *, device: str = "cpu", batch:
     path = Path(weights_path)
     yolo, card = open_checkpoint(path, task="detect", trust=trust, on_trust=on_trust)
     names = {int(k): str(v) for k, v in dict(yolo.names).items()}
+    if names != class_names():
+        raise InputError(path, f"its classes {[names[i] for i in sorted(names)]} are not the "
+                               f"damage classes {list(class_names().values())}")
     card_file = model_card_path(path)
     if card is not None:
         if tuple(names[i] for i in sorted(names)) != card.classes:

@@ -27,10 +27,11 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from detection.assessor import GRADES, Assessor
-from detection.crops import BACKGROUND, cut_crop
+from detection.crops import cut_crop
 from mapping.footprints import Footprint
 from mapping.pose import PhotoPose
 from mapping.store import ViewRow
+from survey.core.damage import DamageClass
 
 MIN_VISIBLE = 0.85
 """Share of a footprint's pixel area that must be inside the frame for a view."""
@@ -42,8 +43,8 @@ MAX_GSD_FACTOR = 2.0
 class BuildingGrade:
     """A building's fused grade."""
 
-    grade: str | None
-    """intact / minor / major / destroyed, or ``None`` when not seen."""
+    grade: DamageClass | None
+    """The most probable class, or ``None`` when not seen."""
     status: str
     """``assessed`` or ``not_seen``."""
     probabilities: dict[str, float]
@@ -142,7 +143,7 @@ def fuse_views(views: Sequence[tuple[str, Sequence[float], float]]) -> BuildingG
     --------
     >>> a, b = (0.1, 0.1, 0.1, 0.6, 0.1), (0.7, 0.1, 0.1, 0.05, 0.05)
     >>> g = fuse_views([("a", a, 1.0), ("b", b, 0.2)])
-    >>> g.grade, g.views, round(g.probabilities["destroyed"], 3)
+    >>> g.grade.label, g.views, round(g.probabilities["destroyed"], 3)
     ('destroyed', ('a', 'b'), 0.508)
     >>> fuse_views([]).status
     'not_seen'
@@ -152,12 +153,11 @@ def fuse_views(views: Sequence[tuple[str, Sequence[float], float]]) -> BuildingG
     weights = np.array([max(w, 1e-6) for _, _, w in views])
     probs = np.array([p for _, p, _ in views], dtype=float)
     fused = (weights[:, None] * probs).sum(0) / weights.sum()
-    damage = [g for g in GRADES if g != BACKGROUND]
-    best = max(damage, key=lambda g: fused[GRADES.index(g)])
+    best = max(DamageClass, key=lambda c: fused[GRADES.index(c.label)])
     order = np.argsort(-weights, kind="stable")
     return BuildingGrade(best, "assessed", {g: round(float(v), 4) for g, v in zip(GRADES, fused,
                                                                                   strict=True)},
-                         round(float(fused[GRADES.index(best)]), 4),
+                         round(float(fused[GRADES.index(best.label)]), 4),
                          tuple(views[i][0] for i in order))
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
-KML_COLOURS = {  # aabbggrr
-    "intact": "ff3c9b2e", "minor": "ff00d7ff", "major": "ff0080ff", "destroyed": "ff1e1ed7",
-    "not_seen": "ff9e9e9e",
+from survey.core.damage import DamageClass
+
+KML_COLOURS: dict[DamageClass, str] = {  # aabbggrr
+    DamageClass.INTACT: "ff3c9b2e", DamageClass.MINOR: "ff00d7ff",
+    DamageClass.MAJOR: "ff0080ff", DamageClass.DESTROYED: "ff1e1ed7",
 }
-"""Line colour per grade (and for footprints no photo covered)."""
+"""Line colour per grade."""
+NOT_SEEN_COLOUR = "ff9e9e9e"
+"""Line colour of footprints no photo covered."""
 
 
 def kml_document(title: str, colours: Mapping[str, str]) -> tuple[ET.Element, ET.Element]:

@@ -12,13 +12,11 @@ import json
 from os import PathLike
 
 import shapely
-from shapely import wkt
 from shapely.geometry import LineString, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from mapping.store import Store
 from mapping.webmap import DamageObject, MapContent, Overlay, PhotoView, build_map, write_map
-from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 from survey.core.geometry import G, parts_of
 
@@ -39,25 +37,22 @@ def _parts(geoms: list[BaseGeometry], kind: type[G]) -> list[G]:
 
 def survey_content(store: Store, *, title: str) -> MapContent:
     """Everything of the store the map shows."""
-    objects = [DamageObject(i, wkt.loads(o.ground_wkt), DamageClass.from_label(o.damage),
-                            o.confidence, o.area_m2,
-                            o.photos) for i, o in enumerate(store.objects(), start=1)]
+    objects = [DamageObject(i, o.ground, o.damage, o.confidence, o.area_m2, o.photos)
+               for i, o in enumerate(store.objects(), start=1)]
     not_seen = []
     for b in store.buildings():  # footprints, graded per building
         details = building_details(b.key, b.attrs, b.probabilities)
         if b.grade is None:
-            not_seen.append((wkt.loads(b.ground_wkt), details))
+            not_seen.append((b.ground, details))
         else:
-            objects.append(DamageObject(b.id, wkt.loads(b.ground_wkt),
-                                        DamageClass.from_label(b.grade),
-                                        b.confidence or 0.0, b.area_m2, b.views, details))
-    rows = [r for r in store.photos(status="ok") if r["footprint"]]
-    with_boxes = {r["photo_id"] for r in store.detections()}
+            objects.append(DamageObject(b.id, b.ground, b.grade, b.confidence or 0.0,
+                                        b.area_m2, b.views, details))
+    rows = [(r, foot) for r, foot in store.photo_footprints() if r["status"] == "ok"]
+    with_boxes = {d.photo_id for d in store.detections()}
     thumbs_for_all = len(rows) <= MAX_THUMBNAILS
     covered: BaseGeometry = Polygon()
     photos = []
-    for r in rows:
-        footprint = wkt.loads(r["footprint"])
+    for r, footprint in rows:
         overlay = None
         if r["overlay"] is not None and footprint.area > 0:
             new = footprint.difference(covered).area / footprint.area

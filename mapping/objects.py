@@ -29,8 +29,6 @@ from shapely.geometry.base import BaseGeometry
 from survey.core.damage import DamageClass
 from survey.core.frame import LocalFrame
 
-SEVERITY = {c.label: int(c) for c in DamageClass}
-
 
 @dataclass(frozen=True, slots=True)
 class GroundDetection:
@@ -41,7 +39,7 @@ class GroundDetection:
 
     id: int
     photo: str
-    damage: str
+    damage: DamageClass
     confidence: float
     polygon: Polygon
     centrality: float = 1.0
@@ -55,7 +53,7 @@ class GroundDetection:
 class MergedObject:
     """A damage object: its views, best first, and the class they agree on."""
 
-    damage: str
+    damage: DamageClass
     confidence: float
     polygon: Polygon
     area_m2: float
@@ -66,22 +64,24 @@ class MergedObject:
         return tuple(dict.fromkeys(v.photo for v in self.views))
 
 
-def agreed_damage(views: Sequence[GroundDetection], best: int = 3) -> str:
-    """The most severe class that at least half of the ``best`` best views agree on.
+def agreed_damage(views: Sequence[GroundDetection], best: int = 3) -> DamageClass:
+    """The most severe class that at least half of the ``best`` best views agree on (the
+    classes are ordered by severity).
 
+    >>> I, M, D = DamageClass.INTACT, DamageClass.MAJOR, DamageClass.DESTROYED
     >>> v = lambda d, c: GroundDetection(0, "p", d, c, Polygon([(0, 0), (1, 0), (1, 1)]))
-    >>> agreed_damage([v("destroyed", .9), v("intact", .8), v("intact", .7)])
+    >>> agreed_damage([v(D, .9), v(I, .8), v(I, .7)]).label
     'intact'
-    >>> agreed_damage([v("destroyed", .9), v("major", .8), v("intact", .7)])
+    >>> agreed_damage([v(D, .9), v(M, .8), v(I, .7)]).label
     'major'
-    >>> agreed_damage([v("minor", .9)])
+    >>> agreed_damage([v(DamageClass.MINOR, .9)]).label
     'minor'
     """
     top = sorted(views, key=lambda v: -v.view_score)[:best]
     need = math.ceil(len(top) / 2)
-    for label, level in sorted(SEVERITY.items(), key=lambda kv: -kv[1]):
-        if sum(SEVERITY.get(v.damage, 0) >= level for v in top) >= need:
-            return label
+    for level in sorted(DamageClass, reverse=True):
+        if sum(v.damage >= level for v in top) >= need:
+            return level
     return top[0].damage
 
 

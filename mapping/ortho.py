@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from shapely.geometry import Polygon, box
 
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 
 WINDOW_M = 400.0
@@ -278,7 +279,8 @@ def ortho_detections(ortho: Ortho, model: object, conf: float, assessor: object 
             rows.append(DetectionRow(
                 box_xyxy=(round(bx0 + x0, 2), round(by0 + y0, 2), round(bx1 + x0, 2),
                           round(by1 + y0, 2)),
-                damage=grade, confidence=round(score, 4), ground_wkt=polygon.wkt,
+                damage=DamageClass.from_label(grade), confidence=round(score, 4),
+                ground=polygon,
                 area_m2=float(area), lon=centre.x, lat=centre.y,
                 centrality=float(max(0.0, min(1.0, edge)))))
     return rows

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from shapely import wkt
 from shapely.geometry import mapping
 
 from mapping.kml import KML_COLOURS, kml_document, kml_text
@@ -42,8 +41,6 @@ from survey.core.errors import InputError
 from survey.core.files import check_replaceable, replace_output
 from survey.core.frame import LocalFrame
 
-_LABELS = [c.label for c in DamageClass]
-
 
 @dataclass(frozen=True, slots=True)
 class SurveyFacts:
@@ -57,11 +54,6 @@ class SurveyFacts:
     last_photo: str | None
 
 
-def fema(label: str) -> str:
-    """The FEMA category of a damage label (``"destroyed"`` → ``"destroyed"``)."""
-    return DamageClass[label.upper()].fema_name
-
-
 OBJECT_FIELDS = ("id", "damage", "fema", "confidence", "area_m2", "lat", "lon", "photos",
                  "photo_names")
 _TEXT_FIELDS = ("damage", "fema", "photo_names")
@@ -70,7 +62,7 @@ _TEXT_FIELDS = ("damage", "fema", "photo_names")
 def object_properties(i: int, obj: ObjectRow) -> dict:
     """An object's attributes, keyed by :data:`OBJECT_FIELDS`."""
     return {
-        "id": i, "damage": obj.damage, "fema": fema(obj.damage),
+        "id": i, "damage": obj.damage.label, "fema": obj.damage.fema_name,
         "confidence": round(obj.confidence, 3), "area_m2": round(obj.area_m2, 1),
         "lat": round(obj.lat, 7), "lon": round(obj.lon, 7),
         "photos": len(obj.photos), "photo_names": "; ".join(obj.photos),
@@ -80,7 +72,7 @@ def object_properties(i: int, obj: ObjectRow) -> dict:
 def objects_geojson(objects: Sequence[ObjectRow]) -> dict:
     """A FeatureCollection of the objects' ground polygons (lon/lat, RFC 7946)."""
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": mapping(wkt.loads(o.ground_wkt)),
+        {"type": "Feature", "geometry": mapping(o.ground),
          "properties": object_properties(i, o)}
         for i, o in enumerate(objects, start=1)]}
 
@@ -88,7 +80,7 @@ def objects_geojson(objects: Sequence[ObjectRow]) -> dict:
 def survey_facts(store: Store) -> SurveyFacts:
     """Photo counts, surveyed area (union of the footprints) and time span."""
     rows = store.photos()
-    footprints = [wkt.loads(r["footprint"]) for r in rows if r["footprint"]]
+    footprints = [foot for _, foot in store.photo_footprints()]
     area = 0.0
     if footprints:
         union = shapely.union_all(footprints)
@@ -104,9 +96,10 @@ def summary_csv(objects: Sequence[ObjectRow], facts: SurveyFacts) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["damage", "fema_category", "objects", "area_m2"])
-    for label in reversed(_LABELS):
-        these = [o for o in objects if o.damage == label]
-        w.writerow([label, fema(label), len(these), round(sum(o.area_m2 for o in these), 1)])
+    for grade in sorted(DamageClass, reverse=True):
+        these = [o for o in objects if o.damage == grade]
+        w.writerow([grade.label, grade.fema_name, len(these),
+                    round(sum(o.area_m2 for o in these), 1)])
     w.writerow([])
     w.writerow(["total_objects", len(objects)])
     w.writerow(["area_surveyed_m2", round(facts.area_surveyed_m2, 1)])
@@ -129,12 +122,13 @@ def objects_csv(objects: Sequence[ObjectRow]) -> str:
 
 def objects_kml(objects: Sequence[ObjectRow], title: str) -> str:
     """KML 2.2: a folder per damage class, polygons styled by severity (XML-escaped)."""
-    kml, doc = kml_document(title, {k: v for k, v in KML_COLOURS.items() if k in _LABELS})
-    for label in reversed(_LABELS):
+    kml, doc = kml_document(title, {c.label: KML_COLOURS[c] for c in DamageClass})
+    for grade in sorted(DamageClass, reverse=True):
+        label = grade.label
         folder = ET.SubElement(doc, "Folder")
-        ET.SubElement(folder, "name").text = f"{label} ({fema(label)})"
+        ET.SubElement(folder, "name").text = f"{label} ({grade.fema_name})"
         for i, o in enumerate(objects, start=1):
-            if o.damage != label:
+            if o.damage != grade:
                 continue
             pm = ET.SubElement(folder, "Placemark")
             ET.SubElement(pm, "name").text = f"#{i} {label}"
@@ -144,7 +138,7 @@ def objects_kml(objects: Sequence[ObjectRow], title: str) -> str:
                 ET.SubElement(ET.SubElement(ext, "Data", name=key), "value").text = str(value)
             shape = ET.SubElement(ET.SubElement(ET.SubElement(
                 pm, "Polygon"), "outerBoundaryIs"), "LinearRing")
-            ring = wkt.loads(o.ground_wkt).exterior.coords
+            ring = o.ground.exterior.coords
             ET.SubElement(shape, "coordinates").text = " ".join(
                 f"{x:.7f},{y:.7f},0" for x, y in ring)
     return kml_text(kml)
@@ -158,16 +152,16 @@ def write_gpkg(path: Path, objects: Sequence[ObjectRow], store: Store) -> None:
     fields = list(OBJECT_FIELDS)
     columns = [np.array([p[f] for p in props], dtype=object if f in _TEXT_FIELDS else None)
                for f in fields]
-    geoms = np.array([shapely.to_wkb(wkt.loads(o.ground_wkt)) for o in objects], dtype=object)
+    geoms = np.array([shapely.to_wkb(o.ground) for o in objects], dtype=object)
     write(str(path), geoms, columns, fields, layer="objects", driver="GPKG",
           geometry_type="Polygon", crs="EPSG:4326")
-    rows = [r for r in store.photos() if r["footprint"]]
+    rows = [r for r, _ in store.photo_footprints()]
+    feet = [foot for _, foot in store.photo_footprints()]
     foot_fields = ["name", "gsd_cm", "taken"]
     foot_cols = [np.array([r["name"] for r in rows], dtype=object),
                  np.array([r["gsd_cm"] for r in rows], dtype=float),
                  np.array([r["taken"] or "" for r in rows], dtype=object)]
-    foot_geoms = np.array([shapely.to_wkb(wkt.loads(r["footprint"])) for r in rows],
-                          dtype=object)
+    foot_geoms = np.array([shapely.to_wkb(foot) for foot in feet], dtype=object)
     write(str(path), foot_geoms, foot_cols, foot_fields, layer="footprints", driver="GPKG",
           geometry_type="Polygon", crs="EPSG:4326", append=True)
 

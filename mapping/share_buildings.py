@@ -18,11 +18,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import shapely
-from shapely import wkt
 from shapely.geometry import mapping
 
 from detection.assessor import GRADES
-from mapping.kml import KML_COLOURS, kml_document, kml_text
+from mapping.kml import KML_COLOURS, NOT_SEEN_COLOUR, kml_document, kml_text
 from mapping.store import BuildingRow
 from survey.core.damage import DamageClass
 
@@ -36,7 +35,8 @@ _MAX_GROUPS = 50
 
 
 def grade_of(b: BuildingRow) -> str:
-    return b.grade or NOT_SEEN
+    """The building's grade label, or ``not_seen``."""
+    return NOT_SEEN if b.grade is None else b.grade.label
 
 
 def _fema(grade: str) -> str:
@@ -71,7 +71,7 @@ def building_properties(b: BuildingRow) -> dict[str, object]:
 
 def buildings_geojson(buildings: Sequence[BuildingRow]) -> dict:
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": b.key, "geometry": mapping(wkt.loads(b.ground_wkt)),
+        {"type": "Feature", "id": b.key, "geometry": mapping(b.ground),
          "properties": building_properties(b)} for b in buildings]}
 
 
@@ -121,7 +121,8 @@ def buildings_summary_csv(buildings: Sequence[BuildingRow]) -> str:
 
 def buildings_kml(buildings: Sequence[BuildingRow], title: str) -> str:
     """KML 2.2: a folder per grade (``not_seen`` last), attributes as ExtendedData."""
-    kml, doc = kml_document(title, KML_COLOURS)
+    kml, doc = kml_document(title, {**{c.label: KML_COLOURS[c] for c in DamageClass},
+                                    NOT_SEEN: NOT_SEEN_COLOUR})
     for g in GRADE_ORDER:
         folder = ET.SubElement(doc, "Folder")
         ET.SubElement(folder, "name").text = f"{g} ({_fema(g)})" if _fema(g) else g
@@ -136,7 +137,7 @@ def buildings_kml(buildings: Sequence[BuildingRow], title: str) -> str:
                 ET.SubElement(ET.SubElement(ext, "Data", name=key), "value").text = (
                     "" if value is None else str(value))
             multi = ET.SubElement(pm, "MultiGeometry")
-            for part in shapely.get_parts(wkt.loads(b.ground_wkt)):
+            for part in shapely.get_parts(b.ground):
                 ring = ET.SubElement(ET.SubElement(ET.SubElement(
                     multi, "Polygon"), "outerBoundaryIs"), "LinearRing")
                 ET.SubElement(ring, "coordinates").text = " ".join(
@@ -159,7 +160,7 @@ def write_buildings_layer(path: str, buildings: Sequence[BuildingRow]) -> None:
         else:
             columns.append(np.array(["" if v is None else (v if isinstance(v, str) else
                                      json.dumps(v)) for v in values], dtype=object))
-    geoms = np.array([shapely.to_wkb(shapely.multipolygons(shapely.get_parts(
-        wkt.loads(b.ground_wkt)))) for b in buildings], dtype=object)
+    geoms = np.array([shapely.to_wkb(shapely.multipolygons(shapely.get_parts(b.ground)))
+                      for b in buildings], dtype=object)
     write(path, geoms, columns, fields, layer="buildings", driver="GPKG",
           geometry_type="MultiPolygon", crs="EPSG:4326", append=True)

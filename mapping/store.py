@@ -7,6 +7,9 @@ counted twice. ``survey map`` and ``survey share`` only read.
 
 The schema carries a version in ``meta``; a folder written by another version is refused
 with a one-line error rather than misread.
+
+The rows in and out are typed: damage as :class:`~survey.core.damage.DamageClass`, places as
+shapely geometry (lon/lat). Text (the class label, WKT) exists only in the SQLite file.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
+from shapely import wkt
+from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
+
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError, SurveyError
 
 STORE_NAME = "survey.sqlite"
@@ -81,9 +89,9 @@ class DetectionRow:
     """One detection of a photo: its box and, when the photo has a pose, its ground polygon."""
 
     box_xyxy: tuple[float, float, float, float]
-    damage: str
+    damage: DamageClass
     confidence: float
-    ground_wkt: str | None = None
+    ground: Polygon | None = None
     area_m2: float | None = None
     lon: float | None = None
     lat: float | None = None
@@ -110,12 +118,12 @@ class BuildingRow:
     id: int
     key: str
     attrs: dict
-    ground_wkt: str
+    ground: BaseGeometry
     area_m2: float
     lon: float
     lat: float
     status: str
-    grade: str | None
+    grade: DamageClass | None
     confidence: float | None
     probabilities: dict[str, float]
     views: tuple[str, ...]
@@ -125,14 +133,27 @@ class BuildingRow:
 class ObjectRow:
     """A damage object on the ground: detections of one building merged across photos."""
 
-    damage: str
+    damage: DamageClass
     confidence: float
-    ground_wkt: str
+    ground: Polygon
     area_m2: float
     lon: float
     lat: float
     photos: tuple[str, ...]
     detections: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDetection:
+    """A detection as the store holds it: its id, its photo's name and where it is."""
+
+    id: int
+    photo_id: int
+    photo_name: str
+    damage: DamageClass
+    confidence: float
+    ground: Polygon | None
+    centrality: float
 
 
 class Store:
@@ -184,11 +205,13 @@ class Store:
         """Insert a photo and its detections in one transaction; return the photo's id.
 
         ``photo`` holds the ``photos`` columns (``name``, ``path``, ``sha256``, ``status`` at
-        least); ``camera`` may be a dict (stored as JSON).
+        least); ``camera`` may be a dict (stored as JSON), ``footprint`` a lon/lat geometry.
         """
         row = dict(photo)
         if isinstance(row.get("camera"), dict):
             row["camera"] = json.dumps(row["camera"], sort_keys=True)
+        if isinstance(row.get("footprint"), BaseGeometry):
+            row["footprint"] = row["footprint"].wkt
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self.transaction() as db:
@@ -198,8 +221,8 @@ class Store:
             db.executemany(
                 "INSERT INTO detections (photo_id, x0, y0, x1, y1, damage, confidence, ground, "
                 "area_m2, lon, lat, centrality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(photo_id, *d.box_xyxy, d.damage, d.confidence, d.ground_wkt, d.area_m2,
-                  d.lon, d.lat, d.centrality) for d in detections])
+                [(photo_id, *d.box_xyxy, d.damage.label, d.confidence, _wkt(d.ground),
+                  d.area_m2, d.lon, d.lat, d.centrality) for d in detections])
             db.executemany(
                 "INSERT INTO building_views (photo_id, building_id, probabilities, weight, "
                 "gsd_cm, incidence_deg, x0, y0, x1, y1) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -215,20 +238,28 @@ class Store:
             args = (status,)
         return self.db.execute(sql + " ORDER BY id", args).fetchall()
 
-    def detections(self) -> list[sqlite3.Row]:
-        return self.db.execute(
+    def detections(self) -> list[StoredDetection]:
+        rows = self.db.execute(
             "SELECT d.*, p.name AS photo_name FROM detections d JOIN photos p "
             "ON p.id = d.photo_id ORDER BY d.id").fetchall()
+        return [StoredDetection(r["id"], r["photo_id"], r["photo_name"],
+                                DamageClass.from_label(r["damage"]), r["confidence"],
+                                _geometry(r["ground"]), r["centrality"] or 0.0) for r in rows]
+
+    def photo_footprints(self) -> list[tuple[sqlite3.Row, Polygon]]:
+        """Each photo that has a ground footprint, with it (lon/lat), in id order."""
+        return [(r, wkt.loads(r["footprint"])) for r in self.photos() if r["footprint"]]
 
     # -- buildings ------------------------------------------------------------------------
-    def add_buildings(self, rows: Sequence[tuple[str, dict, str, float, float, float]]) -> None:
-        """Insert footprints ``(key, attrs, ground wkt, area m², lon, lat)`` in one
-        transaction, ids from 1 in the given order."""
+    def add_buildings(self, rows: Sequence[tuple[str, dict, BaseGeometry, float, float, float]]
+                      ) -> None:
+        """Insert footprints ``(key, attrs, ground, area m², lon, lat)`` in one transaction,
+        ids from 1 in the given order."""
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO buildings (id, key, attrs, ground, area_m2, lon, lat) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(i, k, json.dumps(a, sort_keys=True, ensure_ascii=False), g, m2, lon, lat)
+                [(i, k, json.dumps(a, sort_keys=True, ensure_ascii=False), g.wkt, m2, lon, lat)
                  for i, (k, a, g, m2, lon, lat) in enumerate(rows, start=1)])
 
     def building_views(self) -> list[sqlite3.Row]:
@@ -236,7 +267,8 @@ class Store:
             "SELECT v.*, p.name AS photo_name FROM building_views v JOIN photos p "
             "ON p.id = v.photo_id ORDER BY v.id").fetchall()
 
-    def set_grades(self, grades: dict[int, tuple[str | None, str, float, dict, tuple]]) -> None:
+    def set_grades(self, grades: dict[int, tuple[DamageClass | None, str, float, dict, tuple]]
+                   ) -> None:
         """Write every building's fused grade ``{id: (grade, status, confidence,
         probabilities, views)}`` in one transaction; buildings not listed become not_seen."""
         with self.transaction() as db:
@@ -245,13 +277,14 @@ class Store:
             db.executemany(
                 "UPDATE buildings SET grade = ?, status = ?, confidence = ?, probabilities = ?, "
                 "views = ? WHERE id = ?",
-                [(g, s, c, json.dumps(p), json.dumps(list(v)), i)
+                [(None if g is None else g.label, s, c, json.dumps(p), json.dumps(list(v)), i)
                  for i, (g, s, c, p, v) in grades.items()])
 
     def buildings(self) -> list[BuildingRow]:
         rows = self.db.execute("SELECT * FROM buildings ORDER BY id").fetchall()
-        return [BuildingRow(r["id"], r["key"], json.loads(r["attrs"]), r["ground"],
-                            r["area_m2"], r["lon"], r["lat"], r["status"], r["grade"],
+        return [BuildingRow(r["id"], r["key"], json.loads(r["attrs"]), wkt.loads(r["ground"]),
+                            r["area_m2"], r["lon"], r["lat"], r["status"],
+                            None if r["grade"] is None else DamageClass.from_label(r["grade"]),
                             r["confidence"], json.loads(r["probabilities"] or "{}"),
                             tuple(json.loads(r["views"] or "[]"))) for r in rows]
 
@@ -263,15 +296,24 @@ class Store:
             db.executemany(
                 "INSERT INTO objects (id, damage, confidence, ground, area_m2, lon, lat, photos, "
                 "detections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(i, o.damage, o.confidence, o.ground_wkt, o.area_m2, o.lon, o.lat,
+                [(i, o.damage.label, o.confidence, o.ground.wkt, o.area_m2, o.lon, o.lat,
                   json.dumps(list(o.photos)), json.dumps(list(o.detections)))
                  for i, o in enumerate(objects, start=1)])
 
     def objects(self) -> list[ObjectRow]:
         rows = self.db.execute("SELECT * FROM objects ORDER BY id").fetchall()
-        return [ObjectRow(r["damage"], r["confidence"], r["ground"], r["area_m2"], r["lon"],
+        return [ObjectRow(DamageClass.from_label(r["damage"]), r["confidence"],
+                          wkt.loads(r["ground"]), r["area_m2"], r["lon"],
                           r["lat"], tuple(json.loads(r["photos"])),
                           tuple(json.loads(r["detections"]))) for r in rows]
+
+
+def _wkt(geom: BaseGeometry | None) -> str | None:
+    return None if geom is None else geom.wkt
+
+
+def _geometry(text: str | None) -> Polygon | None:
+    return None if text is None else wkt.loads(text)
 
 
 def store_path(survey_dir: str | PathLike[str]) -> Path:

@@ -118,7 +118,7 @@ class DamageObject:
     polygon
         Ground outline, lon/lat (WGS84).
     damage
-        The damage class. A label (``"major"``, as the store holds it) is converted.
+        The damage class.
     confidence
         Detector confidence, 0..1.
     area_m2
@@ -139,11 +139,7 @@ class DamageObject:
     def __post_init__(self) -> None:
         where = f"damage object {self.id}"
         if not isinstance(self.damage, DamageClass):
-            # A label, as the store and files hold it: a bad one is a one-line InputError.
-            try:
-                object.__setattr__(self, "damage", DamageClass.from_label(self.damage))
-            except ValueError as exc:
-                raise InputError(where, str(exc)) from None
+            raise TypeError(f"{where}: damage {self.damage!r} is not a DamageClass")
         if not isinstance(self.polygon, BaseGeometry) or self.polygon.is_empty:
             raise InputError(where, "polygon is empty")
         if not math.isfinite(self.confidence) or not math.isfinite(self.area_m2):

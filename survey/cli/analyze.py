@@ -20,7 +20,10 @@ from survey.cli.models import (
 )
 from survey.cli.options import AssessorWeights, Conf, Device, TrustWeights, Weights
 from survey.cli.text import escape
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
+
+SEVERE_FIRST = tuple(c.label for c in sorted(DamageClass, reverse=True))
 
 ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/plan/flight "
                   "--buildings out/demo/footprints.geojson -o out/demo/survey2")
@@ -119,11 +122,11 @@ def analyze(
     table.add_row("without pose", str(summary.without_pose))
     table.add_row("unreadable", str(summary.failed))
     if summary.buildings is not None:
-        for label in ("destroyed", "major", "minor", "intact", "not_seen"):
+        for label in (*SEVERE_FIRST, "not_seen"):
             table.add_row(f"buildings {label}", str(summary.buildings.get(label, 0)))
     else:
         table.add_row("detections", str(summary.detections))
-        for label in ("destroyed", "major", "minor", "intact"):
+        for label in SEVERE_FIRST:
             table.add_row(f"objects {label}", str(summary.objects.get(label, 0)))
     app.out.print(table)
     app.out.print(f"Survey → [bold]{escape(str(out))}[/]")

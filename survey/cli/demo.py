@@ -17,6 +17,7 @@ from survey.cli.errors import cli_errors
 from survey.cli.models import assessor_path, progress_bar
 from survey.cli.options import AssessorWeights
 from survey.cli.text import escape
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 
 EPILOG = "Example: survey demo -o out/demo  (then open out/demo/damage_map.html)"
@@ -72,9 +73,9 @@ def demo(
         return "–" if math.isnan(x) else f"{100 * x:.0f} %"
 
     score = result.score
-    for label in ("destroyed", "major", "minor", "intact"):
-        c = score.classes[label]
-        table.add_row(label, str(c.truth), str(c.found), str(c.right), pct(c.recall),
+    for grade in sorted(DamageClass, reverse=True):
+        c = score.classes[grade]
+        table.add_row(grade.label, str(c.truth), str(c.found), str(c.right), pct(c.recall),
                       str(c.predicted), pct(c.precision))
     d = score.damaged
     table.add_row("damaged (major+destroyed)", str(d.truth), str(d.found), str(d.right),

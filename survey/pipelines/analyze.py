@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from shapely import wkt
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Polygon
 
-from detection.assessor import GRADES, Assessor, regrade
+from detection.assessor import Assessor, regrade
 from detection.detector import detect_photo
 from detection.images import content_sha256, load_image
 from detection.model import DamageModel
@@ -47,6 +46,7 @@ from mapping.ortho import Ortho, is_orthomosaic, open_ortho
 from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
 from mapping.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
 from survey.core.camera import Camera
+from survey.core.damage import DamageClass
 from survey.core.errors import ImageError, InputError, ParamError
 from survey.core.plan_folder import FlightFolder, PlanFolder
 
@@ -150,15 +150,15 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
         views = photo_views(image, pose, ground, footprints, footprints.under(outline),
                             assessor, pre)
         boxes = np.array([v.box_xyxy for v in views], dtype=float).reshape(-1, 4)
-        labels = [_top_grade(v.probabilities) for v in views]
+        labels = [_top_grade(v.probabilities).label for v in views]
     elif model is not None:
         found = detect_photo(image, model, photo_gsd_cm=photo_gsd_cm(pose), conf=conf)
-        names = model.class_names
-        graded = [names.get(int(c), str(int(c))) for c in found.classes]
+        graded = [DamageClass(int(c)) for c in found.classes]
         scores = [float(s) for s in found.scores]
         keep = list(range(len(found.boxes)))
         if assessor is not None:
-            keep, graded, scores = regrade(image, found.boxes, photo_gsd_cm(pose), assessor)
+            keep, grades, scores = regrade(image, found.boxes, photo_gsd_cm(pose), assessor)
+            graded = [DamageClass.from_label(g) for g in grades]
         for k, damage, score in zip(keep, graded, scores, strict=True):
             box = found.boxes[k]
             polygon, area = box_to_ground(pose, np.asarray(box, dtype=float), ground)
@@ -167,15 +167,15 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
             rows.append(DetectionRow(
                 box_xyxy=tuple(round(float(v), 2) for v in box),  # type: ignore[arg-type]
                 damage=damage, confidence=round(score, 4),
-                ground_wkt=polygon.wkt if ok else None, area_m2=float(area) if ok else None,
+                ground=polygon if ok else None, area_m2=float(area) if ok else None,
                 lon=centre.x if centre else None, lat=centre.y if centre else None,
                 centrality=_centrality(box, width, height)))
         boxes = np.array([r.box_xyxy for r in rows], dtype=float).reshape(-1, 4)
-        labels = [r.damage for r in rows]
+        labels = [r.damage.label for r in rows]
     else:
         raise ValueError("analysis needs a detector or footprints")
     extra: dict = {"width": width, "height": height,
-                   "footprint": outline.wkt if outline is not None and not outline.is_empty
+                   "footprint": outline if outline is not None and not outline.is_empty
                    else None}
     extra["thumbnail"] = thumbnail_with_boxes(image, boxes, labels, max_px=THUMBNAIL_PX)
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
@@ -187,8 +187,8 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
     return extra, rows, views
 
 
-def _top_grade(probabilities: Sequence[float]) -> str:
-    return GRADES[int(np.argmax(probabilities[:4]))]
+def _top_grade(probabilities: Sequence[float]) -> DamageClass:
+    return DamageClass(int(np.argmax(probabilities[:len(DamageClass)])))
 
 
 def grade_store(store: Store) -> dict[str, int]:
@@ -198,12 +198,12 @@ def grade_store(store: Store) -> dict[str, int]:
                       for i, g in grades.items()})
     counts: dict[str, int] = {}
     for b in store.buildings():
-        key = b.grade or b.status
+        key = b.status if b.grade is None else b.grade.label
         counts[key] = counts.get(key, 0) + 1
     return counts
 
 
-def _footprint_rows(footprints: Sequence) -> list[tuple[str, dict, str, float, float, float]]:
+def _footprint_rows(footprints: Sequence) -> list[tuple[str, dict, Polygon, float, float, float]]:
     from pyproj import Geod
 
     geod = Geod(ellps="WGS84")
@@ -211,17 +211,16 @@ def _footprint_rows(footprints: Sequence) -> list[tuple[str, dict, str, float, f
     for f in footprints:
         area = abs(geod.geometry_area_perimeter(f.polygon)[0])
         centre = f.polygon.representative_point()
-        rows.append((f.key, f.attrs, f.polygon.wkt, float(area), centre.x, centre.y))
+        rows.append((f.key, f.attrs, f.polygon, float(area), centre.x, centre.y))
     return rows
 
 
 def merge_store(store: Store) -> list[ObjectRow]:
     """Merge every georeferenced detection of the store into objects and write them."""
-    dets = [GroundDetection(r["id"], r["photo_name"], r["damage"], r["confidence"],
-                            wkt.loads(r["ground"]), r["centrality"] or 0.0)
-            for r in store.detections() if r["ground"]]
+    dets = [GroundDetection(d.id, d.photo_name, d.damage, d.confidence, d.ground, d.centrality)
+            for d in store.detections() if d.ground is not None]
     merged = merge_detections(dets)
-    rows = [ObjectRow(o.damage, o.confidence, o.polygon.wkt, o.area_m2,
+    rows = [ObjectRow(o.damage, o.confidence, o.polygon, o.area_m2,
                       o.polygon.centroid.x, o.polygon.centroid.y, o.photos,
                       tuple(v.id for v in o.views)) for o in merged]
     store.replace_objects(rows)
@@ -391,7 +390,7 @@ def analyse_ortho(ortho: Ortho, config: AnalyzeConfig, footprints: FootprintInde
         rows = ortho_detections(ortho, config.model, config.conf, config.assessor)
     overlay, bounds, thumbnail = ortho_overlay(ortho)
     centre = ortho.footprint.centroid
-    extra = {"width": ortho.width, "height": ortho.height, "footprint": ortho.footprint.wkt,
+    extra = {"width": ortho.width, "height": ortho.height, "footprint": ortho.footprint,
              "gsd_cm": ortho.gsd_cm, "lat": centre.y, "lon": centre.x,
              "pose_source": "orthomosaic", "overlay": overlay,
              "overlay_bounds": json.dumps(bounds), "thumbnail": thumbnail}
@@ -472,7 +471,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
     objects = merge_store(store)
     counts: dict[str, int] = {}
     for o in objects:
-        counts[o.damage] = counts.get(o.damage, 0) + 1
+        counts[o.damage.label] = counts.get(o.damage.label, 0) + 1
     graded = grade_store(store) if footprints is not None else None
     return AnalyzeSummary(total, analysed, skipped, without, failed, n_det, counts,
                           tuple(problems), graded)

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely import wkt
 from shapely.geometry import Point, Polygon, shape
 
 from mapping.score import Score, score_buildings
@@ -38,6 +37,7 @@ from sitl.world.camera import Intrinsics
 from sitl.world.painter import generate_village
 from sitl.world.scene import Scene
 from survey.core.camera import Camera
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError, ParamError
 from survey.core.frame import LocalFrame
 from survey.core.plan_folder import PlanFolder
@@ -188,7 +188,7 @@ def track_violations(flight_dir: Path, zones: list[Zone]) -> int:
     return count
 
 
-def write_footprints(scene: Scene, path: Path) -> dict[str, str]:
+def write_footprints(scene: Scene, path: Path) -> dict[str, DamageClass]:
     """The scene's buildings as a municipality's footprint file (id, address, district; no
     damage), and the true damage by footprint id."""
     frame = LocalFrame.around(scene.footprint_lonlat())
@@ -199,7 +199,7 @@ def write_footprints(scene: Scene, path: Path) -> dict[str, str]:
         features.append({"type": "Feature", "geometry": shapely.geometry.mapping(
             b.polygon_lonlat), "properties": {"id": key, "address": f"{b.id}-1 Demo-chō",
                                               "district": "east" if x > 0 else "west"}})
-        truth[key] = b.damage
+        truth[key] = DamageClass.from_label(b.damage)
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}),
                     encoding="utf-8")
     return truth
@@ -276,8 +276,8 @@ def run_demo(scene: Scene, out_dir: str | PathLike[str], *, assessor: Path,
         atomic_write_text(out / "damage_map.html", html)
         write_bundle(store, out / "hq_bundle.zip", map_html=html, title=title)
         buildings = store.buildings()
-        surveyed = shapely.union_all([wkt.loads(r["footprint"])
-                                      for r in store.photos(status="ok") if r["footprint"]])
+        surveyed = shapely.union_all([foot for r, foot in store.photo_footprints()
+                                      if r["status"] == "ok"])
     lap("map+share")
     inside = {f"B{b.id:04d}" for b in scene.buildings if surveyed.contains(b.polygon_lonlat)}
     score = score_buildings(buildings, {k: v for k, v in truth.items() if k in inside})

@@ -142,6 +142,7 @@ def test_ten_thousand_objects_render(browser: Chromium, tmp_path: Path) -> None:
 def test_building_footprints_by_grade_and_not_seen_grey(browser: Chromium, tmp_path: Path
                                                         ) -> None:
     from mapping.webmap import DamageObject
+    from survey.core.damage import DamageClass
 
     d = 0.0002
     graded = [DamageObject(i + 1, Polygon([(LON0 + i * d, LAT0), (LON0 + i * d + d / 2, LAT0),
@@ -149,7 +150,7 @@ def test_building_footprints_by_grade_and_not_seen_grey(browser: Chromium, tmp_p
                                            (LON0 + i * d, LAT0 + d / 2)]),
                            grade, 0.8, 120.0, ("DJI_0001.JPG",),
                            f"id B{i}; address: {XSS_ATTR}{XSS_SCRIPT}")
-              for i, grade in enumerate(["destroyed", "major", "minor", "intact"])]
+              for i, grade in enumerate(sorted(DamageClass, reverse=True))]
     unseen = [(Polygon([(LON0 + i * d, LAT0 - d), (LON0 + i * d + d / 2, LAT0 - d),
                         (LON0 + i * d + d / 2, LAT0 - d / 2), (LON0 + i * d, LAT0 - d / 2)]),
                f"id U{i}; name: {XSS_SCRIPT}") for i in range(3)]

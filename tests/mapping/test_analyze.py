@@ -106,21 +106,21 @@ def test_one_object_per_building_seen_in_several_photos(survey_photos: Synthetic
     assert summary.objects == {"destroyed": 1, "major": 1, "minor": 1, "intact": 1}
     with open_store(tmp_path / "survey") as store:
         objects = store.objects()
-        detections = {r["id"]: r for r in store.detections()}
+        detections = {d.id: d for d in store.detections()}
     assert len(objects) == len(s.buildings)
     for b in s.buildings:
         matches = [o for o in objects
                    if math.dist(_local_xy(s, o.lon, o.lat), (b.x_m, b.y_m)) < 2.0]
         assert len(matches) == 1, (b, objects)
         o = matches[0]
-        assert o.damage == b.damage
+        assert o.damage.label == b.damage
         assert sorted(o.photos) == sorted(seen[b.name])
         assert len(o.detections) == len(seen[b.name])
-        assert {detections[i]["photo_name"] for i in o.detections} == set(seen[b.name])
+        assert {detections[i].photo_name for i in o.detections} == set(seen[b.name])
         assert math.dist(_local_xy(s, o.lon, o.lat), (b.x_m, b.y_m)) < 0.5
         assert o.area_m2 == pytest.approx(b.size_m**2, rel=0.15)
         truth = b.local()
-        shape = s.frame.geom_to_local(wkt.loads(o.ground_wkt))  # type: ignore[attr-defined]
+        shape = s.frame.geom_to_local(o.ground)  # type: ignore[attr-defined]
         assert shape.intersection(truth).area / shape.union(truth).area > 0.8
 
 

@@ -8,6 +8,7 @@ from shapely.affinity import translate
 from shapely.geometry import box
 
 from mapping.objects import GroundDetection, agreed_damage, merge_detections
+from survey.core.damage import DamageClass
 
 DEG_PER_M = 1.0 / 111_000.0
 
@@ -18,7 +19,7 @@ def _square(x_m: float, y_m: float, side_m: float = 12.0):
 
 
 def _det(i, photo, damage, conf, poly, centrality=1.0):
-    return GroundDetection(i, photo, damage, conf, poly, centrality)
+    return GroundDetection(i, photo, DamageClass.from_label(damage), conf, poly, centrality)
 
 
 def test_one_building_in_three_photos_is_one_object_listing_the_photos():
@@ -30,7 +31,7 @@ def test_one_building_in_three_photos_is_one_object_listing_the_photos():
     objects = merge_detections(dets)
     assert len(objects) == 2
     damaged = next(o for o in objects if len(o.views) == 3)
-    assert damaged.damage == "destroyed"
+    assert damaged.damage.label == "destroyed"
     assert set(damaged.photos) == {"a.jpg", "b.jpg", "c.jpg"}
     assert 100 < damaged.area_m2 < 200  # 12 m × 12 m
 
@@ -52,13 +53,13 @@ def test_class_is_the_most_severe_half_the_best_views_agree_on():
     poly = _square(0, 0)
     one_of_three = [_det(1, "a", "destroyed", 0.9, poly), _det(2, "b", "intact", 0.8, poly),
                     _det(3, "c", "intact", 0.7, poly)]
-    assert agreed_damage(one_of_three) == "intact"
+    assert agreed_damage(one_of_three).label == "intact"
     two_of_three = [_det(1, "a", "destroyed", 0.9, poly), _det(2, "b", "destroyed", 0.8, poly),
                     _det(3, "c", "intact", 0.7, poly)]
-    assert agreed_damage(two_of_three) == "destroyed"
+    assert agreed_damage(two_of_three).label == "destroyed"
     # a poor fourth view (low confidence, at the photo corner) does not vote
     weak = [*one_of_three, _det(4, "d", "destroyed", 0.3, poly, centrality=0.0)]
-    assert agreed_damage(weak) == "intact"
+    assert agreed_damage(weak).label == "intact"
 
 
 def test_result_does_not_depend_on_input_order():

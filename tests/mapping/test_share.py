@@ -89,9 +89,9 @@ def test_geojson_matches_the_store(bundle: tuple[Path, Path]) -> None:
         assert all(139 < x < 141 and 35 < y < 37 for x, y in ring)  # lon, lat order
         p = f["properties"]
         assert (p["damage"], p["photos"], p["photo_names"].split("; ")) == (
-            o.damage, len(o.photos), list(o.photos))
+            o.damage.label, len(o.photos), list(o.photos))
     assert Counter(f["properties"]["damage"] for f in doc["features"]) == Counter(
-        o.damage for o in objects)
+        o.damage.label for o in objects)
 
 
 def test_geopackage_has_objects_and_footprints(bundle: tuple[Path, Path],
@@ -108,7 +108,7 @@ def test_geopackage_has_objects_and_footprints(bundle: tuple[Path, Path],
     meta, _, geoms, fields = read(gpkg, layer="objects")
     names = list(meta["fields"])
     damage = list(fields[names.index("damage")])
-    assert damage == [o.damage for o in objects] and len(geoms) == len(objects)
+    assert damage == [o.damage.label for o in objects] and len(geoms) == len(objects)
     assert HOSTILE in "".join(fields[names.index("photo_names")])
     feet = pyogrio.read_info(gpkg, layer="footprints")
     assert feet["features"] == 5
@@ -124,7 +124,7 @@ def test_kml_and_kmz_have_one_placemark_per_object(bundle: tuple[Path, Path]) ->
     marks = root.findall(f".//{KML}Placemark")
     assert len(marks) == len(objects)
     by_damage = Counter(m.findtext(f"{KML}styleUrl") for m in marks)
-    assert by_damage == Counter(f"#{o.damage}" for o in objects)
+    assert by_damage == Counter(f"#{o.damage.label}" for o in objects)
     for m in marks:
         coords = m.findtext(f".//{KML}coordinates").split()  # type: ignore[union-attr]
         assert len(coords) >= 4 and coords[0] == coords[-1]
@@ -156,13 +156,13 @@ def test_summary_counts_match_the_store(bundle: tuple[Path, Path]) -> None:
     rows = list(csv.reader(io.StringIO(_read(out, "summary.csv").decode("utf-8"))))
     assert rows[0] == ["damage", "fema_category", "objects", "area_m2"]
     objects = _objects(survey)
-    counts = Counter(o.damage for o in objects)
+    counts = Counter(o.damage.label for o in objects)
     by_class = {r[0]: r for r in rows[1:5]}
     assert list(by_class) == ["destroyed", "major", "minor", "intact"]
     for label, row in by_class.items():
         assert int(row[2]) == counts[label]
         assert float(row[3]) == pytest.approx(
-            sum(o.area_m2 for o in objects if o.damage == label), abs=0.1)
+            sum(o.area_m2 for o in objects if o.damage.label == label), abs=0.1)
     assert by_class["intact"][1] == "affected"
     totals = {r[0]: r[1] for r in rows[5:] if len(r) == 2}
     assert int(totals["total_objects"]) == len(objects)
@@ -172,7 +172,7 @@ def test_summary_counts_match_the_store(bundle: tuple[Path, Path]) -> None:
     assert totals["first_photo_time"] == "2024-05-01T10:00:00"
     assert totals["last_photo_time"] == "2024-05-01T10:00:16"
     listed = list(csv.DictReader(io.StringIO(_read(out, "objects.csv").decode("utf-8"))))
-    assert [r["damage"] for r in listed] == [o.damage for o in objects]
+    assert [r["damage"] for r in listed] == [o.damage.label for o in objects]
 
 
 def test_bundle_of_a_survey_without_objects(tmp_path: Path) -> None:

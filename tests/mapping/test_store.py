@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from shapely.geometry import Polygon, box
 
 from mapping.store import (
     SCHEMA_VERSION,
@@ -14,7 +15,10 @@ from mapping.store import (
     open_store,
     survey_store,
 )
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
+
+DESTROYED = DamageClass.DESTROYED
 
 
 def _photo(name: str) -> dict:
@@ -23,18 +27,46 @@ def _photo(name: str) -> dict:
 
 def test_photo_and_detections_are_written_together(tmp_path):
     with create_store(tmp_path / "s", {"weights": "w.pt"}) as store:
-        pid = store.add_photo(_photo("a"), [DetectionRow((1, 2, 3, 4), "destroyed", 0.9)])
+        pid = store.add_photo(_photo("a"), [DetectionRow((1, 2, 3, 4), DESTROYED, 0.9)])
         assert store.done_hashes() == {"aaaa"}
-        assert [r["photo_id"] for r in store.detections()] == [pid]
+        assert [d.photo_id for d in store.detections()] == [pid]
         with pytest.raises(sqlite3.IntegrityError):  # same hash twice: nothing of it lands
-            store.add_photo(_photo("a"), [DetectionRow((1, 2, 3, 4), "minor", 0.5)])
+            store.add_photo(_photo("a"), [DetectionRow((1, 2, 3, 4), DamageClass.MINOR, 0.5)])
         assert len(store.detections()) == 1
     with open_store(tmp_path / "s") as again:
         assert again.meta()["weights"] == "w.pt"
 
 
+def test_rows_come_back_typed_as_they_went_in(tmp_path):
+    """Damage as DamageClass and places as shapely geometry, in and out: text (labels, WKT)
+    exists only in the SQLite file."""
+    ground = Polygon([(139.99, 36.07), (139.9901, 36.07), (139.9901, 36.0701)])
+    foot = box(139.98, 36.06, 140.0, 36.08)
+    with create_store(tmp_path / "s") as store:
+        store.add_photo({**_photo("a"), "footprint": foot},
+                        [DetectionRow((1, 2, 3, 4), DESTROYED, 0.9, ground, 12.0, 139.99, 36.07,
+                                      0.5),
+                         DetectionRow((5, 6, 7, 8), DamageClass.INTACT, 0.4)])
+        store.add_buildings([("B1", {"use": "house"}, ground, 12.0, 139.99, 36.07),
+                             ("B2", {}, foot, 5.0, 139.99, 36.07)])
+        store.set_grades({1: (DamageClass.MAJOR, "assessed", 0.7, {"major": 0.7}, ("a",))})
+    with open_store(tmp_path / "s") as again:
+        placed, unplaced = again.detections()
+        assert (placed.damage, placed.ground, placed.centrality) == (DESTROYED, ground, 0.5)
+        assert (unplaced.damage, unplaced.ground) == (DamageClass.INTACT, None)
+        (row, footprint), = again.photo_footprints()
+        assert row["name"] == "a" and footprint == foot
+        graded, unseen = again.buildings()
+        assert (graded.grade, graded.ground, graded.attrs) == (DamageClass.MAJOR, ground,
+                                                               {"use": "house"})
+        assert (unseen.grade, unseen.status, unseen.ground) == (None, "not_seen", foot)
+        stored = again.db.execute("SELECT damage, ground FROM detections ORDER BY id").fetchall()
+        assert tuple(stored[0]) == ("destroyed", ground.wkt)
+
+
 def test_objects_are_replaced_as_a_whole(tmp_path):
-    row = ObjectRow("major", 0.5, "POLYGON ((0 0, 1 0, 1 1, 0 0))", 1.0, 0.5, 0.5, ("a",), (1,))
+    row = ObjectRow(DamageClass.MAJOR, 0.5, Polygon([(0, 0), (1, 0), (1, 1)]), 1.0, 0.5, 0.5,
+                    ("a",), (1,))
     with create_store(tmp_path / "s") as store:
         store.replace_objects([row, row])
         store.replace_objects([row])
