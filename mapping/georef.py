@@ -2,22 +2,15 @@
 
 Conventions
 -----------
-* Image: pixel ``(u, v)``, ``u`` to the right, ``v`` down, origin at the top-left corner of the
-  image (pixel ``(i, j)`` covers ``[i, i+1) × [j, j+1)``); principal point at the centre
-  ``(W/2, H/2)``; ``fx = focal_mm / sensor_w_mm × W``, ``fy = focal_mm / sensor_h_mm × H``.
-  No lens distortion. The same conventions as the virtual camera :mod:`sitl.world.camera`.
-* Camera axes (as OpenCV): ``x`` right, ``y`` down, ``z`` forward along the optical axis.
+* The camera: the pinhole of :mod:`survey.core.camera` (pixels ``u`` right, ``v`` down from the
+  image's top-left corner, principal point at the centre, no lens distortion; camera axes as
+  OpenCV's; attitude as DJI's gimbal yaw/pitch/roll through
+  :func:`~survey.core.camera.camera_rotation`), the same as the virtual camera
+  :mod:`sitl.world.camera`.
 * World: the photo's :class:`~survey.core.frame.LocalFrame` (AEQD centred on the camera), metres
   east, north, up. Flat ground heights are relative to take-off, so the camera sits
   ``rel_alt_m`` up; DEM heights are in the DEM's datum, so the camera sits at its absolute
   altitude. The Earth's curvature is ignored (8 cm at 1 km).
-* Attitude: camera-to-world rotation ``R = Rz(-yaw) · Rx(pitch) · B · Rz_cam(roll)``, where ``B``
-  points a level camera north (``x`` east, ``y`` down, ``z`` north); ``Rz_cam(roll)`` turns it
-  about its optical axis (positive roll: the image's right side goes down); ``Rx(pitch)`` tilts
-  the optical axis up about the east axis (pitch -90 looks straight down, image top to the
-  north); ``Rz(-yaw)`` turns everything clockwise seen from above (yaw 90: a nadir image's top
-  points east; an oblique camera looks east). This is the yaw-pitch-roll (Z-Y'-X'') order of
-  DJI's gimbal angles. At pitch -90, roll and yaw turn the image the same way.
 * Reach: a pixel's ray is placed on the ground only where it meets it within
   :data:`MAX_REACH_PER_HEIGHT` times the camera's height above the ground under it
   (horizontally); a ray at or above the horizon, or one that meets the ground farther, has no
@@ -36,6 +29,7 @@ from shapely.geometry import Polygon
 
 from mapping.dem import Dem
 from mapping.pose import PhotoPose
+from survey.core.camera import camera_rotation
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
 
@@ -54,39 +48,8 @@ keeps all of its image within 10 heights but for its top rows."""
 class UnplaceablePose(InputError):
     """A pose whose photo cannot be placed on the ground (see :func:`check_placeable`)."""
 
-# A level camera looking north: columns are the camera's x (right), y (down), z (forward).
-_LEVEL_NORTH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
-
-# --- camera model ---------------------------------------------------------------------------
-
-
-def _rot_x(deg: float) -> np.ndarray:
-    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-
-
-def _rot_z(deg: float) -> np.ndarray:
-    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
-    """Camera-to-world (east, north, up) rotation matrix; see the module's conventions.
-
-    >>> r = camera_rotation(0.0, -90.0, 0.0)          # nadir, image top north
-    >>> [(r @ v).round(9).tolist() for v in ([0, 0, 1], [0, -1, 0])]  # optical axis, image up
-    [[0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]
-    """
-    return _rot_z(-yaw_deg) @ _rot_x(pitch_deg) @ _LEVEL_NORTH @ _rot_z(roll_deg)
-
-
-def intrinsics(pose: PhotoPose) -> tuple[float, float, float, float]:
-    """Focal lengths in pixels and principal point ``(fx, fy, cx, cy)`` of the photo's camera."""
-    cam = pose.camera
-    return (cam.focal_mm / cam.sensor_w_mm * cam.image_w_px,
-            cam.focal_mm / cam.sensor_h_mm * cam.image_h_px,
-            cam.image_w_px / 2, cam.image_h_px / 2)
+# --- the photo's frame and rays -------------------------------------------------------------
 
 
 def photo_frame(pose: PhotoPose) -> LocalFrame:
@@ -103,9 +66,10 @@ def _frame_at(lat_deg: float, lon_deg: float) -> LocalFrame:
 def pixel_rays(pose: PhotoPose, uv: np.ndarray) -> np.ndarray:
     """Unit view directions (N, 3), east/north/up, through pixels ``uv`` (N, 2)."""
     uv = np.asarray(uv, dtype=float).reshape(-1, 2)
-    fx, fy, cx, cy = intrinsics(pose)
-    cam = np.column_stack([(uv[:, 0] - cx) / fx, (uv[:, 1] - cy) / fy, np.ones(len(uv))])
-    world = cam @ camera_rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg).T
+    cam = pose.camera
+    (cx, cy), fx, fy = cam.principal_point, cam.fx, cam.fy
+    rays = np.column_stack([(uv[:, 0] - cx) / fx, (uv[:, 1] - cy) / fy, np.ones(len(uv))])
+    world = rays @ camera_rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg).T
     return world / np.linalg.norm(world, axis=1, keepdims=True)
 
 
@@ -346,7 +310,7 @@ def ground_to_pixel(pose: PhotoPose, lonlat: np.ndarray, ground: Ground,
     offset = np.column_stack([x, y, np.broadcast_to(height_m, x.shape) -
                               ground.camera_height(pose)])
     cam = offset @ camera_rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
-    fx, fy, cx, cy = intrinsics(pose)
+    (cx, cy), fx, fy = pose.camera.principal_point, pose.camera.fx, pose.camera.fy
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(cam[:, 2] > 0, cam[:, 2], np.nan)
         return np.column_stack([cx + fx * cam[:, 0] / z, cy + fy * cam[:, 1] / z])

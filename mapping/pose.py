@@ -20,7 +20,6 @@ by a ``sNN_IIII...`` file name.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import struct
@@ -35,6 +34,7 @@ from PIL.ExifTags import GPS, IFD, Base
 
 from survey.core.camera import Camera, camera_from_exif_model
 from survey.core.errors import ImageError, InputError
+from survey.core.files import read_json
 from survey.core.plan_folder import FlightFolder
 
 _FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
@@ -86,7 +86,7 @@ def read_pose(path: str | PathLike[str], *, camera: Camera | None = None) -> Pho
     path
         A JPEG (or any image Pillow opens) with EXIF GPS and DJI XMP.
     camera
-        Intrinsics to use instead of the EXIF camera; scaled to the photo's pixel size.
+        Camera to use instead of the EXIF camera; scaled to the photo's pixel size.
 
     Raises
     ------
@@ -345,13 +345,11 @@ def flight_poses(flight_dir: str | PathLike[str], camera: Camera) -> dict[tuple[
 
 
 def _sortie_poses(file: Path, camera: Camera) -> list[tuple[tuple[int, int], PhotoPose]]:
+    doc = read_json(file)
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
         sortie = int(doc["sortie"])
         photos = list(doc["photos"])
-    except (OSError, ValueError) as exc:
-        raise InputError(file, f"not a readable flight photo record ({exc})") from None
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, ValueError):
         raise InputError(file, "not a flight photo record (needs 'sortie' and 'photos')") from None
     out = []
     for n, photo in enumerate(photos):

@@ -1,10 +1,11 @@
 """A virtual drone camera: photographs a flat :class:`sitl.world.scene.Scene` from a pose.
 
-Conventions (the same as the photo georeferencing in ``mapping.georef``)
-------------------------------------------------------------------------
+Conventions: the pinhole of :mod:`survey.core.camera` (the same as the photo georeferencing in
+``mapping.georef``); a :class:`~survey.core.camera.Camera` is the camera, its ``make`` and
+``exif_model`` the EXIF ``Make``/``Model`` its photos carry (default :data:`PHANTOM3`).
+
 - Image pixels: ``u`` right, ``v`` down, continuous coordinates with ``(0, 0)`` at the top-left
   corner of the top-left pixel; the principal point is the image centre ``(W/2, H/2)``.
-  Focal lengths in pixels: ``fx = focal_mm / sensor_w_mm * W``, ``fy = focal_mm / sensor_h_mm * H``.
 - Pose: ``yaw`` is the heading, degrees clockwise from north; ``pitch`` −90 looks straight down
   (nadir), 0 at the horizon; ``roll`` turns the camera about its optical axis (positive: the
   image's right side tips down, i.e. the picture rotates anticlockwise).
@@ -13,21 +14,17 @@ Conventions (the same as the photo georeferencing in ``mapping.georef``)
 - World: east/north/up metres of the scene's local frame; the ground is flat at take-off height,
   so the camera is ``rel_alt_m`` above it.
 
-Camera axes in the world (before roll), with ``f0 = (sin yaw, cos yaw, 0)``, ``up = (0, 0, 1)``:
-``forward = cos(pitch) f0 + sin(pitch) up``, ``right = (cos yaw, −sin yaw, 0)``,
-``down = forward × right``. A world point ``P`` seen from ``C`` has camera coordinates
-``(right·(P−C), down·(P−C), forward·(P−C))`` and projects to ``u = fx X/Z + W/2``,
-``v = fy Y/Z + H/2``.
+With ``R = camera_rotation(yaw, pitch, roll)`` (camera → world), a world point ``P`` seen from
+``C`` has camera coordinates ``Rᵀ (P − C)`` = (right, down, forward) and projects to
+``K Rᵀ (P − C)`` (``K``: :meth:`~survey.core.camera.Camera.matrix`).
 """
 
 from __future__ import annotations
 
-import json
-import math
+import io
 import os
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -35,64 +32,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
+from PIL.ExifTags import GPS, IFD, Base
 from PIL.TiffImagePlugin import IFDRational
 
 from sitl.world.scene import NEUTRAL_GROUND_BGR, Scene
+from survey.core.camera import CATALOG, Camera, camera_rotation
 from survey.core.errors import InputError
+from survey.core.files import atomic_write_bytes, read_json
 from survey.core.plan_folder import FlightFolder
 
 SKY_BGR: tuple[int, int, int] = (225, 200, 170)
 
-
-@dataclass(frozen=True)
-class Intrinsics:
-    """A camera: image size, focal length and sensor size (the default is a DJI Phantom 3)."""
-
-    width_px: int = 4000
-    height_px: int = 3000
-    focal_mm: float = 3.61
-    sensor_w_mm: float = 6.17
-    sensor_h_mm: float = 4.55
-    make: str = "DJI"
-    model: str = "FC300S"
-
-    @property
-    def fx(self) -> float:
-        """Horizontal focal length, pixels."""
-        return self.focal_mm / self.sensor_w_mm * self.width_px
-
-    @property
-    def fy(self) -> float:
-        """Vertical focal length, pixels."""
-        return self.focal_mm / self.sensor_h_mm * self.height_px
-
-    @property
-    def focal_35mm(self) -> int:
-        """35 mm equivalent focal length (by the diagonal), as EXIF FocalLengthIn35mmFilm."""
-        return round(self.focal_mm * math.hypot(36.0, 24.0)
-                     / math.hypot(self.sensor_w_mm, self.sensor_h_mm))
-
-    def matrix(self) -> np.ndarray:
-        """The 3×3 camera matrix K (continuous pixel coordinates)."""
-        return np.array([[self.fx, 0.0, self.width_px / 2.0],
-                         [0.0, self.fy, self.height_px / 2.0],
-                         [0.0, 0.0, 1.0]])
+PHANTOM3 = replace(CATALOG["phantom3-fc300s"], make="DJI", exif_model="FC300S")
+"""The default virtual camera: a DJI Phantom 3's FC300S, 4000 × 3000, as its photos name it.
+Other sizes: ``dataclasses.replace(PHANTOM3, image_w_px=400, image_h_px=300)``."""
 
 
-def camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: float = 0.0) -> np.ndarray:
-    """Rows: the camera's right, down and forward axes in world east/north/up coordinates."""
-    y, p, r = (math.radians(v) for v in (yaw_deg, pitch_deg, roll_deg))
-    f0 = np.array([math.sin(y), math.cos(y), 0.0])
-    up = np.array([0.0, 0.0, 1.0])
-    fwd = math.cos(p) * f0 + math.sin(p) * up
-    right = np.array([math.cos(y), -math.sin(y), 0.0])
-    down = np.cross(fwd, right)
-    right, down = (math.cos(r) * right + math.sin(r) * down,
-                   -math.sin(r) * right + math.cos(r) * down)
-    return np.vstack([right, down, fwd])
-
-
-def ground_to_image_homography(scene: Scene, intrinsics: Intrinsics, *, lat: float, lon: float,
+def ground_to_image_homography(scene: Scene, camera: Camera, *, lat: float, lon: float,
                                rel_alt_m: float, yaw_deg: float, pitch_deg: float = -90.0,
                                roll_deg: float = 0.0) -> np.ndarray:
     """3×3 homography: scene pixel ``[col, row, 1]`` → image pixel ``[u, v, 1]`` (continuous)."""
@@ -100,12 +56,12 @@ def ground_to_image_homography(scene: Scene, intrinsics: Intrinsics, *, lat: flo
         raise InputError("rel_alt_m", f"camera must be above the ground, got {rel_alt_m} m")
     cx, cy = scene.frame.to_local(lon, lat)
     c = np.array([float(cx), float(cy), float(rel_alt_m)])
-    r = camera_rotation(yaw_deg, pitch_deg, roll_deg)
+    r = camera_rotation(yaw_deg, pitch_deg, roll_deg).T  # world → camera
     m = np.column_stack([r[:, 0], r[:, 1], -r @ c])  # ground (x, y, 1) → camera
-    return intrinsics.matrix() @ m @ scene.affine_matrix()
+    return camera.matrix() @ m @ scene.affine_matrix()
 
 
-def render_photo(scene: Scene, intrinsics: Intrinsics, *, lat: float, lon: float,
+def render_photo(scene: Scene, camera: Camera, *, lat: float, lon: float,
                  rel_alt_m: float, yaw_deg: float, pitch_deg: float = -90.0,
                  roll_deg: float = 0.0) -> np.ndarray:
     """What the camera sees of the flat scene, ``(H, W, 3)`` BGR ``uint8``.
@@ -114,14 +70,14 @@ def render_photo(scene: Scene, intrinsics: Intrinsics, *, lat: float, lon: float
     When a photo pixel spans several scene pixels the scene is first reduced (image pyramid),
     so high shots do not alias.
     """
-    w, h = intrinsics.width_px, intrinsics.height_px
-    hom = ground_to_image_homography(scene, intrinsics, lat=lat, lon=lon, rel_alt_m=rel_alt_m,
+    w, h = camera.image_w_px, camera.image_h_px
+    hom = ground_to_image_homography(scene, camera, lat=lat, lon=lon, rel_alt_m=rel_alt_m,
                                      yaw_deg=yaw_deg, pitch_deg=pitch_deg, roll_deg=roll_deg)
     src = scene.image
     # Photo GSD at the centre vs the scene's: reduce the scene when much finer than the photo.
-    r = camera_rotation(yaw_deg, pitch_deg, roll_deg)
+    r = camera_rotation(yaw_deg, pitch_deg, roll_deg).T  # world → camera
     down_cos = max(1e-3, -r[2, 2])
-    photo_gsd = rel_alt_m / down_cos * intrinsics.sensor_w_mm / (intrinsics.focal_mm * w)
+    photo_gsd = rel_alt_m / down_cos * camera.sensor_w_mm / (camera.focal_mm * w)
     level = 0
     while photo_gsd > 2.0 * scene.gsd_m * 2**level and min(src.shape[:2]) > 64 and level < 6:
         src = cv2.pyrDown(src)
@@ -135,7 +91,7 @@ def render_photo(scene: Scene, intrinsics: Intrinsics, *, lat: float, lon: float
     out = cv2.warpPerspective(src, hom_idx, (w, h), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=NEUTRAL_GROUND_BGR)
     # Rays at or above the horizon never meet the ground: paint them as sky.
-    ray_z = (r.T @ np.linalg.inv(intrinsics.matrix()))[2]  # world up-component of the ray
+    ray_z = (r.T @ np.linalg.inv(camera.matrix()))[2]  # world up-component of the ray
     corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], float)
     if (corners @ ray_z).max() >= -1e-9:
         uu = (ray_z[0] * (np.arange(w, dtype=np.float32) + 0.5))[None, :]
@@ -168,7 +124,7 @@ def _norm_yaw(v: float) -> float:
     return 180.0 if v == -180.0 else v
 
 
-def dji_xmp(intrinsics: Intrinsics, *, alt_msl_m: float, rel_alt_m: float, gimbal_roll: float,
+def dji_xmp(camera: Camera, *, alt_msl_m: float, rel_alt_m: float, gimbal_roll: float,
             gimbal_yaw: float, gimbal_pitch: float, flight_roll: float, flight_yaw: float,
             flight_pitch: float, time: datetime) -> bytes:
     """A DJI-style XMP packet (the layout of a Phantom's photos), padded like DJI's."""
@@ -187,8 +143,8 @@ def dji_xmp(intrinsics: Intrinsics, *, alt_msl_m: float, rel_alt_m: float, gimba
         '    xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/"\n'
         f'   xmp:ModifyDate="{date}"\n'
         f'   xmp:CreateDate="{date}"\n'
-        f'   tiff:Make="{intrinsics.make}"\n'
-        f'   tiff:Model="{intrinsics.model}"\n'
+        f'   tiff:Make="{camera.make}"\n'
+        f'   tiff:Model="{camera.exif_model}"\n'
         '   dc:format="image/jpeg"\n'
         f'   drone-dji:AbsoluteAltitude="{_sgn(alt_msl_m)}"\n'
         f'   drone-dji:RelativeAltitude="{_sgn(rel_alt_m)}"\n'
@@ -210,7 +166,7 @@ def dji_xmp(intrinsics: Intrinsics, *, alt_msl_m: float, rel_alt_m: float, gimba
     return (body + pad + '<?xpacket end="w"?>\n').encode("utf-8")
 
 
-def write_photo_jpeg(path: str | os.PathLike[str], image: np.ndarray, intrinsics: Intrinsics, *,
+def write_photo_jpeg(path: str | os.PathLike[str], image: np.ndarray, camera: Camera, *,
                      lat: float, lon: float, alt_msl_m: float, rel_alt_m: float,
                      yaw_deg: float, pitch_deg: float = -90.0, roll_deg: float = 0.0,
                      flight_yaw_deg: float | None = None, flight_pitch_deg: float = 0.0,
@@ -221,55 +177,52 @@ def write_photo_jpeg(path: str | os.PathLike[str], image: np.ndarray, intrinsics
     ``yaw_deg``/``pitch_deg``/``roll_deg`` are the gimbal's (the camera's) angles, written as
     ``drone-dji:Gimbal*Degree``; the vehicle's go into ``drone-dji:Flight*Degree``. Yaws are
     written in DJI's −180..180 range. ``time`` is local time (DJI writes no zone); default now.
-    The file appears atomically.
+    EXIF ``Make``/``Model`` are the camera's ``make``/``exif_model`` (left out when empty).
+    The file appears atomically, with the usual permissions.
     """
     path = Path(path)
     h, w = image.shape[:2]
-    if (w, h) != (intrinsics.width_px, intrinsics.height_px):
-        raise InputError(path, f"image is {w}×{h}, intrinsics say "
-                         f"{intrinsics.width_px}×{intrinsics.height_px}")
+    if (w, h) != (camera.image_w_px, camera.image_h_px):
+        raise InputError(path, f"image is {w}×{h}, the camera's "
+                         f"{camera.image_w_px}×{camera.image_h_px}")
     time = time or datetime.now()
     stamp = time.strftime("%Y:%m:%d %H:%M:%S")
     exif = Image.Exif()
-    exif[0x010F] = intrinsics.make            # Make
-    exif[0x0110] = intrinsics.model           # Model
-    exif[0x0112] = 1                          # Orientation
-    exif[0x0131] = "sitl virtual camera"      # Software
-    exif[0x0132] = stamp                      # DateTime
-    ex = exif.get_ifd(0x8769)
-    ex[0x9000] = b"0230"                      # ExifVersion
-    ex[0x9003] = stamp                        # DateTimeOriginal
-    ex[0x9004] = stamp                        # DateTimeDigitized
-    ex[0x829D] = _rational(2.8, 10)           # FNumber
-    ex[0x829A] = IFDRational(1, 500)          # ExposureTime
-    ex[0x8827] = 100                          # ISOSpeedRatings
-    ex[0x920A] = _rational(intrinsics.focal_mm, 100)  # FocalLength
-    ex[0xA405] = intrinsics.focal_35mm        # FocalLengthIn35mmFilm
-    ex[0xA002] = w                            # ExifImageWidth
-    ex[0xA003] = h                            # ExifImageHeight
-    gps = exif.get_ifd(0x8825)
-    gps[0] = b"\x02\x03\x00\x00"              # GPSVersionID
-    gps[1] = "N" if lat >= 0 else "S"
-    gps[2] = _dms(lat)
-    gps[3] = "E" if lon >= 0 else "W"
-    gps[4] = _dms(lon)
-    gps[5] = b"\x00" if alt_msl_m >= 0 else b"\x01"
-    gps[6] = _rational(abs(alt_msl_m), 1000)
+    for tag, name in ((Base.Make, camera.make), (Base.Model, camera.exif_model)):
+        if name:  # a camera without EXIF names: read back by its focal length
+            exif[tag] = name
+    exif[Base.Orientation] = 1
+    exif[Base.Software] = "sitl virtual camera"
+    exif[Base.DateTime] = stamp
+    ex = exif.get_ifd(IFD.Exif)
+    ex[Base.ExifVersion] = b"0230"
+    ex[Base.DateTimeOriginal] = stamp
+    ex[Base.DateTimeDigitized] = stamp
+    ex[Base.FNumber] = _rational(2.8, 10)
+    ex[Base.ExposureTime] = IFDRational(1, 500)
+    ex[Base.ISOSpeedRatings] = 100
+    ex[Base.FocalLength] = _rational(camera.focal_mm, 100)
+    ex[Base.FocalLengthIn35mmFilm] = camera.focal_35mm
+    ex[Base.ExifImageWidth] = w
+    ex[Base.ExifImageHeight] = h
+    gps = exif.get_ifd(IFD.GPSInfo)
+    gps[GPS.GPSVersionID] = b"\x02\x03\x00\x00"
+    gps[GPS.GPSLatitudeRef] = "N" if lat >= 0 else "S"
+    gps[GPS.GPSLatitude] = _dms(lat)
+    gps[GPS.GPSLongitudeRef] = "E" if lon >= 0 else "W"
+    gps[GPS.GPSLongitude] = _dms(lon)
+    gps[GPS.GPSAltitudeRef] = b"\x00" if alt_msl_m >= 0 else b"\x01"
+    gps[GPS.GPSAltitude] = _rational(abs(alt_msl_m), 1000)
     gimbal_yaw = _norm_yaw(yaw_deg)
     flight_yaw = _norm_yaw(yaw_deg if flight_yaw_deg is None else flight_yaw_deg)
-    xmp = dji_xmp(intrinsics, alt_msl_m=alt_msl_m, rel_alt_m=rel_alt_m, gimbal_roll=roll_deg,
+    xmp = dji_xmp(camera, alt_msl_m=alt_msl_m, rel_alt_m=rel_alt_m, gimbal_roll=roll_deg,
                   gimbal_yaw=gimbal_yaw, gimbal_pitch=pitch_deg, flight_roll=flight_roll_deg,
                   flight_yaw=flight_yaw, flight_pitch=flight_pitch_deg, time=time)
-    pil = Image.fromarray(np.ascontiguousarray(image[..., ::-1]))
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image[..., ::-1])).save(
+        buf, format="JPEG", quality=quality, exif=exif.tobytes(), xmp=xmp)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pil.save(f, format="JPEG", quality=quality, exif=exif.tobytes(), xmp=xmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
@@ -284,7 +237,7 @@ def _photo_time(time_usec: int, start: datetime) -> datetime:
     return start + timedelta(microseconds=int(time_usec))
 
 
-def photograph_flight(scene: Scene, intrinsics: Intrinsics, flight_dir: str | os.PathLike[str],
+def photograph_flight(scene: Scene, camera: Camera, flight_dir: str | os.PathLike[str],
                       out_dir: str | os.PathLike[str], *, takeoff_alt_msl_m: float | None = None,
                       start_time: datetime = DEFAULT_START,
                       progress: Callable[[int, int], None] | None = None) -> list[Path]:
@@ -315,13 +268,13 @@ def photograph_flight(scene: Scene, intrinsics: Intrinsics, flight_dir: str | os
         raise InputError(flight_dir, "no sortie_NN_photos.json in this folder")
     jobs: list[tuple[Path, int, dict]] = []
     for lp in lists:
+        doc = read_json(lp, what="a photo list")
         try:
-            doc = json.loads(lp.read_text(encoding="utf-8"))
             sortie = int(doc["sortie"])
             photos = list(doc["photos"])
             for ph in photos:
                 jobs.append((out / f"s{sortie:02d}_{int(ph['index']):04d}.jpg", sortie, ph))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise InputError(lp, f"not a photo list ({exc})") from exc
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -338,8 +291,8 @@ def photograph_flight(scene: Scene, intrinsics: Intrinsics, flight_dir: str | os
                 t = _photo_time(int(ph.get("time_usec", 0)), start_time)
             except (KeyError, TypeError, ValueError) as exc:
                 raise InputError(flight_dir, f"photo {path.stem}: bad field ({exc})") from exc
-            img = render_photo(scene, intrinsics, lat=lat, lon=lon, rel_alt_m=rel, yaw_deg=yaw)
-            write_photo_jpeg(path, img, intrinsics, lat=lat, lon=lon, alt_msl_m=msl,
+            img = render_photo(scene, camera, lat=lat, lon=lon, rel_alt_m=rel, yaw_deg=yaw)
+            write_photo_jpeg(path, img, camera, lat=lat, lon=lon, alt_msl_m=msl,
                              rel_alt_m=rel, yaw_deg=yaw, pitch_deg=-90.0, roll_deg=0.0,
                              flight_yaw_deg=yaw, flight_pitch_deg=pitch, flight_roll_deg=roll,
                              time=t)

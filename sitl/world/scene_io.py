@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -22,7 +21,7 @@ from sitl.world.scene import (
 )
 from survey.core.damage import DamageClass
 from survey.core.errors import ImageError, InputError
-from survey.core.files import atomic_write_text
+from survey.core.files import atomic_write_bytes, atomic_write_text, read_json
 from survey.core.frame import LocalFrame
 
 
@@ -42,29 +41,23 @@ def write_scene(scene: Scene, out_dir: str | os.PathLike[str]) -> Path:
     Path
         The GeoTIFF's path.
     """
-    import rasterio
+    from rasterio.io import MemoryFile
     from rasterio.transform import Affine
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (a, b, c, d, e, f), _ = scene.geotransform_lonlat()
     tif = out / SCENE_TIF
-    fd, tmp = tempfile.mkstemp(prefix=".scene.", suffix=".tif", dir=out)
-    os.close(fd)
-    try:
-        rgb = scene.image[..., ::-1].transpose(2, 0, 1)
-        with rasterio.open(tmp, "w", driver="GTiff", width=scene.width_px,
-                           height=scene.height_px, count=3, dtype="uint8", crs="EPSG:4326",
-                           transform=Affine(a, b, c, d, e, f), compress="deflate",
-                           photometric="RGB", tiled=True) as ds:
+    rgb = scene.image[..., ::-1].transpose(2, 0, 1)
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=scene.width_px, height=scene.height_px, count=3,
+                      dtype="uint8", crs="EPSG:4326", transform=Affine(a, b, c, d, e, f),
+                      compress="deflate", photometric="RGB", tiled=True) as ds:
             ds.write(rgb)
             ds.update_tags(LOCAL_LAT0=repr(scene.frame.lat0_deg),
                            LOCAL_LON0=repr(scene.frame.lon0_deg),
                            LOCAL_AFFINE=json.dumps(list(scene.affine)))
-        os.replace(tmp, tif)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write_bytes(tif, bytes(mem.getbuffer()))
     truth = {"type": "FeatureCollection", "features": [
         _feature(bd.polygon_lonlat, {"id": bd.id, "damage": bd.damage})
         for bd in scene.buildings]}
@@ -77,10 +70,10 @@ def write_scene(scene: Scene, out_dir: str | os.PathLike[str]) -> Path:
 
 
 def _read_geojson(path: Path) -> list[dict]:
+    doc = read_json(path, what="a GeoJSON feature collection")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
         return list(doc["features"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:
         raise InputError(path, f"not a GeoJSON feature collection ({exc})") from exc
 
 
@@ -190,10 +183,10 @@ def _scene_from_lonlat(img: np.ndarray, pix: np.ndarray, lonlat: np.ndarray) -> 
 def _read_image_bounds(p: Path, bounds_json: Path) -> Scene:
     if not bounds_json.exists():
         raise InputError(p, f"no georeferencing: expected {bounds_json.name} beside it")
+    bd = read_json(bounds_json)
     try:
-        bd = json.loads(bounds_json.read_text(encoding="utf-8"))
         s, w_, n, e = (float(bd[k]) for k in ("south", "west", "north", "east"))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InputError(bounds_json, f"needs numbers south, west, north, east ({exc})") from exc
     if not (s < n and w_ < e):
         raise InputError(bounds_json, "south must be below north and west left of east")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from sitl.launch import SimulatedCopter, VehicleKind, start_vehicle
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
 from survey.core.errors import InputError
+from survey.core.files import read_json
 from survey.core.plan_folder import PlanFolder
 
 EPILOG = ("Example: survey sitl start --plan out/joso --speedup 5  (home from the plan; then, "
@@ -91,11 +91,10 @@ def plan_home(plan_dir: Path) -> tuple[float, float]:
         The file is missing or has no home.
     """
     path = PlanFolder(plan_dir).summary
+    doc = read_json(path)
     try:
-        home = json.loads(path.read_text(encoding="utf-8"))["home"]
+        home = doc["home"]
         return float(home["lat_deg"]), float(home["lon_deg"])
-    except OSError as e:
-        raise InputError(path, f"cannot read it ({e.strerror or e})") from None
     except (ValueError, KeyError, TypeError):
         raise InputError(path, "not a survey plan summary (no home lat_deg/lon_deg)") from None
 

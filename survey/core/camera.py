@@ -1,26 +1,55 @@
-"""Survey cameras: a built-in catalog of real ones, and the photogrammetry that follows from them.
+"""Survey cameras: a built-in catalog of real ones, the pinhole model and the photogrammetry that
+follows from them. One camera model for the planner, the photo georeferencing
+(:mod:`mapping.georef`) and the virtual camera (:mod:`sitl.world.camera`).
 
 Convention (as QGroundControl's survey): the image's long side (``image_w_px``) lies across the
 flight line, so the across-track footprint sets the line spacing and the along-track footprint
 sets the trigger distance.
+
+Pinhole model
+-------------
+* Image: pixel ``(u, v)``, ``u`` to the right, ``v`` down, origin at the top-left corner of the
+  image (pixel ``(i, j)`` covers ``[i, i+1) × [j, j+1)``); principal point at the centre
+  ``(W/2, H/2)``; ``fx = focal_mm / sensor_w_mm × W``, ``fy = focal_mm / sensor_h_mm × H``.
+  No lens distortion.
+* Camera axes (as OpenCV): ``x`` right, ``y`` down, ``z`` forward along the optical axis.
+* World: metres east, north, up (ENU).
+* Attitude: camera-to-world rotation ``R = Rz(-yaw) · Rx(pitch) · B · Rz_cam(roll)``
+  (:func:`camera_rotation`), where ``B`` points a level camera north (``x`` east, ``y`` down,
+  ``z`` north); ``Rz_cam(roll)`` turns it about its optical axis (positive roll: the image's
+  right side goes down, the picture turns anticlockwise); ``Rx(pitch)`` tilts the optical axis
+  up about the east axis (pitch -90 looks straight down, image top to the north; 0 looks at the
+  horizon); ``Rz(-yaw)`` turns everything clockwise seen from above (yaw: the heading, degrees
+  clockwise from north; yaw 90: a nadir image's top points east; an oblique camera looks
+  east). This is the yaw-pitch-roll (Z-Y'-X'') order of DJI's gimbal angles. At pitch -90,
+  roll and yaw turn the image the same way. The columns of ``R`` are the camera's right, down
+  and forward axes in the world; its transpose takes world offsets to camera coordinates.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from survey.core.errors import ParamError
 
 
 @dataclass(frozen=True)
 class Camera:
-    """A frame camera: sensor size, focal length and image size.
+    """A frame camera: sensor size, focal length and image size; a pinhole (see the module).
+
+    ``make`` and ``exif_model`` are the EXIF ``Make``/``Model`` strings a photo from it carries
+    (what the virtual camera writes); empty when not known.
 
     >>> cam = CATALOG["phantom3-fc300s"]
     >>> round(cam.gsd_cm(40.0), 2)        # the Brighton Beach photos: ~1.7 cm/px at 40 m
     1.71
     >>> round(cam.altitude_for_gsd_m(1.71), 1)
     40.0
+    >>> round(cam.fx, 1), cam.principal_point, cam.focal_35mm
+    (2340.4, (2000.0, 1500.0), 20)
     """
 
     name: str
@@ -29,6 +58,34 @@ class Camera:
     focal_mm: float
     image_w_px: int
     image_h_px: int
+    make: str = ""
+    exif_model: str = ""
+
+    @property
+    def fx(self) -> float:
+        """Horizontal focal length, pixels."""
+        return self.focal_mm / self.sensor_w_mm * self.image_w_px
+
+    @property
+    def fy(self) -> float:
+        """Vertical focal length, pixels."""
+        return self.focal_mm / self.sensor_h_mm * self.image_h_px
+
+    @property
+    def principal_point(self) -> tuple[float, float]:
+        """``(cx, cy)``: the image centre, continuous pixel coordinates."""
+        return self.image_w_px / 2, self.image_h_px / 2
+
+    @property
+    def focal_35mm(self) -> int:
+        """35 mm equivalent focal length (by the diagonal), as EXIF FocalLengthIn35mmFilm."""
+        return round(self.focal_mm * math.hypot(36.0, 24.0)
+                     / math.hypot(self.sensor_w_mm, self.sensor_h_mm))
+
+    def matrix(self) -> np.ndarray:
+        """The 3×3 camera matrix ``K``: camera coordinates → homogeneous (continuous) pixels."""
+        cx, cy = self.principal_point
+        return np.array([[self.fx, 0.0, cx], [0.0, self.fy, cy], [0.0, 0.0, 1.0]])
 
     def gsd_cm(self, altitude_m: float) -> float:
         """Ground sample distance (cm per pixel) at ``altitude_m`` above ground, nadir."""
@@ -44,6 +101,30 @@ class Camera:
             altitude_m * self.sensor_w_mm / self.focal_mm,
             altitude_m * self.sensor_h_mm / self.focal_mm,
         )
+
+
+# A level camera looking north: columns are the camera's x (right), y (down), z (forward).
+_LEVEL_NORTH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+def _rot_x(deg: float) -> np.ndarray:
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def _rot_z(deg: float) -> np.ndarray:
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: float = 0.0) -> np.ndarray:
+    """Camera-to-world (east, north, up) rotation matrix; see the module's conventions.
+
+    >>> r = camera_rotation(0.0, -90.0, 0.0)          # nadir, image top north
+    >>> [(r @ v).round(9).tolist() for v in ([0, 0, 1], [0, -1, 0])]  # optical axis, image up
+    [[0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]
+    """
+    return _rot_z(-yaw_deg) @ _rot_x(pitch_deg) @ _LEVEL_NORTH @ _rot_z(roll_deg)
 
 
 # Sensor sizes and focal lengths from the makers' specifications (and the EXIF of real photos).

@@ -48,6 +48,7 @@ from mapping.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
 from survey.core.camera import Camera
 from survey.core.damage import DamageClass
 from survey.core.errors import ImageError, InputError, ParamError
+from survey.core.files import read_json
 from survey.core.plan_folder import FlightFolder, PlanFolder
 
 if TYPE_CHECKING:
@@ -239,9 +240,10 @@ def plan_layers(plan_dir: Path) -> dict[str, dict]:
     file = PlanFolder(plan_dir).geojson
     if not file.is_file():
         raise InputError(plan_dir, "not a plan folder (no plan.geojson)")
+    doc = read_json(file)
     try:
-        features = json.loads(file.read_text(encoding="utf-8"))["features"]
-    except (ValueError, KeyError, TypeError):
+        features = list(doc["features"])
+    except (KeyError, TypeError):
         raise InputError(file, "not a plan GeoJSON") from None
     pick = {"routes": ("route",), "zones": ("keepout",), "area": ("covered",)}
     return {name: {"type": "FeatureCollection",

@@ -33,7 +33,6 @@ from shapely.geometry import Point, Polygon, shape
 from mapping.score import Score, score_buildings
 from missions.plan.inputs import Zone
 from sitl.launch import VehicleKind, start_vehicle
-from sitl.world.camera import Intrinsics
 from sitl.world.painter import generate_village
 from sitl.world.scene import Scene
 from survey.core.camera import Camera
@@ -54,8 +53,7 @@ SWAP_TIMEOUT_S = 30.0
 and disarmed (real seconds)."""
 # DJI Mavic 3 Enterprise optics, photos captured at 2000 px wide (7 cm/px at 100 m).
 CAMERA = Camera("mavic3e", 17.3, 13.0, 12.29, 2000, 1499)
-INTRINSICS = Intrinsics(width_px=2000, height_px=1499, focal_mm=12.29, sensor_w_mm=17.3,
-                        sensor_h_mm=13.0, make="DJI", model="M3E")
+INTRINSICS = Camera("mavic3e", 17.3, 13.0, 12.29, 2000, 1499, make="DJI", exif_model="M3E")
 
 Report = Callable[[str, int, int], None]
 

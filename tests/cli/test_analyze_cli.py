@@ -294,13 +294,15 @@ def test_analyze_into_a_folder_that_cannot_be_made(fake_model: list[Path],
 def dji_photo(path: Path, *, rel_alt_m: float = 40.0, pitch_deg: float = -90.0) -> Path:
     """A DJI-style JPEG over the synthetic scene's origin with these XMP values, a red
     'destroyed' square in the middle (the fake model boxes it)."""
-    from sitl.world.camera import Intrinsics, write_photo_jpeg
+    from dataclasses import replace
+
+    from sitl.world.camera import PHANTOM3, write_photo_jpeg
 
     image = np.full((300, 400, 3), 110, np.uint8)
     image[130:170, 180:220] = (0, 0, 255)
-    return write_photo_jpeg(path, image, Intrinsics(width_px=400, height_px=300), lat=LAT0,
-                            lon=LON0, alt_msl_m=52.0, rel_alt_m=rel_alt_m, yaw_deg=0.0,
-                            pitch_deg=pitch_deg)
+    camera = replace(PHANTOM3, image_w_px=400, image_h_px=300)
+    return write_photo_jpeg(path, image, camera, lat=LAT0, lon=LON0, alt_msl_m=52.0,
+                            rel_alt_m=rel_alt_m, yaw_deg=0.0, pitch_deg=pitch_deg)
 
 
 UNPLACEABLE = {  # name: (XMP values, the reason given)

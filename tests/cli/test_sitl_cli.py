@@ -80,7 +80,7 @@ def test_start_takes_home_from_a_plan(monkeypatch: pytest.MonkeyPatch, tmp_path:
 @pytest.mark.parametrize(("args", "message"), [
     (["--home", "91,0"], "--home"),
     ([], "--home: give --home LAT,LON or --plan DIR"),
-    (["--plan", "/nonexistent"], "summary.json: cannot read it"),
+    (["--plan", "/nonexistent"], "summary.json: no such file"),
     (["--home", "36,139", "--speedup", 0], "--speedup: must be positive"),
     (["--home", "36,139", "--port", 70000], "--port"),
 ])

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sitl.launch import VehicleKind
+from survey.core.damage import DamageClass
 from survey.pipelines.demo import demo_scene, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def test_generated_scene_end_to_end(tmp_path):
     scene = demo_scene(seed=7, size_m=(300.0, 240.0))
     result = run_demo(scene, tmp_path / "demo", assessor=ASSESSOR, speedup=50.0)
     _check_outputs(result)
-    destroyed = result.score.classes["destroyed"]
+    destroyed = result.score.classes[DamageClass.DESTROYED]
     assert destroyed.truth >= 5
     assert destroyed.recall >= SCENE_DESTROYED_RECALL_FLOOR, result.score.to_json()
 
@@ -66,7 +67,7 @@ def test_xbd_scene_end_to_end(tmp_path):
     scene = xbd_scene(XBD / "labels" / f"{XBD_TILE}.json", XBD / "images" / f"{XBD_TILE}.png")
     result = run_demo(scene, tmp_path / "xbd", assessor=ASSESSOR, speedup=50.0)
     _check_outputs(result)
-    destroyed = result.score.classes["destroyed"]
+    destroyed = result.score.classes[DamageClass.DESTROYED]
     assert destroyed.truth >= 30
     assert destroyed.recall >= XBD_DESTROYED_RECALL_FLOOR, result.score.to_json()
     assert destroyed.precision >= XBD_DESTROYED_PRECISION_FLOOR, result.score.to_json()
@@ -78,4 +79,4 @@ def test_generated_scene_against_ardupilot_sitl(tmp_path):
     result = run_demo(scene, tmp_path / "demo", assessor=ASSESSOR,
                       vehicle=VehicleKind.ARDUPILOT, speedup=10.0)
     _check_outputs(result)
-    assert result.score.classes["destroyed"].recall >= SCENE_DESTROYED_RECALL_FLOOR
+    assert result.score.classes[DamageClass.DESTROYED].recall >= SCENE_DESTROYED_RECALL_FLOOR

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -198,7 +198,7 @@ def synthetic_survey(folder: Path, *, centres: Sequence[tuple[float, float]] = D
                      names: Sequence[str] | None = None, size: tuple[int, int] = (400, 300),
                      scene_gsd_m: float = 0.1) -> SyntheticSurvey:
     """Render ``centres`` as nadir DJI-style JPEGs of a plain scene with painted squares."""
-    from sitl.world.camera import Intrinsics, render_photo, write_photo_jpeg
+    from sitl.world.camera import PHANTOM3, render_photo, write_photo_jpeg
     from sitl.world.scene import Scene
     from survey.core.frame import LocalFrame
 
@@ -213,7 +213,7 @@ def synthetic_survey(folder: Path, *, centres: Sequence[tuple[float, float]] = D
         image[r0:r1, c0:c1] = PAINT[b.damage]
     scene = Scene(image=image, frame=frame,
                   affine=(scene_gsd_m, 0.0, -w_m / 2, 0.0, -scene_gsd_m, h_m / 2))
-    cam = Intrinsics(width_px=size[0], height_px=size[1])
+    cam = replace(PHANTOM3, image_w_px=size[0], image_h_px=size[1])
     half = (REL_ALT * cam.sensor_w_mm / cam.focal_mm / 2, REL_ALT * cam.sensor_h_mm
             / cam.focal_mm / 2)
     photos = []

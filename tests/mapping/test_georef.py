@@ -16,7 +16,6 @@ from mapping.georef import (
     FlatGround,
     UnplaceablePose,
     box_to_ground,
-    camera_rotation,
     check_placeable,
     footprint,
     ground_to_pixel,
@@ -97,13 +96,6 @@ def test_roll_turns_about_the_optical_axis_right_side_down():
     # At nadir a roll turns the picture like a yaw (the Euler angles' gimbal lock).
     np.testing.assert_allclose(_local(_pose(roll=90), [(320, 0), (640, 240)]),
                                _local(_pose(yaw=90), [(320, 0), (640, 240)]), atol=1e-9)
-
-
-def test_rotation_is_the_virtual_cameras():
-    sitl_camera = pytest.importorskip("sitl.world.camera")
-    for angles in [(0, -90, 0), (37, -60, 5), (250, -10, -20), (90, 0, 30)]:
-        np.testing.assert_allclose(camera_rotation(*angles),
-                                   sitl_camera.camera_rotation(*angles).T, atol=1e-12)
 
 
 def test_oblique_45_absolute():
@@ -389,7 +381,7 @@ def test_agrees_with_the_virtual_camera(tmp_path):
     scene_mod = pytest.importorskip("sitl.world.scene")
     frame = LocalFrame(LAT, LON)
     scene = scene_mod.Scene(np.zeros((300, 300, 3), np.uint8), frame, (1.0, 0, -150, 0, -1.0, 150))
-    intr = sitl_camera.Intrinsics(width_px=400, height_px=300)
+    intr = dataclasses.replace(sitl_camera.PHANTOM3, image_w_px=400, image_h_px=300)
     lon, lat = frame.to_geo(20.0, -30.0)
     angles = {"yaw_deg": 217.0, "pitch_deg": -62.0, "roll_deg": 3.0}
     path = sitl_camera.write_photo_jpeg(tmp_path / "s01_0001.jpg", np.zeros((300, 400, 3),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -249,3 +250,37 @@ def test_read_a_utm_geotiff(tmp_path: Path) -> None:
     lon, lat = s.pixel_to_lonlat(100.0, 80.0)
     e, n = Transformer.from_crs(4326, 32654, always_xy=True).transform(lon, lat)
     assert (e - e0, n0 - n) == pytest.approx((50.0, 40.0), abs=0.02)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_scene_files_get_the_usual_permissions(scene: Scene, tmp_path: Path) -> None:
+    """Scene files are shared outputs: 0666 less the umask, not a temporary file's 0600."""
+    write_scene(scene, tmp_path / "out")
+    files = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in files] == ["context.geojson", "scene.tif", "truth.geojson"]
+    assert {p.stat().st_mode & 0o777 for p in files} == {0o666 & ~_umask()}
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("truth.geojson", "{oops", r"truth\.geojson: not a readable JSON file \("),
+    ("truth.geojson", "[]", r"truth\.geojson: not a GeoJSON feature collection \(top level"),
+    ("context.geojson", '{"type": "FeatureCollection"}',
+     r"context\.geojson: not a GeoJSON feature collection \('features'\)"),
+    ("area.bounds.json", "nope", r"area\.bounds\.json: not a readable JSON file \("),
+    ("area.bounds.json", '{"south": 1, "west": 2}',
+     r"area\.bounds\.json: needs numbers south, west, north, east \('north'\)"),
+    ("area.bounds.json", '["south"]', r"area\.bounds\.json: needs numbers south, west"),
+])
+def test_unreadable_scene_json(tmp_path: Path, name: str, text: str, message: str) -> None:
+    cv2.imwrite(str(tmp_path / "area.png"), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "area.bounds.json").write_text(
+        json.dumps({"south": 36.0, "west": 140.0, "north": 36.001, "east": 140.001}))
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        read_scene(tmp_path / "area.png")
+    assert "\n" not in str(info.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -13,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sitl.world.camera import Intrinsics, photograph_flight, render_photo, write_photo_jpeg
+from sitl.world.camera import photograph_flight, render_photo, write_photo_jpeg
 from sitl.world.scene import NEUTRAL_GROUND_BGR, Scene
+from survey.core.camera import Camera
 from survey.core.errors import InputError
 from survey.core.frame import LocalFrame
 
-CAM = Intrinsics(width_px=800, height_px=600, focal_mm=4.0, sensor_w_mm=6.4, sensor_h_mm=4.8,
-                 model="TEST1")
+CAM = Camera("test", 6.4, 4.8, 4.0, 800, 600, make="DJI", exif_model="TEST1")
 FRAME = LocalFrame(36.0712, 139.9933)
 GSD = 0.5
 HALF = 200.0  # the scene spans ±200 m
@@ -67,9 +68,9 @@ def expected_pixel(xy: tuple[float, float], yaw: float, pitch: float) -> tuple[f
         down = np.array([0.0, math.sin(p), -math.cos(p)])
     xc, yc, zc = right @ d, down @ d, axis @ d
     assert zc > 0
-    fx = CAM.focal_mm / CAM.sensor_w_mm * CAM.width_px
-    fy = CAM.focal_mm / CAM.sensor_h_mm * CAM.height_px
-    return fx * xc / zc + CAM.width_px / 2, fy * yc / zc + CAM.height_px / 2
+    fx = CAM.focal_mm / CAM.sensor_w_mm * CAM.image_w_px
+    fy = CAM.focal_mm / CAM.sensor_h_mm * CAM.image_h_px
+    return fx * xc / zc + CAM.image_w_px / 2, fy * yc / zc + CAM.image_h_px / 2
 
 
 def found_pixel(img: np.ndarray, colour: tuple[int, int, int]) -> tuple[float, float] | None:
@@ -91,8 +92,8 @@ def test_markers_where_a_pinhole_puts_them(scene: Scene, yaw: float, pitch: floa
     for colour, xy in MARKERS.items():
         u, v = expected_pixel(xy, yaw, pitch)
         got = found_pixel(img, colour)
-        if not (20 < u < CAM.width_px - 20 and 20 < v < CAM.height_px - 20):
-            assert got is None or not (0 < got[0] < CAM.width_px)
+        if not (20 < u < CAM.image_w_px - 20 and 20 < v < CAM.image_h_px - 20):
+            assert got is None or not (0 < got[0] < CAM.image_w_px)
             continue
         assert got is not None, f"marker {colour} missing"
         assert got == pytest.approx((u, v), abs=1.0)
@@ -215,3 +216,49 @@ def test_photograph_flight(scene: Scene, tmp_path: Path) -> None:
 def test_photograph_flight_without_photo_lists(scene: Scene, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="sortie_NN_photos"):
         photograph_flight(scene, CAM, tmp_path, tmp_path / "out")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_photos_get_the_usual_permissions(scene: Scene, tmp_path: Path) -> None:
+    """Photos are shared outputs: 0666 less the umask, not a temporary file's 0600."""
+    path = write_photo_jpeg(tmp_path / "p.jpg", np.zeros((600, 800, 3), np.uint8), CAM,
+                            lat=36.0, lon=140.0, alt_msl_m=80.0, rel_alt_m=60.0, yaw_deg=0.0)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    out = photograph_flight(scene, CAM, _flight(tmp_path / "flight"), tmp_path / "photos")
+    assert {p.stat().st_mode & 0o777 for p in out} == {0o666 & ~_umask()}
+    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == [p.name for p in out]
+
+
+def test_the_image_must_have_the_cameras_size(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="image is 400×300, the camera's 800×600"):
+        write_photo_jpeg(tmp_path / "p.jpg", np.zeros((300, 400, 3), np.uint8), CAM, lat=36.0,
+                         lon=140.0, alt_msl_m=80.0, rel_alt_m=60.0, yaw_deg=0.0)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_camera_without_exif_names_writes_none(tmp_path: Path) -> None:
+    cam = Camera("plain", 6.4, 4.8, 4.0, 80, 60)
+    path = write_photo_jpeg(tmp_path / "p.jpg", np.zeros((60, 80, 3), np.uint8), cam, lat=36.0,
+                            lon=140.0, alt_msl_m=80.0, rel_alt_m=60.0, yaw_deg=0.0)
+    with Image.open(path) as im:
+        exif = im.getexif()
+    assert 0x010F not in exif and 0x0110 not in exif
+    assert float(exif.get_ifd(0x8769)[0x920A]) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", r"sortie_01_photos\.json: not a readable JSON file \("),
+    ("[1, 2]", r"sortie_01_photos\.json: not a photo list \(top level is not an object\)"),
+    ('{"sortie": 1}', r"sortie_01_photos\.json: not a photo list \('photos'\)"),
+    ('{"sortie": 1, "photos": [{"lat_deg": 1}]}', r"not a photo list \('index'\)"),
+])
+def test_unreadable_photo_lists(scene: Scene, tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "sortie_01_photos.json").write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        photograph_flight(scene, CAM, tmp_path, tmp_path / "out")
+    assert "\n" not in str(info.value)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely.wkt
 
-from sitl.world.camera import Intrinsics, render_photo
+from sitl.world.camera import PHANTOM3, render_photo
 from sitl.world.xbd_scene import xbd_scene
 from survey.core.errors import InputError
 
@@ -57,7 +58,7 @@ def test_fit_and_buildings(paths: tuple[Path, Path]) -> None:
 def test_virtual_camera_over_a_tile(paths: tuple[Path, Path]) -> None:
     scene = xbd_scene(*paths)
     lon, lat = scene.pixel_to_lonlat(512, 512)
-    cam = Intrinsics(width_px=400, height_px=300)
+    cam = replace(PHANTOM3, image_w_px=400, image_h_px=300)
     img = render_photo(scene, cam, lat=float(lat), lon=float(lon), rel_alt_m=200.0,
                        yaw_deg=0.0)
     assert img.shape == (300, 400, 3) and img.std() > 5
