@@ -359,19 +359,7 @@ def make_plan(req: PlanRequest) -> Plan:
     free_all = area.difference(keepout) if not area.is_empty else Polygon()
     if req.mode is Mode.SURVEY and (free_all.is_empty or free_all.area < 1.0):
         raise PlanningError(f"{req.area_source}: the area is fully blocked by no-fly zones")
-    if req.home_latlon is not None:
-        lat, lon = req.home_latlon
-        hx, hy = frame.to_local(lon, lat)
-        home = (float(hx), float(hy))
-        for z, g in blocking:
-            if g.buffer(req.margin_m).contains(Point(home)):
-                raise ParamError("home_latlon", f"home {lat:.6f},{lon:.6f} is inside no-fly zone "
-                                 f"{z.name!r} (or within {req.margin_m:g} m of it)")
-    elif not area.is_empty:
-        home = _default_home(area, keepout)
-    else:
-        c = shapely.union_all([frame.geom_to_local(p.geometry) for p in req.pois]).centroid
-        home = (c.x, c.y)
+    home = _home(req, frame, area, keepout, blocking)
     home_lon, home_lat = frame.to_geo(*home)
 
     across_m, along_m = req.camera.footprint_m(altitude_m)
@@ -395,17 +383,8 @@ def make_plan(req: PlanRequest) -> Plan:
         if free.is_empty or free.area < 1.0:
             raise PlanningError(f"{req.area_source}: none of the area can be reached from home "
                                 f"(range {reach_m:.0f} m, round the no-fly zones)")
-        route = coverage_route(free, spacing_m=spacing_m, home=home, router=router,
-                               drone=req.drone, footprint_m=across_m)
-        piece_m = max(4 * trigger_m, _REFLY_PIECE * req.drone.budget_s
-                      * req.drone.cruise_speed_m_s)
-        tasks = [t for a, b in route.lines for t in pieces(a, b, piece_m)]
-        tasks, gaps = _fill_gaps(tasks, free, req.camera, altitude_m, trigger_m)
-        if gaps:
-            notes.append(f"{gaps} photo(s) added where the sweep lines' photos leave a gap "
-                         "(corners between the area's edge and a no-fly zone)")
-        notes.append(f"sweep angle {(90.0 - route.angle_deg) % 180.0:.0f}° from north, "
-                     f"{route.cells} cells")
+        tasks = _survey_tasks(req, free, home, router, altitude_m, spacing_m, trigger_m,
+                              across_m, notes)
     else:
         tasks = _patrol_tasks(req, frame, keepout, blocking, region, notes)
         tasks = [t for t in tasks if _reachable(t.points[0], home, router, t.name, notes)]
@@ -426,18 +405,15 @@ def make_plan(req: PlanRequest) -> Plan:
                                          if not free.is_empty else lost])
         notes.append(f"{len(split.dropped)} task(s) cannot be reached within the battery budget")
 
-    sorties = []
-    for n, sr in enumerate(map(merge_pieces, split.sorties), start=1):
-        photos = [p for t in sr.tasks for p in _photos(t, trigger_m)]
-        sorties.append(Sortie(
-            number=n,
-            items=_items(sr, home, frame, altitude_m, req, trigger_m),
-            route=LineString(sr.path),
-            photos=tuple(photos),
-            lines=len(sr.tasks),
-            distance_m=sr.distance_m,
-            time_s=sr.time_s,
-        ))
+    sorties = [Sortie(
+        number=n,
+        items=_items(sr, home, frame, altitude_m, req, trigger_m),
+        route=LineString(sr.path),
+        photos=tuple(p for t in sr.tasks for p in _photos(t, trigger_m)),
+        lines=len(sr.tasks),
+        distance_m=sr.distance_m,
+        time_s=sr.time_s,
+    ) for n, sr in enumerate(map(merge_pieces, split.sorties), start=1)]
     covered = free.difference(unreachable) if not free.is_empty else Polygon()
     rally = _rally(free if not free.is_empty else region, home, frame, altitude_m)
     flown = shapely.union_all([s.route for s in sorties] + [Point(home)] + [
@@ -452,6 +428,43 @@ def make_plan(req: PlanRequest) -> Plan:
         area=area if not area.is_empty else operation, keepout=keepout, covered=covered,
         unreachable=unreachable, notes=tuple(notes),
     )
+
+
+def _home(req: PlanRequest, frame: LocalFrame, area: BaseGeometry, keepout: BaseGeometry,
+          blocking: list[tuple[Zone, BaseGeometry]]) -> XY:
+    """Where the drone takes off, local metres: ``--home`` (refused inside a zone or its
+    margin), else the area's edge nearest its centre, else the patrol points' centre."""
+    if req.home_latlon is not None:
+        lat, lon = req.home_latlon
+        hx, hy = frame.to_local(lon, lat)
+        home = (float(hx), float(hy))
+        for z, g in blocking:
+            if g.buffer(req.margin_m).contains(Point(home)):
+                raise ParamError("home_latlon", f"home {lat:.6f},{lon:.6f} is inside no-fly zone "
+                                 f"{z.name!r} (or within {req.margin_m:g} m of it)")
+        return home
+    if not area.is_empty:
+        return _default_home(area, keepout)
+    c = shapely.union_all([frame.geom_to_local(p.geometry) for p in req.pois]).centroid
+    return (c.x, c.y)
+
+
+def _survey_tasks(req: PlanRequest, free: BaseGeometry, home: XY, router: Router,
+                  altitude_m: float, spacing_m: float, trigger_m: float, across_m: float,
+                  notes: list[str]) -> list[Task]:
+    """The sweep lines over the reachable free area, cut into pieces a sortie can take,
+    with hover photos where the lines' photos leave a gap."""
+    route = coverage_route(free, spacing_m=spacing_m, home=home, router=router,
+                           drone=req.drone, footprint_m=across_m)
+    piece_m = max(4 * trigger_m, _REFLY_PIECE * req.drone.budget_s * req.drone.cruise_speed_m_s)
+    tasks = [t for a, b in route.lines for t in pieces(a, b, piece_m)]
+    tasks, gaps = _fill_gaps(tasks, free, req.camera, altitude_m, trigger_m)
+    if gaps:
+        notes.append(f"{gaps} photo(s) added where the sweep lines' photos leave a gap "
+                     "(corners between the area's edge and a no-fly zone)")
+    notes.append(f"sweep angle {(90.0 - route.angle_deg) % 180.0:.0f}° from north, "
+                 f"{route.cells} cells")
+    return tasks
 
 
 def _reachable_parts(free: BaseGeometry, home: XY,
