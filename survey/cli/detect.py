@@ -18,7 +18,7 @@ from survey.cli.models import (
     show_trusted,
     weights_path,
 )
-from survey.cli.options import Conf, Device, OutDir, TileOverlap, TrustWeights, Weights
+from survey.cli.options import Conf, Device, OutDir, Split, TileOverlap, TrustWeights, Weights
 from survey.cli.text import escape
 from survey.core.errors import InputError
 
@@ -202,7 +202,8 @@ def evaluate(
     data: Annotated[Path, typer.Argument(
         help="YOLO dataset yaml, or a crop folder (survey dataset xbd --crops) for the "
         "assessor.")],
-    split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
+    split: Annotated[Split, typer.Option("--split", help="The dataset split to score.")
+                     ] = Split.TEST,
     conf: Conf = DEFAULT_CONF,
     device: Device = "cpu",
     record: Annotated[bool, typer.Option(
@@ -226,8 +227,6 @@ def evaluate(
                            use_pre=not no_pre)
         return
     with cli_errors(ctx):
-        if split not in ("train", "val", "test"):
-            raise InputError("--split", f"expected one of: train, val, test; got {split!r}")
         spec = read_dataset_yaml(data, required=(split,))
         with app.err.status("Loading the model…"):
             model = load_model(weights, device=device, trust=trust_weights,
@@ -264,8 +263,6 @@ def _evaluate_assessor(ctx: typer.Context, weights: Path, data: Path, split: str
 
     err, out = ctx.obj.err, ctx.obj.out
     with cli_errors(ctx):
-        if split not in ("train", "val", "test"):
-            raise InputError("--split", f"expected one of: train, val, test; got {split!r}")
         from detection.assessor import evaluate_assessor
 
         with err.status("Loading the assessor…"):

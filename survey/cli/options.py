@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,16 @@ Gsd = Annotated[float | None, typer.Option(
     "--gsd", help="Target ground sample distance, cm/px: sets the altitude from the camera.")]
 Overlap = Annotated[str, typer.Option(
     "--overlap", help="Front/side photo overlap in percent, e.g. 80/70.")]
+
+
+
+class Split(StrEnum):
+    """A dataset split."""
+
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"
+
 
 # Models: which weights a command loads, and where it runs them.
 Weights = Annotated[Path | None, typer.Option(

@@ -36,6 +36,8 @@ def run(*args: object) -> tuple[int, str, str]:
     (["sitl", "nosuch"], "survey sitl: No such command 'nosuch'"),
     (["nosuch"], "survey: No such command 'nosuch'"),
     (["--bogus"], "survey: No such option: --bogus"),
+    (["evaluate", "w", "d.yaml", "--split", "bogus"],
+     "survey evaluate: Invalid value for '--split'"),
     (["detect", "a.jpg", "-o", "o", "--conf", "1.5"], "survey detect: Invalid value for '--conf'"),
     (["detect", "a.jpg", "-o", "o", "--tile-overlap", "0.95"],
      "survey detect: Invalid value for '--tile-overlap'"),
