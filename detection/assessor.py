@@ -302,7 +302,7 @@ def split_probabilities(assessor: Assessor, root: str | PathLike[str], split: st
             if is_pair != assessor.takes_pre:
                 raise InputError(path, "a pre+post pair crop, but the assessor takes post "
                                        "crops only" if is_pair else "a post-only crop, but "
-                                       "the assessor takes pre+post pairs (--pre)")
+                                       "the assessor takes pre+post pairs")
             if is_pair:
                 image, before = split_pair(image)
                 befores.append(before)

@@ -31,7 +31,7 @@ WEIGHTS_NAME = "model.safetensors"
 ARCH_NAME = "model.yaml"
 PICKLE_SUFFIXES = (".pt", ".pth")
 TRUST_HINT = ("a .pt checkpoint is a pickle and can run code when loaded; use a "
-              "model.safetensors folder written by survey train, or pass --trust-weights "
+              "model.safetensors folder written by survey train, or pass `trust_weights` "
               "if you trust this file")
 
 

@@ -365,7 +365,7 @@ def fly_plan(link: Link, plan_dir: str | Path, *, sorties: Sequence[int] | None 
             if not result.completed:
                 raise FlightAborted(f"sortie {n} interrupted: "
                                     f"{'; '.join(result.interruptions) or 'ended early'}; "
-                                    f"resume with --resume from item {progress.of(n).last_reached}")
+                                    f"resume with `resume` from item {progress.of(n).last_reached}")
     finally:
         state.close()
     return FlightResult(tuple(results), info)
@@ -386,7 +386,7 @@ def _sortie_to_attach(link: Link, todo: list[int], progress: FlightProgress,
     mode = mode_name(hb.custom_mode)
     if not resume:
         raise VehicleRefused("start a sortie", f"it is already armed, in {mode}; to follow "
-                             "the sortie in the air to landing, run again with --resume")
+                             "the sortie in the air to landing, run again with `resume`")
     flying = [n for n in todo if progress.of(n).in_flight]
     if not flying:
         raise VehicleRefused("start a sortie", f"it is already armed, in {mode}, and "
@@ -552,7 +552,7 @@ class _Sortie:
             if off > cfg.max_home_offset_m:
                 raise VehicleRefused(
                     "start sortie", f"the vehicle is {off:.0f} m from the plan's home "
-                    f"{lat0:.6f},{lon0:.6f}; take off from there or re-plan with --home")
+                    f"{lat0:.6f},{lon0:.6f}; take off from there or re-plan with `home_latlon`")
 
     def start(self) -> None:
         t = self.config.command_timeout_s
@@ -797,7 +797,7 @@ class _LostLink:
             raise LinkTimeout(
                 f"vehicle HEARTBEAT during sortie {s.number}", round(silent, 1),
                 f"link lost; {self.last_seen()}; the vehicle's own failsafe (FS_GCS_ENABLE) "
-                "decides what it does; follow it when the link is back with --resume")
+                "decides what it does; follow it when the link is back with `resume`")
         if now >= self.next_report:
             self.next_report = now + s.config.link_report_s
             s.emit(FlightEvent(EventKind.LINK_LOST, s.number,

@@ -491,7 +491,7 @@ def _open_serial(url: str, device: str, url_baud: int | None, baud: int | None,
         check_baud(url_baud, "url")
         if baud is not None and baud != url_baud:
             raise ParamError("baud", f"{baud} disagrees with the rate {url_baud} in "
-                             f"--connect {url}")
+                             f"`url` {url}")
     rate = url_baud or baud or DEFAULT_BAUD
     if not _COM_PORT.fullmatch(device):
         try:
@@ -610,7 +610,7 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
     link = Link(conn, url, clock=clock)
     hints = []
     if isinstance(conn, _Serial):
-        hints.append(f"serial at {conn.baud} baud: check --baud and that the radios "
+        hints.append(f"serial at {conn.baud} baud: check `baud` and that the radios "
                      "are linked")
     link.timeout_hint = "; ".join(hints)
     try:
@@ -622,7 +622,7 @@ def connect(url: str, *, timeout_s: float = 10.0, signing_key: bytes | None = No
             hints.append("signing is on: unsigned or wrongly signed messages are refused")
         elif first._header.incompat_flags & mavlink.MAVLINK_IFLAG_SIGNED:
             hints.append("the vehicle signs its messages: unless this is its USB port it "
-                         "ignores unsigned ones; give its key with --signing-key")
+                         "ignores unsigned ones; give its key with `signing_key`")
         link.timeout_hint = "; ".join(hints)
         if rates_hz:
             request_rates(link, rates_hz)

@@ -117,7 +117,7 @@ def send_setup_signing(link: Link, key: bytes) -> None:
 
 def _other_key(link: Link) -> LinkError:
     return LinkError(f"{link.url}: the vehicle signs with another MAVLink key: give that key "
-                     "with --signing-key, or clear the vehicle's key over its USB port")
+                     "with `signing_key`, or clear the vehicle's key over its USB port")
 
 
 def start_signing(link: Link, key: bytes, heartbeat: Any, *, timeout_s: float) -> bool:

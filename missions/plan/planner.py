@@ -83,7 +83,7 @@ def resolve_altitude(req: PlanRequest) -> float:
         ``allow_altitude``.
     """
     if req.altitude_m is not None and req.gsd_cm is not None:
-        raise ParamError("altitude_m", "give --altitude or --gsd, not both")
+        raise ParamError("altitude_m", "give `altitude_m` or `gsd_cm`, not both")
     if req.gsd_cm is not None:
         check_bound("gsd_cm", req.gsd_cm)
         alt = req.camera.altitude_for_gsd_m(req.gsd_cm)
@@ -91,7 +91,7 @@ def resolve_altitude(req: PlanRequest) -> float:
         if alt < low:
             raise ParamError("gsd_cm", f"{req.gsd_cm:g} cm/px needs {alt:.2g} m above ground; "
                              f"the lowest survey altitude is {low:g} m (with this camera: "
-                             f"--gsd ≥ {req.gsd_cm * low / alt:.2f})")
+                             f"`gsd_cm` ≥ {req.gsd_cm * low / alt:.2f})")
         param = "gsd_cm"
     else:
         alt = 80.0 if req.altitude_m is None else req.altitude_m
@@ -99,7 +99,7 @@ def resolve_altitude(req: PlanRequest) -> float:
     check_bound("altitude_m", alt)
     if alt > req.max_altitude_m and not req.allow_altitude:
         raise ParamError(param, f"{alt:.1f} m above ground exceeds the {req.max_altitude_m:g} m "
-                         "ceiling; pass --allow-altitude if you hold a permit for it")
+                         "ceiling; pass `allow_altitude` if you hold a permit for it")
     return alt
 
 
@@ -132,8 +132,8 @@ def _check_work(req: PlanRequest, area_m2: float, spacing_m: float, trigger_m: f
         photos = area_m2 / max(spacing_m * trigger_m, 1e-9)
         if photos > MAX_PHOTOS:
             raise InputError(req.area_source, f"would take ~{photos:,.0f} photos; at most "
-                             f"{MAX_PHOTOS:,} a plan (raise --gsd or --altitude, lower "
-                             "--overlap, or split the area)")
+                             f"{MAX_PHOTOS:,} a plan (raise `gsd_cm` or `altitude_m`, lower "
+                             "`side_overlap`, or split the area)")
 
 
 def _simplified(geom: BaseGeometry, *, grow: bool = False) -> BaseGeometry:
@@ -153,7 +153,7 @@ def _default_home(area: BaseGeometry, keepout: BaseGeometry) -> XY:
         return (edge.x, edge.y)
     free_edge = area.boundary.difference(keepout.buffer(1.0))
     if free_edge.is_empty:
-        raise PlanningError("the whole edge of the area lies in no-fly zones; give --home")
+        raise PlanningError("the whole edge of the area lies in no-fly zones; give `home_latlon`")
     p = nearest_points(free_edge, c)[0]
     return (p.x, p.y)
 

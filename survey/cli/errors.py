@@ -4,7 +4,9 @@ The library names a bad parameter as it names it itself (:class:`ParamError`: ``
 ``"url"``); here it becomes the running command's option (``--margin``, ``--connect``). The
 options come from the command's own parameters (``ctx.command.params``: each one's Python name
 and its options), so no flag is spelled twice; a command whose parameter is named otherwise
-than the library's passes ``renamed`` (library name → its own).
+than the library's passes ``renamed`` (library name → its own). A message that points at
+another parameter writes its name in backquotes (``"give `altitude_m` or `gsd_cm`"``); those
+become the command's options too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from survey.cli.text import escape
 from survey.core.errors import ParamError, SurveyError
 
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+_MENTION = re.compile(r"`([a-z_][a-z0-9_]*)`")
 
 Renamed = Mapping[str, str]
 """Library parameter name → the command's parameter name, where they differ."""
@@ -45,10 +48,22 @@ def option_for(ctx: typer.Context, param: str, renamed: Renamed | None = None) -
 
 
 def error_message(ctx: typer.Context, e: SurveyError, renamed: Renamed | None = None) -> str:
-    """``e`` as the user reads it: a :class:`ParamError` names the command's options."""
+    """``e`` as the user reads it: a :class:`ParamError`, and every `parameter` its message
+    mentions, named as the command's options (a name the command does not take stays)."""
     if isinstance(e, ParamError):
-        return f"{'/'.join(option_for(ctx, p, renamed) for p in e.params)}: {e.problem}"
-    return str(e)
+        text = f"{'/'.join(option_for(ctx, p, renamed) for p in e.params)}: {e.problem}"
+    else:
+        text = str(e)
+
+    names = {p.name for p in ctx.command.params}
+
+    def mention(m: re.Match[str]) -> str:
+        param = m.group(1)
+        if (renamed or {}).get(param, param) in names:
+            return option_for(ctx, param, renamed)
+        return m.group(0)
+
+    return _MENTION.sub(mention, text)
 
 
 @contextmanager

@@ -310,7 +310,7 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
     good = [p for p in poses.values() if isinstance(p, PhotoPose)]
     orthos = [p for p in poses.values() if isinstance(p, Ortho)]
     if orthos and config.model is None and config.buildings is None:
-        raise InputError(orthos[0].path, "an orthomosaic needs a detector or --buildings")
+        raise InputError(orthos[0].path, "an orthomosaic needs a detector or `buildings`")
     if not good and not orthos:  # nothing to map: refuse before a survey folder is written
         first = next(p for p in poses.values() if isinstance(p, InputError))
         raise InputError(first.source, f"{first.problem} (none of the {len(poses)} photo(s) "
@@ -349,10 +349,10 @@ def _pre_imagery(config: AnalyzeConfig, footprints: FootprintIndex | None) -> Pr
     assert config.pre is not None
     if footprints is None or config.assessor is None:
         raise InputError(config.pre, "pre-disaster imagery is compared per footprint: give "
-                                     "--buildings too")
+                                     "`buildings` too")
     if not config.assessor.takes_pre:
         raise InputError(config.assessor.weights, "this assessor grades post-disaster crops "
-                         "only; --pre needs one trained on pre+post pairs (survey dataset "
+                         "only; `pre` needs one trained on pre+post pairs (survey dataset "
                          "xbd --crops --pre)")
     if not is_orthomosaic(config.pre):
         raise InputError(config.pre, "not a georeferenced GeoTIFF orthophoto")

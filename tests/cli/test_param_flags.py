@@ -53,6 +53,9 @@ def go(
         "both": ParamError(("url", "margin_m"), "disagree"),
         "unknown": ParamError("hold_s", "too long"),  # no option for it: its own name
         "file": InputError("zones.geojson", "not GeoJSON"),  # a file: as it was
+        # a message pointing at other parameters names them too; unknown names stay
+        "mention": ParamError("margin_m", "lower it or pass `refly`, `hold_s` or `url`"),
+        "hint": InputError("zones.geojson", "give `margin_m` and `area`"),
     }
     with cli_errors(ctx, {"url": "connect_url", "margin_m": "margin"}):
         raise errors[raise_]
@@ -66,6 +69,8 @@ def go(
     ("both", "error: --connect/--margin: disagree"),
     ("unknown", "error: hold_s: too long"),
     ("file", "error: zones.geojson: not GeoJSON"),
+    ("mention", "error: --margin: lower it or pass --refly, `hold_s` or --connect"),
+    ("hint", "error: zones.geojson: give --margin and area"),
 ])
 def test_a_library_parameter_is_named_as_the_commands_option(which: str, line: str) -> None:
     result = CliRunner().invoke(toy, ["go", "--raise", which], env=ENV)

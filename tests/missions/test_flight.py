@@ -136,7 +136,7 @@ def test_lost_telemetry_in_flight_is_a_typed_timeout(builtin: Sim, link_to: Any,
                        link_lost_timeout_s=1.0)
     with pytest.raises(LinkTimeout, match=r"link lost; last seen in AUTO at 36\.07") as err:
         fly_plan(link, plan_dir, sorties=[1], on_event=on_event, config=cfg)
-    assert "--resume" in str(err.value) and err.value.exit_code == 3
+    assert "`resume`" in str(err.value) and err.value.exit_code == 3
     progress = FlightProgress.load(plan_dir / "flight").of(1)
     assert progress.last_reached >= 2 and progress.in_flight  # another fly may attach to it
 

@@ -86,7 +86,7 @@ def test_a_second_ground_station_attaches_to_the_sortie_in_the_air(
     assert builtin.v.state().armed
 
     second = link_to(builtin)
-    with pytest.raises(VehicleRefused, match=r"already armed, in RTL.*--resume"):
+    with pytest.raises(VehicleRefused, match=r"already armed, in RTL.*`resume`"):
         fly_plan(second, plan_dir, sorties=[1], config=FAST)
     seen: list[FlightEvent] = []
     with pytest.raises(FlightAborted, match="found in RTL when attached"):

@@ -198,7 +198,7 @@ def test_altitude_above_150_m_is_refused_unless_allowed(kw, param):
     with pytest.raises(ParamError) as e:
         make_plan(rectangle_request(**kw))
     assert e.value.params == (param,)
-    assert "150" in e.value.problem and "--allow-altitude" in e.value.problem
+    assert "150" in e.value.problem and "`allow_altitude`" in e.value.problem
     plan = make_plan(rectangle_request(allow_altitude=True, **kw))
     assert plan.altitude_m > 150.0
     assert {it.alt_m for s in plan.sorties for it in s.items

@@ -80,7 +80,7 @@ def test_key_new_vehicle_takes_it_then_refuses_unsigned_and_other_keys(vehicle: 
         with connect(_second_url(vehicle), timeout_s=10, rates_hz=None) as plain:
             assert plain.heartbeat is not None and plain.heartbeat.get_signed() is False
             assert signature(plain.heartbeat, KEY) is Signature.OURS  # signed, not checked
-            with pytest.raises(LinkTimeout, match="give its key with --signing-key"):
+            with pytest.raises(LinkTimeout, match="give its key with `signing_key`"):
                 command_long(plain, INTERVAL, SYS_STATUS, 500_000, timeout_s=1.0, retries=2)
         if vehicle.kind == "builtin":
             # all three COMMAND_LONGs reached the vehicle and were dropped, none handled
