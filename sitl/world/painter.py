@@ -117,7 +117,7 @@ def generate_scene(*, center_lon: float, center_lat: float,
         damage = plan[order[i]]
         outline = unary_union(parts)
         g.building(parts, outline, angle, damage)
-        buildings.append(Building(i + 1, frame.geom_to_geo(outline), damage.label))
+        buildings.append(Building(i + 1, frame.geom_to_geo(outline), damage))
     g.finish()
 
     return Scene(image=g.img, frame=frame, affine=affine, buildings=buildings,

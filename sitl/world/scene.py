@@ -32,6 +32,7 @@ import shapely
 import shapely.affinity
 from shapely.geometry import Polygon
 
+from survey.core.damage import DamageClass
 from survey.core.frame import LocalFrame
 
 Affine6 = tuple[float, float, float, float, float, float]
@@ -49,13 +50,13 @@ CONTEXT_GEOJSON = "context.geojson"
 class Building:
     """One building of a scene and its damage level.
 
-    ``damage`` is a :attr:`~survey.core.damage.DamageClass.label` (``"intact"``, ...), as
-    ``truth.geojson`` holds it: the demo scores it against the store's grades, also labels.
+    ``truth.geojson`` holds ``damage`` as its :attr:`~survey.core.damage.DamageClass.label`
+    (``"intact"``, ...); :mod:`sitl.world.scene_io` converts at read and write.
     """
 
     id: int
     polygon_lonlat: Polygon
-    damage: str
+    damage: DamageClass
 
 
 @dataclass

@@ -59,7 +59,7 @@ def write_scene(scene: Scene, out_dir: str | os.PathLike[str]) -> Path:
                            LOCAL_AFFINE=json.dumps(list(scene.affine)))
         atomic_write_bytes(tif, bytes(mem.getbuffer()))
     truth = {"type": "FeatureCollection", "features": [
-        _feature(bd.polygon_lonlat, {"id": bd.id, "damage": bd.damage})
+        _feature(bd.polygon_lonlat, {"id": bd.id, "damage": bd.damage.label})
         for bd in scene.buildings]}
     atomic_write_text(out / TRUTH_GEOJSON, json.dumps(truth))
     context = {"type": "FeatureCollection", "features": (
@@ -126,7 +126,7 @@ def read_scene(path: str | os.PathLike[str]) -> Scene:
             except ValueError as exc:
                 raise InputError(truth, f"feature {i}: {exc}") from None
             scene.buildings.append(Building(int(props.get("id", i + 1)),
-                                            shape(ft["geometry"]), damage.label))
+                                            shape(ft["geometry"]), damage))
     ctx = folder / CONTEXT_GEOJSON
     if ctx.exists():
         for ft in _read_geojson(ctx):

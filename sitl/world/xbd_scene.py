@@ -79,7 +79,7 @@ def xbd_scene(label_json_path: str | os.PathLike[str],
     frame = LocalFrame(float(d * w / 2 + e * h / 2 + f), float(a * w / 2 + b * h / 2 + c))
     x, y = frame.to_local(geo[:, 0], geo[:, 1])
     affine, rms = fit_affine(pix, np.column_stack([x, y]))
-    buildings = [Building(k + 1, poly, damage.label)
+    buildings = [Building(k + 1, poly, damage)
                  for k, (poly, damage) in enumerate(labelled)]
     return Scene(image=img, frame=frame, affine=affine, buildings=buildings,
                  georef_residual_m=rms)

@@ -197,7 +197,7 @@ def write_footprints(scene: Scene, path: Path) -> dict[str, DamageClass]:
         features.append({"type": "Feature", "geometry": shapely.geometry.mapping(
             b.polygon_lonlat), "properties": {"id": key, "address": f"{b.id}-1 Demo-chō",
                                               "district": "east" if x > 0 else "west"}})
-        truth[key] = DamageClass.from_label(b.damage)
+        truth[key] = b.damage
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}),
                     encoding="utf-8")
     return truth

@@ -133,7 +133,7 @@ def scene_tiles_to_yolo(scene: Scene, out_dir: str | PathLike[str], *, target_gs
     boxes = []
     for b in scene.buildings:
         x0, y0, x1, y1 = scene.building_pixels(b).bounds
-        boxes.append((int(DamageClass.from_label(b.damage)), x0 * sx, y0 * sy, x1 * sx, y1 * sy))
+        boxes.append((int(b.damage), x0 * sx, y0 * sy, x1 * sx, y1 * sy))
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,7 @@ def test_deterministic_per_seed(scene: Scene) -> None:
 def test_shape_counts_and_every_class(scene: Scene) -> None:
     assert scene.image.shape == (720, 960, 3) and scene.image.dtype == np.uint8
     assert scene.gsd_m == pytest.approx(0.25)
-    got = {d: sum(b.damage == d.label for b in scene.buildings) for d in DamageClass}
+    got = {d: sum(b.damage is d for b in scene.buildings) for d in DamageClass}
     assert got == COUNTS
     assert len({b.id for b in scene.buildings}) == len(scene.buildings)
     assert scene.water and scene.roads
@@ -61,7 +61,7 @@ def test_shape_counts_and_every_class(scene: Scene) -> None:
 
 def test_default_counts_have_every_class() -> None:
     s = generate_scene(**JOSO, size_m=(200.0, 200.0), gsd_m=0.5, seed=0)
-    got = {d: sum(b.damage == d.label for b in s.buildings) for d in DamageClass}
+    got = {d: sum(b.damage is d for b in s.buildings) for d in DamageClass}
     assert all(v > 0 for v in got.values())
     assert got[DamageClass.INTACT] >= got[DamageClass.DESTROYED]
 
@@ -112,9 +112,9 @@ def test_truth_lies_where_buildings_are_drawn(scene: Scene) -> None:
             if inner.sum() < 20 or ring.sum() < 20:
                 continue
             contrast.append(np.abs(img[inner].mean(0) - img[ring].mean(0)).sum())
-            if b.damage == "destroyed":
+            if b.damage is DamageClass.DESTROYED:
                 rough_d.append(rough[inner].mean())
-            elif b.damage == "intact":
+            elif b.damage is DamageClass.INTACT:
                 rough_i.append(rough[inner].mean())
         return float(np.median(contrast)), float(np.mean(rough_d)), float(np.mean(rough_i))
 
@@ -197,8 +197,7 @@ def test_yolo_single_tile(scene: Scene, tmp_path: Path) -> None:
     lab = _labels(tmp_path)[imgs[0].stem]
     assert len(lab) == len(scene.buildings)
     assert lab[:, 1:].min() >= 0 and lab[:, 1:].max() <= 1
-    assert sorted(lab[:, 0].astype(int)) == sorted(int(DamageClass.from_label(b.damage))
-                                                   for b in scene.buildings)
+    assert sorted(lab[:, 0].astype(int)) == sorted(int(b.damage) for b in scene.buildings)
     # Boxes are the buildings' bounding boxes at the new scale.
     for b in scene.buildings:
         x0, y0, x1, y1 = (v * 0.25 for v in scene.building_pixels(b).bounds)
@@ -269,6 +268,8 @@ def test_scene_files_get_the_usual_permissions(scene: Scene, tmp_path: Path) -> 
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("truth.geojson", "{oops", r"truth\.geojson: not a readable JSON file \("),
     ("truth.geojson", "[]", r"truth\.geojson: not a GeoJSON feature collection \(top level"),
+    ("truth.geojson", '{"features": [{"properties": {"damage": "wrecked"}}]}',
+     r"truth\.geojson: feature 0: damage 'wrecked' is not one of intact, minor, major"),
     ("context.geojson", '{"type": "FeatureCollection"}',
      r"context\.geojson: not a GeoJSON feature collection \('features'\)"),
     ("area.bounds.json", "nope", r"area\.bounds\.json: not a readable JSON file \("),

@@ -12,6 +12,7 @@ import shapely.wkt
 
 from sitl.world.camera import PHANTOM3, render_photo
 from sitl.world.xbd_scene import xbd_scene
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 
 XBD = Path(__file__).resolve().parents[3] / "shared" / "data" / "xbd"
@@ -37,11 +38,11 @@ def test_fit_and_buildings(paths: tuple[Path, Path]) -> None:
     assert scene.georef_residual_m is not None and scene.georef_residual_m < 3.0
     assert scene.image.shape == (1024, 1024, 3)
     assert 0.2 < scene.gsd_m < 2.5
-    mapping = {"no-damage": "intact", "minor-damage": "minor", "major-damage": "major",
-               "destroyed": "destroyed"}
+    mapping = {"no-damage": DamageClass.INTACT, "minor-damage": DamageClass.MINOR,
+               "major-damage": DamageClass.MAJOR, "destroyed": DamageClass.DESTROYED}
     assert [b.damage for b in scene.buildings] == [mapping[f["properties"]["subtype"]]
                                                    for f in kept]
-    assert sum(b.damage == "destroyed" for b in scene.buildings) >= 5
+    assert sum(b.damage is DamageClass.DESTROYED for b in scene.buildings) >= 5
     # The fitted affine puts each lon/lat polygon back onto its pixel polygon.
     for b, f in zip(scene.buildings, kept, strict=True):
         want = np.asarray(shapely.wkt.loads(f["wkt"]).exterior.coords)
