@@ -1,10 +1,11 @@
-"""Pixels to ground and back: a pinhole camera at a :class:`~mapping.pose.PhotoPose`.
+"""Pixels to ground and back: a camera (lens and all) at a :class:`~mapping.pose.PhotoPose`.
 
 Conventions
 -----------
-* The camera: the pinhole of :mod:`survey.core.camera` (pixels ``u`` right, ``v`` down from the
-  image's top-left corner, principal point at the centre, no lens distortion; camera axes as
-  OpenCV's; attitude as DJI's gimbal yaw/pitch/roll through
+* The camera: the model of :mod:`survey.core.camera` (pixels ``u`` right, ``v`` down from the
+  image's top-left corner, principal point and Brown–Conrady lens distortion as calibrated,
+  pixels ↔ rays through OpenCV; camera axes as OpenCV's; attitude as DJI's gimbal
+  yaw/pitch/roll through
   :func:`~survey.core.camera.camera_rotation`), the same as the virtual camera
   :mod:`sitl.world.camera`.
 * World: the photo's :class:`~survey.core.frame.LocalFrame` (AEQD centred on the camera), metres
@@ -65,10 +66,8 @@ def _frame_at(lat_deg: float, lon_deg: float) -> LocalFrame:
 
 def pixel_rays(pose: PhotoPose, uv: np.ndarray) -> np.ndarray:
     """Unit view directions (N, 3), east/north/up, through pixels ``uv`` (N, 2)."""
-    uv = np.asarray(uv, dtype=float).reshape(-1, 2)
-    cam = pose.camera
-    (cx, cy), fx, fy = cam.principal_point, cam.fx, cam.fy
-    rays = np.column_stack([(uv[:, 0] - cx) / fx, (uv[:, 1] - cy) / fy, np.ones(len(uv))])
+    xy = pose.camera.normalised(uv)
+    rays = np.column_stack([xy, np.ones(len(xy))])
     world = rays @ camera_rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg).T
     return world / np.linalg.norm(world, axis=1, keepdims=True)
 
@@ -309,11 +308,8 @@ def ground_to_pixel(pose: PhotoPose, lonlat: np.ndarray, ground: Ground,
     x, y = photo_frame(pose).to_local(lonlat[:, 0], lonlat[:, 1])
     offset = np.column_stack([x, y, np.broadcast_to(height_m, x.shape) -
                               ground.camera_height(pose)])
-    cam = offset @ camera_rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
-    (cx, cy), fx, fy = pose.camera.principal_point, pose.camera.fx, pose.camera.fy
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(cam[:, 2] > 0, cam[:, 2], np.nan)
-        return np.column_stack([cx + fx * cam[:, 0] / z, cy + fy * cam[:, 1] / z])
+    return pose.camera.project(offset @ camera_rotation(pose.yaw_deg, pose.pitch_deg,
+                                                        pose.roll_deg))
 
 
 # --- outlines: footprints and boxes ---------------------------------------------------------

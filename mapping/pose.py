@@ -270,13 +270,21 @@ def scale_camera(camera: Camera, width_px: int, height_px: int) -> Camera:
     """
     sw, sh = camera.sensor_w_mm, camera.sensor_h_mm
     cw, ch = camera.image_w_px, camera.image_h_px
-    if (width_px < height_px) != (cw < ch):
+    focal, offset, (k1, k2, p1, p2, k3) = camera.focal_px, camera.centre_offset_px, \
+        camera.distortion
+    if (width_px < height_px) != (cw < ch):  # portrait: the sensor's axes swap
         sw, sh, cw, ch = sh, sw, ch, cw
+        focal = focal[::-1] if focal else None
+        offset, p1, p2 = offset[::-1], p2, p1
     aspect = width_px / height_px
     if abs(aspect - cw / ch) > 0.01 * aspect:
         sh = sw / aspect
+    scale = width_px / cw  # calibrations in pixels follow the width (a crop keeps the centre)
     return replace(camera, sensor_w_mm=sw, sensor_h_mm=sh, image_w_px=width_px,
-                   image_h_px=height_px)
+                   image_h_px=height_px,
+                   focal_px=(focal[0] * scale, focal[1] * scale) if focal else None,
+                   centre_offset_px=(offset[0] * scale, offset[1] * scale),
+                   distortion=(k1, k2, p1, p2, k3))
 
 
 def _photo_camera(file: Path, size: tuple[int, int], exif: Any, details: dict[int, Any],
