@@ -1,11 +1,16 @@
 """A virtual drone camera: photographs a flat :class:`sitl.world.scene.Scene` from a pose.
 
-Conventions: the pinhole of :mod:`survey.core.camera` (the same as the photo georeferencing in
-``mapping.georef``); a :class:`~survey.core.camera.Camera` is the camera, its ``make`` and
-``exif_model`` the EXIF ``Make``/``Model`` its photos carry (default :data:`PHANTOM3`).
+Conventions: the camera model of :mod:`survey.core.camera` (the same as the photo
+georeferencing in ``mapping.georef``); a :class:`~survey.core.camera.Camera` is the camera, its
+``make`` and ``exif_model`` the EXIF ``Make``/``Model`` its photos carry (default
+:data:`PHANTOM3`, an ideal pinhole). A camera with lens distortion is rendered with it (the
+pinhole picture warped through :meth:`~survey.core.camera.Camera.normalised`), and every photo
+carries its lens in DJI's XMP ``DewarpData``, as a real DJI camera does, so a reader takes that
+calibration over the catalog's for the same EXIF model.
 
 - Image pixels: ``u`` right, ``v`` down, continuous coordinates with ``(0, 0)`` at the top-left
-  corner of the top-left pixel; the principal point is the image centre ``(W/2, H/2)``.
+  corner of the top-left pixel; the principal point is the image centre ``(W/2, H/2)`` plus the
+  camera's ``centre_offset_px``.
 - Pose: ``yaw`` is the heading, degrees clockwise from north; ``pitch`` −90 looks straight down
   (nadir), 0 at the horizon; ``roll`` turns the camera about its optical axis (positive: the
   image's right side tips down, i.e. the picture rotates anticlockwise).
@@ -43,9 +48,15 @@ from survey.core.plan_folder import FlightFolder
 
 SKY_BGR: tuple[int, int, int] = (225, 200, 170)
 
-PHANTOM3 = replace(CATALOG["phantom3-fc300s"], make="DJI", exif_model="FC300S")
-"""The default virtual camera: a DJI Phantom 3's FC300S, 4000 × 3000, as its photos name it.
-Other sizes: ``dataclasses.replace(PHANTOM3, image_w_px=400, image_h_px=300)``."""
+PHANTOM3 = replace(CATALOG["phantom3-fc300s"].pinhole(), make="DJI", exif_model="FC300S",
+                   calibration="none")
+"""The default virtual camera: a DJI Phantom 3's FC300S, 4000 × 3000, as its photos name it, with
+an ideal (distortion-free) lens: its photos say so in their XMP ``DewarpData``, so readers do not
+apply the catalog's FC300S distortion to them. Other sizes:
+``dataclasses.replace(PHANTOM3, image_w_px=400, image_h_px=300)``."""
+DISTORTION_GRID_PX = 8
+"""Spacing of the grid on which a distorted camera's pixel → pinhole pixel map is computed
+(through OpenCV) before it is interpolated to every pixel."""
 
 
 def ground_to_image_homography(scene: Scene, camera: Camera, *, lat: float, lon: float,
@@ -68,8 +79,64 @@ def render_photo(scene: Scene, camera: Camera, *, lat: float, lon: float,
 
     Ground outside the scene is :data:`sitl.world.scene.NEUTRAL_GROUND_BGR`; above the horizon, sky.
     When a photo pixel spans several scene pixels the scene is first reduced (image pyramid),
-    so high shots do not alias.
+    so high shots do not alias. A camera with lens distortion sees the scene through it: a
+    pinhole picture large enough for the distorted view is warped to the camera's pixels.
     """
+    pose = {"lat": lat, "lon": lon, "rel_alt_m": rel_alt_m, "yaw_deg": yaw_deg,
+            "pitch_deg": pitch_deg, "roll_deg": roll_deg}
+    if not camera.distorted:
+        return _render_pinhole(scene, camera, **pose)
+    map_uv = _distortion_map(camera)  # (H, W, 2) continuous pinhole pixels of each pixel
+    lo = np.floor(np.nanmin(map_uv, axis=(0, 1))) - 2
+    hi = np.ceil(np.nanmax(map_uv, axis=(0, 1))) + 2
+    size = np.maximum(hi - lo, 1).astype(int)
+    (cx, cy), (w, h) = camera.principal_point, size
+    canvas = replace(camera.pinhole(), image_w_px=int(w), image_h_px=int(h),
+                     focal_px=(camera.fx, camera.fy),
+                     centre_offset_px=(cx - lo[0] - w / 2, cy - lo[1] - h / 2))
+    flat = _render_pinhole(scene, canvas, **pose)
+    index = (map_uv - lo - 0.5).astype(np.float32)  # continuous → the canvas's pixel indices
+    return cv2.remap(flat, index[..., 0], index[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=NEUTRAL_GROUND_BGR)
+
+
+_MAX_CANVAS = 3.0
+"""The pinhole canvas of a distorted camera spans at most this many times its image."""
+
+
+def _distortion_map(camera: Camera) -> np.ndarray:
+    """``(H, W, 2)``: where each pixel's ray meets the image of the same camera without its
+    distortion (continuous pixels), from :meth:`Camera.normalised` on a coarse grid (pixel
+    corners every :data:`DISTORTION_GRID_PX`, the image's border included), interpolated
+    bilinearly to the pixel centres."""
+    w, h = camera.image_w_px, camera.image_h_px
+    gu = np.linspace(0.0, w, max(2, round(w / DISTORTION_GRID_PX) + 1))
+    gv = np.linspace(0.0, h, max(2, round(h / DISTORTION_GRID_PX) + 1))
+    uu, vv = np.meshgrid(gu, gv)
+    xy = camera.normalised(np.column_stack([uu.ravel(), vv.ravel()]))
+    (cx, cy), fx, fy = camera.principal_point, camera.fx, camera.fy
+    grid = np.column_stack([cx + fx * xy[:, 0], cy + fy * xy[:, 1]]).reshape(len(gv), len(gu), 2)
+    reach = _MAX_CANVAS / 2 * np.array([w, h])
+    grid = np.clip(grid, np.array([cx, cy]) - reach, np.array([cx, cy]) + reach)
+    along_u = _interpolate(grid, gu, np.arange(w) + 0.5, axis=1)
+    return _interpolate(along_u, gv, np.arange(h) + 0.5, axis=0)
+
+
+def _interpolate(values: np.ndarray, at: np.ndarray, to: np.ndarray, axis: int) -> np.ndarray:
+    """Linear interpolation of ``values`` sampled at ``at`` (increasing) along ``axis``."""
+    i = np.clip(np.searchsorted(at, to) - 1, 0, len(at) - 2)
+    t = ((to - at[i]) / (at[i + 1] - at[i])).astype(np.float32)
+    a, b = np.take(values, i, axis=axis), np.take(values, i + 1, axis=axis)
+    shape = [1] * values.ndim
+    shape[axis] = len(to)
+    t = t.reshape(shape)
+    return (a * (1 - t) + b * t).astype(np.float32)
+
+
+def _render_pinhole(scene: Scene, camera: Camera, *, lat: float, lon: float,
+                    rel_alt_m: float, yaw_deg: float, pitch_deg: float,
+                    roll_deg: float) -> np.ndarray:
+    """:func:`render_photo` for a camera without distortion."""
     w, h = camera.image_w_px, camera.image_h_px
     hom = ground_to_image_homography(scene, camera, lat=lat, lon=lon, rel_alt_m=rel_alt_m,
                                      yaw_deg=yaw_deg, pitch_deg=pitch_deg, roll_deg=roll_deg)
@@ -77,7 +144,7 @@ def render_photo(scene: Scene, camera: Camera, *, lat: float, lon: float,
     # Photo GSD at the centre vs the scene's: reduce the scene when much finer than the photo.
     r = camera_rotation(yaw_deg, pitch_deg, roll_deg).T  # world → camera
     down_cos = max(1e-3, -r[2, 2])
-    photo_gsd = rel_alt_m / down_cos * camera.sensor_w_mm / (camera.focal_mm * w)
+    photo_gsd = rel_alt_m / down_cos / camera.fx
     level = 0
     while photo_gsd > 2.0 * scene.gsd_m * 2**level and min(src.shape[:2]) > 64 and level < 6:
         src = cv2.pyrDown(src)
@@ -127,8 +194,14 @@ def _norm_yaw(v: float) -> float:
 def dji_xmp(camera: Camera, *, alt_msl_m: float, rel_alt_m: float, gimbal_roll: float,
             gimbal_yaw: float, gimbal_pitch: float, flight_roll: float, flight_yaw: float,
             flight_pitch: float, time: datetime) -> bytes:
-    """A DJI-style XMP packet (the layout of a Phantom's photos), padded like DJI's."""
+    """A DJI-style XMP packet (the layout of a Phantom's photos), padded like DJI's.
+
+    The camera's lens is in ``drone-dji:DewarpData`` as DJI writes it (``"DATE;fx,fy,cx,cy,k1,
+    k2,p1,p2,k3"``: pixels at the image's size, the principal point's offset from the centre,
+    OpenCV's distortion), with ``DewarpFlag`` 0 (the picture is not undistorted)."""
     date = time.strftime("%Y-%m-%d")
+    lens = ",".join(f"{v:.9g}" for v in (camera.fx, camera.fy, *camera.centre_offset_px,
+                                          *camera.distortion))
     body = (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
@@ -154,6 +227,8 @@ def dji_xmp(camera: Camera, *, alt_msl_m: float, rel_alt_m: float, gimbal_roll: 
         f'   drone-dji:FlightRollDegree="{_sgn(flight_roll)}"\n'
         f'   drone-dji:FlightYawDegree="{_sgn(flight_yaw)}"\n'
         f'   drone-dji:FlightPitchDegree="{_sgn(flight_pitch)}"\n'
+        f'   drone-dji:DewarpData="{date};{lens}"\n'
+        '   drone-dji:DewarpFlag="0"\n'
         '   crs:Version="7.0"\n'
         '   crs:HasSettings="False"\n'
         '   crs:HasCrop="False"\n'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -23,10 +23,15 @@ from survey.cli.text import escape
 from survey.core.damage import DamageClass
 from survey.core.errors import InputError
 
+if TYPE_CHECKING:
+    from mapping.refine import Refinement
+
 SEVERE_FIRST = tuple(c.label for c in sorted(DamageClass, reverse=True))
 
 ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/plan/flight "
-                  "--buildings out/demo/footprints.geojson -o out/demo/survey2")
+                  "--buildings out/demo/footprints.geojson -o out/demo/survey2  "
+                  "(with the lens OpenDroneMap solved: survey analyze flight1/images "
+                  "--calibration flight1/cameras.json -o flight1/survey)")
 MAP_EPILOG = "Example: survey map out/demo/survey -o out/demo/damage_map.html"
 SHARE_EPILOG = "Example: survey share out/demo/survey -o out/demo/hq_bundle.zip"
 
@@ -51,6 +56,11 @@ def analyze(
     camera: Annotated[str | None, typer.Option(
         "--camera", help="Camera intrinsics when the photos' EXIF does not give them (catalog "
         "name or custom:WxH:F:PXxPY).")] = None,
+    calibration: Annotated[Path | None, typer.Option(
+        "--calibration", metavar="FILE", help="Lens calibration: OpenDroneMap/OpenSfM "
+        "cameras.json or an OpenCV calibration (YAML/JSON with camera_matrix, "
+        "distortion_coefficients). Wins over the photos' DJI XMP calibration and the "
+        "catalog.")] = None,
     conf: Conf = DEFAULT_CONF,
     device: Device = "cpu",
     buildings: Annotated[Path | None, typer.Option(
@@ -66,6 +76,11 @@ def analyze(
         "--no-assessor", help="Keep the detector's own grades (no regrading of its boxes by "
         "the assessor).")] = False,
     trust_weights: TrustWeights = False,
+    refine: Annotated[bool | None, typer.Option(
+        "--refine/--no-refine", help="Correct each photo's recorded attitude and height from "
+        "tie points matched between overlapping photos (a correction is used only where the "
+        "held-out tie points agree better with it). Default: on with 3 or more photos.",
+        show_default=False)] = None,
 ) -> None:
     """Find building damage in survey photos or orthomosaics, place it on the ground, store it.
 
@@ -101,7 +116,8 @@ def analyze(
         config = AnalyzeConfig(photos=files, out_dir=out, model=model,  # type: ignore[arg-type]
                                weights=weights_id, dem=dem, flight_dir=flight,
                                plan_dir=plan, camera=cam, conf=conf, assessor=grader,
-                               buildings=buildings, pre=pre)
+                               buildings=buildings, pre=pre, calibration=calibration,
+                               refine=refine)
         with progress_bar(app.err) as bar:
             task = bar.add_task("Analysing", total=len(files))
 
@@ -121,6 +137,8 @@ def analyze(
     table.add_row("already done", str(summary.skipped))
     table.add_row("without pose", str(summary.without_pose))
     table.add_row("unreadable", str(summary.failed))
+    for source, count in summary.calibrations.items():
+        table.add_row(f"lens: {escape(source)}", str(count))
     if summary.buildings is not None:
         for label in (*SEVERE_FIRST, "not_seen"):
             table.add_row(f"buildings {label}", str(summary.buildings.get(label, 0)))
@@ -129,7 +147,30 @@ def analyze(
         for label in SEVERE_FIRST:
             table.add_row(f"objects {label}", str(summary.objects.get(label, 0)))
     app.out.print(table)
+    if summary.uncalibrated:
+        app.err.print(f"[yellow]warning:[/] {summary.uncalibrated} photo(s) had no lens "
+                      "calibration (focal length from EXIF or the catalog, no distortion): "
+                      "their corners may be metres off on the ground; give the lens with "
+                      "--calibration (e.g. OpenDroneMap's cameras.json)", soft_wrap=True,
+                      highlight=False)
+    if summary.refinement is not None:
+        app.out.print(refinement_line(summary.refinement, out), soft_wrap=True, highlight=False)
     app.out.print(f"Survey → [bold]{escape(str(out))}[/]")
+
+
+def refinement_line(refinement: Refinement, out: Path) -> str:
+    """One line on what the attitude refinement did."""
+    from survey.pipelines.analyze import REFINEMENT_CSV
+
+    corrected = sum(c.applied for c in refinement.corrections)
+    flips = sum(c.flipped and c.applied for c in refinement.corrections)
+    if not refinement.ties:
+        return f"Refinement: no tie points between the {len(refinement.corrections)} photos"
+    return (f"Refinement: {refinement.ties} tie points in {refinement.pairs} photo pairs agree "
+            f"to {refinement.after_m:.2f} m (median, held out; {refinement.before_m:.2f} m as "
+            f"recorded); corrected {corrected} of {len(refinement.corrections)} photos"
+            f"{f', {flips} yaw flips' if flips else ''} in {refinement.seconds:.1f} s → "
+            f"{escape(str(out / REFINEMENT_CSV))}")
 
 
 def map_cmd(

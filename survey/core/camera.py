@@ -15,7 +15,8 @@ Pinhole model
 * Lens: Brown–Conrady distortion in OpenCV's terms and order, ``(k1, k2, p1, p2, k3)``, on
   normalised coordinates ``x = X/Z, y = Y/Z``; all zero for an ideal pinhole. Pixels ↔ rays go
   through OpenCV (:meth:`Camera.normalised`, :meth:`Camera.project`). ``calibration`` names where
-  the lens model came from (``"dji-xmp"``, ``"catalog"``, ``"file"``, ``"exif"``, ``"none"``).
+  the lens model came from (``"dji-xmp"``, ``"catalog"``, ``"file"``, ``"exif"``, ``"none"``;
+  :mod:`mapping.pose` lists the variants it writes, e.g. ``"dji-xmp (dewarped)"``).
 * Camera axes (as OpenCV): ``x`` right, ``y`` down, ``z`` forward along the optical axis.
 * World: metres east, north, up (ENU).
 * Attitude: camera-to-world rotation ``R = Rz(-yaw) · Rx(pitch) · B · Rz_cam(roll)``
@@ -238,44 +239,156 @@ def camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: float = 0.0) -> 
     return _rot_z(-yaw_deg) @ _rot_x(pitch_deg) @ _LEVEL_NORTH @ _rot_z(roll_deg)
 
 
-# Sensor sizes and focal lengths from the makers' specifications (and the EXIF of real photos).
+def attitude_from_rotation(rotation: np.ndarray) -> tuple[float, float, float]:
+    """``(yaw, pitch, roll)`` in degrees of a camera-to-world rotation: the inverse of
+    :func:`camera_rotation` (yaw in ``[0, 360)``). Looking straight down, yaw and roll turn
+    the image alike; there the yaw is taken from the image's top and the roll is 0.
+
+    >>> [round(v, 6) for v in attitude_from_rotation(camera_rotation(30.0, -60.0, 5.0))]
+    [30.0, -60.0, 5.0]
+    """
+    forward = rotation[:, 2]
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, float(forward[2])))))
+    if math.hypot(forward[0], forward[1]) > 1e-9:
+        yaw = math.degrees(math.atan2(forward[0], forward[1]))
+    else:  # nadir or zenith: the image's top (-y) gives the heading
+        up = -rotation[:, 1] * (-1.0 if forward[2] > 0 else 1.0)
+        yaw = math.degrees(math.atan2(up[0], up[1]))
+    rest = (_rot_z(-yaw) @ _rot_x(pitch) @ _LEVEL_NORTH).T @ rotation
+    roll = math.degrees(math.atan2(rest[1, 0], rest[0, 0]))
+    return yaw % 360.0, pitch, roll
+
+
+# The catalog: sensor sizes, focal lengths and pixel sizes from the makers' published
+# specifications (DJI's product "Specs" pages at dji.com/<product>/specs, Sony's α7R IV page;
+# focal lengths in mm as the cameras write them in EXIF FocalLength), except where a comment
+# says otherwise. Where a maker gives only a sensor class (1/2.3", 1/2"), the sensor size is the
+# one in the OpenAthena DroneModels data (below).
+#
+# Lens distortion (``calibration="catalog"``): the radial (R1..R3 → k1, k2, k3) and tangential
+# (T1, T2 → p1, p2) coefficients of the Pix4D perspective model in Theta Informatics' OpenAthena
+# DroneModels data (droneModels.json, Apache License 2.0, https://github.com/Theta-Limited/
+# DroneModels, updated 2025-11-05), wherever they are non-zero. They are one lens of a model, not
+# this photo's: a photo's own calibration (DJI XMP DewarpData) or a calibration file solved from
+# the flight (``--calibration``) is better, and wins. Cameras without such values have none.
+# Not the FC300S's (-0.132438, 0.111056, 0.00011023, 0.000114239, -0.0158256): on the 18
+# Brighton Beach FC300S photos, tie points between overlapping photos agree to 0.196 m
+# (median, held out, benchmarks/georef.py) with them and to 0.075 m without; scaled by
+# -0.5 … 0.5 they give 0.077–0.123 m, so these JPEGs behave as undistorted.
+_P3_FC300X = (-0.014393, 0.0125235, 0.00127711, 0.000421167, -2.2309e-05)
+_P4_FC330 = (-0.00135883, -0.00160514, -0.000909776, -0.00113887, 0.000342187)
+_P4P_FC6310 = (0.00298599, -0.00769116, -0.000129713, 0.000221193, 0.0079115)
+_MAVIC_PRO_FC220 = (0.032984, -0.0855974, 0.000409773, -0.000806846, 0.0777778)
+_AIR2S_FC3411 = (-0.0721472, 0.0430563, 0.000468622, 0.000259118, 0.0272348)
+_MAVIC2PRO_L1D20C = (0.00874622, 0.0404995, -0.00341694, 0.00219427, -0.0496908)
+_M3E = (-0.111398, 0.0122439, -0.000204996, -0.000119487, -0.0269388)
+_M3T = (0.189023, -0.45647, 0.000203758, -0.000163233, 0.244984)
+_MINI4PRO_FC8482 = (0.14007904012723732, -0.39797006527367595, -0.0033106377888616196,
+                    0.002201030939220962, 0.4837999442176295)
+_P1 = (-0.155312, 0.0408227, 0.000770338, -3.6238e-05, -0.0161404)
+
+
+def _cam(name: str, sensor_w_mm: float, sensor_h_mm: float, focal_mm: float, width: int,
+         height: int, make: str = "", model: str = "",
+         distortion: tuple[float, float, float, float, float] | None = None) -> Camera:
+    if distortion is None:
+        return Camera(name, sensor_w_mm, sensor_h_mm, focal_mm, width, height, make, model)
+    return Camera(name, sensor_w_mm, sensor_h_mm, focal_mm, width, height, make, model,
+                  distortion=distortion, calibration="catalog")
+
+
 CATALOG: dict[str, Camera] = {
     c.name: c
     for c in (
-        Camera("mavic3e", 17.3, 13.0, 12.29, 5280, 3956),  # DJI Mavic 3 Enterprise, 4/3" 20 MP
-        Camera("phantom4pro", 13.2, 8.8, 8.8, 5472, 3648),  # DJI Phantom 4 Pro, 1" 20 MP
-        Camera("mini4pro", 9.6, 7.2, 6.72, 8064, 6048),  # DJI Mini 4 Pro, 1/1.3" 48 MP
-        Camera("phantom3-fc300s", 6.17, 4.55, 3.61, 4000, 3000),  # DJI Phantom 3 (FC300S)
-        Camera("matrice4e", 17.3, 13.0, 12.29, 5280, 3956),  # DJI Matrice 4E wide, 4/3" 20 MP
-        Camera("sony-a7r4-35mm", 35.7, 23.8, 35.0, 9504, 6336),  # Sony α7R IV with a 35 mm lens
+        # DJI Mavic 3 Enterprise: 4/3" CMOS 20 MP, 24 mm equivalent, 5280 × 3956
+        _cam("mavic3e", 17.3, 13.0, 12.29, 5280, 3956, "DJI", "M3E", _M3E),
+        # DJI Mavic 3 Thermal, wide camera: 1/2" CMOS 48 MP, 24 mm equiv., 8000 × 6000, 4.4 mm
+        # (sensor size: DroneModels)
+        _cam("mavic3t-m3t", 6.430908, 4.838406, 4.4, 8000, 6000, "DJI", "M3T", _M3T),
+        # DJI Phantom 4 Pro / Pro V2.0 / Advanced: 1" CMOS 20 MP, 8.8 mm (24 mm), 5472 × 3648
+        _cam("phantom4pro", 13.2, 8.8, 8.8, 5472, 3648, "DJI", "FC6310", _P4P_FC6310),
+        # DJI Phantom 4 RTK: the same 1" camera; its photos carry their own calibration (XMP)
+        _cam("phantom4rtk-fc6310r", 13.2, 8.8, 8.8, 5472, 3648, "DJI", "FC6310R"),
+        # DJI Phantom 4: 1/2.3" CMOS 12.4 MP, 20 mm equiv., 3.61 mm, 4000 × 3000 (sensor:
+        # DroneModels' 6.3174 mm per 4024 px)
+        _cam("phantom4-fc330", 6.2796, 4.6819, 3.61, 4000, 3000, "DJI", "FC330", _P4_FC330),
+        # DJI Phantom 3 Advanced (FC300S) / Professional (FC300X): 1/2.3" 12 MP, 3.61 mm (20 mm)
+        _cam("phantom3-fc300s", 6.17, 4.55, 3.61, 4000, 3000, "DJI", "FC300S"),
+        _cam("phantom3-fc300x", 6.17, 4.55, 3.61, 4000, 3000, "DJI", "FC300X", _P3_FC300X),
+        # DJI Mavic Pro: 1/2.3" CMOS 12.35 MP, 26 mm equiv., 4.73 mm, 4000 × 3000 (sensor:
+        # DroneModels)
+        _cam("mavicpro-fc220", 6.32692, 4.7452, 4.73, 4000, 3000, "DJI", "FC220",
+             _MAVIC_PRO_FC220),
+        # DJI Mavic 2 Pro: Hasselblad L1D-20c, 1" CMOS 20 MP, 28 mm equiv., 10.26 mm
+        _cam("mavic2pro-l1d20c", 13.2, 8.8, 10.26, 5472, 3648, "Hasselblad", "L1D-20c",
+             _MAVIC2PRO_L1D20C),
+        # DJI Air 2S: 1" CMOS 20 MP, 22 mm equiv., 8.38 mm, 5472 × 3648
+        _cam("air2s-fc3411", 13.2, 8.8, 8.38, 5472, 3648, "DJI", "FC3411", _AIR2S_FC3411),
+        # DJI Mini 2: 1/2.3" CMOS 12 MP, 24 mm equiv., 4.49 mm, 4000 × 3000
+        _cam("mini2-fc7303", 6.17, 4.55, 4.49, 4000, 3000, "DJI", "FC7303"),
+        # DJI Mini 4 Pro: 1/1.3" CMOS 48 MP, 24 mm equiv., 6.72 mm, 8064 × 6048
+        _cam("mini4pro", 9.6, 7.2, 6.72, 8064, 6048, "DJI", "FC8482", _MINI4PRO_FC8482),
+        # DJI Matrice 30, wide camera: 1/2" CMOS 12 MP, 24 mm equiv., 4.5 mm, 4000 × 3000
+        # (sensor: the 1/2" format's nominal 6.4 × 4.8 mm)
+        _cam("matrice30-wide", 6.4, 4.8, 4.5, 4000, 3000, "DJI", "M30"),
+        # DJI Matrice 4E, wide camera: 4/3" CMOS 20 MP, 24 mm equiv., 5280 × 3956
+        _cam("matrice4e", 17.3, 13.0, 12.29, 5280, 3956, "DJI", "M4E"),
+        # DJI Zenmuse P1: full frame 35.9 × 24 mm, 45 MP, 8192 × 5460, with the DL 35 mm lens
+        # (DroneModels does not say which of the P1's lenses its coefficients are for)
+        _cam("zenmuse-p1-35mm", 35.9, 24.0, 35.0, 8192, 5460, "DJI", "ZenmuseP1", _P1),
+        # DJI Zenmuse H20, wide camera: 1/2.3" CMOS 12 MP, 4.5 mm (24 mm equiv.), 4056 × 3040
+        # (sensor: DroneModels)
+        _cam("zenmuse-h20-wide", 6.16, 4.62, 4.5, 4056, 3040, "DJI", "ZH20"),
+        # DJI Zenmuse L1, RGB camera: 1" CMOS 20 MP, 8.8 mm (24 mm equiv.), 5472 × 3648
+        _cam("zenmuse-l1", 13.2, 8.8, 8.8, 5472, 3648, "DJI", "ZenmuseL1"),
+        # Sony α7R IV (35.7 × 23.8 mm, 61 MP) with a 35 mm lens
+        _cam("sony-a7r4-35mm", 35.7, 23.8, 35.0, 9504, 6336, "SONY", "ILCE-7RM4"),
     )
 }
 
 DEFAULT_CAMERA = "mavic3e"
 
-# EXIF ``Model`` strings of the catalog cameras (DJI writes the camera's model, not the drone's).
+# EXIF ``Model`` strings of the catalog cameras (DJI writes the camera's model, not the
+# drone's), upper case and without spaces.
 EXIF_MODELS: dict[str, str] = {
     "M3E": "mavic3e",
+    "M3T": "mavic3t-m3t",
     "FC6310": "phantom4pro",
     "FC6310S": "phantom4pro",
-    "FC8482": "mini4pro",
+    "FC6310R": "phantom4rtk-fc6310r",
+    "FC330": "phantom4-fc330",
     "FC300S": "phantom3-fc300s",
-    "FC300X": "phantom3-fc300s",
+    "FC300X": "phantom3-fc300x",
+    "FC220": "mavicpro-fc220",
+    "L1D-20C": "mavic2pro-l1d20c",
+    "FC3411": "air2s-fc3411",
+    "FC7303": "mini2-fc7303",
+    "FC8482": "mini4pro",
+    "M30": "matrice30-wide",
     "M4E": "matrice4e",
+    "ZENMUSEP1": "zenmuse-p1-35mm",
+    "ZP1": "zenmuse-p1-35mm",
+    "ZH20": "zenmuse-h20-wide",
+    "ZENMUSEH20": "zenmuse-h20-wide",
+    "ZENMUSEL1": "zenmuse-l1",
+    "ZL1": "zenmuse-l1",
     "ILCE-7RM4": "sony-a7r4-35mm",
     "ILCE-7RM4A": "sony-a7r4-35mm",
 }
 
 
 def camera_from_exif_model(model: str) -> Camera | None:
-    """The catalog camera whose EXIF ``Model`` is ``model`` (NULs and spaces ignored), or ``None``.
+    """The catalog camera whose EXIF ``Model`` is ``model`` (NULs, spaces and case ignored), or
+    ``None``.
 
     >>> camera_from_exif_model("FC300S\\x00\\x00").name
     'phantom3-fc300s'
+    >>> camera_from_exif_model("L1D-20c").name, camera_from_exif_model("Zenmuse P1").name
+    ('mavic2pro-l1d20c', 'zenmuse-p1-35mm')
     >>> camera_from_exif_model("Unknown") is None
     True
     """
-    name = EXIF_MODELS.get(model.replace("\x00", "").strip().upper())
+    name = EXIF_MODELS.get(model.replace("\x00", "").replace(" ", "").upper())
     return CATALOG[name] if name else None
 
 

@@ -25,7 +25,7 @@ import contextlib
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,17 +38,19 @@ from detection.detector import detect_photo
 from detection.images import content_sha256, load_image
 from detection.model import DamageModel
 from mapping.buildings import FootprintIndex, grades_from_rows, photo_views
+from mapping.calibration import read_calibration
 from mapping.dem import Dem, open_dem
 from mapping.footprints import read_footprints
 from mapping.georef import DemGround, FlatGround, Ground, footprint
 from mapping.objects import GroundDetection, merge_detections
 from mapping.ortho import Ortho, is_orthomosaic, open_ortho
 from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
+from mapping.refine import Refinement, refine_poses
 from mapping.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
 from survey.core.camera import Camera
 from survey.core.damage import DamageClass
 from survey.core.errors import ImageError, InputError, ParamError
-from survey.core.files import read_json
+from survey.core.files import atomic_write_text, read_json
 from survey.core.plan_folder import FlightFolder, PlanFolder
 
 if TYPE_CHECKING:
@@ -74,6 +76,26 @@ class AnalyzeSummary:
     problems: tuple[str, ...]
     buildings: dict[str, int] | None = None
     """Footprints per grade (and ``not_seen``) when run with footprints."""
+    refinement: Refinement | None = None
+    """The attitude refinement's report, when it ran."""
+    calibrations: dict[str, int] = field(default_factory=dict)
+    """Photos with a usable pose per lens source (``Camera.calibration``: ``"file"``,
+    ``"dji-xmp"``, ``"catalog"``, ``"exif"``, ``"none"``, …)."""
+
+    @property
+    def uncalibrated(self) -> int:
+        """Photos with no lens calibration (focal length from EXIF or the catalog, no
+        distortion): their corners may be metres off on the ground."""
+        return sum(n for source, n in self.calibrations.items() if not has_lens(source))
+
+
+def has_lens(calibration: str) -> bool:
+    """Whether a ``Camera.calibration`` names a lens calibration (not ``"none"``/``"exif"``).
+
+    >>> has_lens("dji-xmp"), has_lens("exif"), has_lens("none (bad DewarpData)")
+    (True, False, False)
+    """
+    return calibration.split(" ", 1)[0] not in ("none", "exif")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +122,37 @@ class AnalyzeConfig:
     pre: Path | None = None
     """Pre-disaster orthophoto (GeoTIFF) for an assessor that compares pre and post crops
     of each footprint (needs ``buildings``)."""
+    calibration: Path | None = None
+    """Lens calibration file (OpenDroneMap/OpenSfM ``cameras.json`` or OpenCV YAML/JSON,
+    :mod:`mapping.calibration`): wins over the photos' DJI XMP calibration and the catalog."""
+    refine: bool | None = None
+    """Refine the photos' attitudes and heights from tie points between overlapping photos
+    (:mod:`mapping.refine`): ``True`` always, ``False`` never, ``None`` when at least
+    :data:`REFINE_MIN_PHOTOS` photos have a usable pose. A photo's correction is applied only
+    when its held-out tie points support it, so photos without overlap keep their pose."""
+
+
+REFINE_MIN_PHOTOS = 3
+REFINEMENT_CSV = "refinement.csv"
+"""Per-photo report of the attitude refinement, in the survey folder."""
+
+
+def refinement_csv(refinement: Refinement) -> str:
+    """The per-photo refinement report as CSV text (one row per photo)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["photo", "tie_points", "tilt_deg", "turn_deg", "d_yaw_deg", "d_pitch_deg",
+                     "d_roll_deg", "d_height_m", "yaw_flipped", "held_out_before_m",
+                     "held_out_after_m", "applied", "reason"])
+    for c in refinement.corrections:
+        writer.writerow([c.photo.name, c.ties, f"{c.tilt_deg:.3f}", f"{c.turn_deg:.3f}",
+                         f"{c.d_yaw_deg:.3f}", f"{c.d_pitch_deg:.3f}", f"{c.d_roll_deg:.3f}",
+                         f"{c.d_height_m:.3f}", int(c.flipped), f"{c.before_m:.3f}",
+                         f"{c.after_m:.3f}", int(c.applied), c.reason])
+    return out.getvalue()
 
 
 def _ground(dem: Dem | None, pose: PhotoPose) -> Ground:
@@ -126,7 +179,9 @@ def _pose_columns(pose: PhotoPose) -> dict:
         "roll": pose.roll_deg, "pose_source": pose.source, "taken": pose.time,
         "camera": {"name": cam.name, "sensor_w_mm": cam.sensor_w_mm,
                    "sensor_h_mm": cam.sensor_h_mm, "focal_mm": cam.focal_mm,
-                   "image_w_px": cam.image_w_px, "image_h_px": cam.image_h_px},
+                   "image_w_px": cam.image_w_px, "image_h_px": cam.image_h_px,
+                   "calibration": cam.calibration, "focal_px": cam.focal_px,
+                   "centre_offset_px": cam.centre_offset_px, "distortion": cam.distortion},
         "gsd_cm": photo_gsd_cm(pose),
     }
 
@@ -286,8 +341,9 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
     ------
     InputError
         No photos, none that could be analysed, a DEM that is unreadable or does not cover
-        the photos, a flight folder without records, a survey folder of another version or
-        analysed with other weights, an output folder that cannot be written.
+        the photos, a flight folder without records, a bad calibration file, a survey folder
+        of another version or analysed with other weights, an output folder that cannot be
+        written.
     """
     from mapping.georef import check_placeable
 
@@ -298,13 +354,14 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
         camera = config.camera or _camera_default()
         flight = flight_poses(config.flight_dir, camera)
     dem = open_dem(config.dem) if config.dem is not None else None
+    lenses = read_calibration(config.calibration) if config.calibration is not None else None
     poses: dict[Path, PhotoPose | InputError | Ortho] = {}
     for path in config.photos:
         if is_orthomosaic(path):
             poses[path] = open_ortho(path)
             continue
         try:
-            poses[path] = check_placeable(pose_for_photo(path, flight, config.camera))
+            poses[path] = check_placeable(pose_for_photo(path, flight, config.camera, lenses))
         except InputError as exc:
             poses[path] = exc
     good = [p for p in poses.values() if isinstance(p, PhotoPose)]
@@ -317,6 +374,17 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
                          "has a usable pose; nothing analysed)")
     if dem is not None and config.dem is not None and good:
         _check_dem_covers(dem, good, config.dem)
+    refinement = None
+    if config.refine or (config.refine is None and len(good) >= REFINE_MIN_PHOTOS):
+        def matched(done: int, total: int) -> None:
+            if progress:
+                progress(done, total, "tie points")
+
+        refinement = refine_poses(good, lambda p: _ground(dem, p), progress=matched)
+        for path, pose in poses.items():
+            if isinstance(pose, PhotoPose):
+                poses[path] = refinement.poses[pose.path]
+        good = [p for p in poses.values() if isinstance(p, PhotoPose)]
     footprints = None
     meta = {"weights": config.weights}
     if config.buildings is not None:
@@ -335,6 +403,13 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
         if footprints is not None and not store.buildings():
             store.add_buildings(_footprint_rows(footprints.footprints))
         summary = _run(store, config, poses, dem, progress, footprints, on_problem, pre)
+        sources: dict[str, int] = {}
+        for pose in good:
+            sources[pose.camera.calibration] = sources.get(pose.camera.calibration, 0) + 1
+        summary = replace(summary, calibrations=dict(sorted(sources.items())),
+                          refinement=refinement)
+        if refinement is not None:
+            atomic_write_text(config.out_dir / REFINEMENT_CSV, refinement_csv(refinement))
         if summary.analysed + summary.skipped == 0:
             photos = config.photos
             where = photos[0] if len(photos) == 1 else _common_root(photos) or "PHOTOS"
