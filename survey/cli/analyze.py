@@ -153,6 +153,14 @@ def analyze(
                       "their corners may be metres off on the ground; give the lens with "
                       "--calibration (e.g. OpenDroneMap's cameras.json)", soft_wrap=True,
                       highlight=False)
+    if summary.unmapped_footprints:
+        shown = ", ".join(summary.unmapped_footprints[:5])
+        more = len(summary.unmapped_footprints) - 5
+        app.err.print(f"[yellow]warning:[/] {len(summary.unmapped_footprints)} photo(s) "
+                      f"analysed but their footprints not mapped (a corner looks too near the "
+                      f"horizon to be placed): {escape(shown)}"
+                      f"{f' and {more} more' if more > 0 else ''}", soft_wrap=True,
+                      highlight=False)
     if summary.refinement is not None:
         app.out.print(refinement_line(summary.refinement, out), soft_wrap=True, highlight=False)
     app.out.print(f"Survey → [bold]{escape(str(out))}[/]")

@@ -79,6 +79,9 @@ class AnalyzeSummary:
     refinement: Refinement | None = None
     """The attitude refinement's report, when it ran."""
     calibrations: dict[str, int] = field(default_factory=dict)
+    unmapped_footprints: tuple[str, ...] = ()
+    """Photos analysed whose footprint is not mapped: a corner's ray meets the ground beyond
+    :data:`mapping.georef.MAX_REACH_PER_HEIGHT` camera heights, or not at all."""
     """Photos with a usable pose per lens source (``Camera.calibration``: ``"file"``,
     ``"dji-xmp"``, ``"catalog"``, ``"exif"``, ``"none"``, …)."""
 
@@ -230,13 +233,15 @@ def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
         labels = [r.damage.label for r in rows]
     else:
         raise ValueError("analysis needs a detector or footprints")
-    extra: dict = {"width": width, "height": height,
-                   "footprint": outline if outline is not None and not outline.is_empty
-                   else None}
-    extra["thumbnail"] = thumbnail_with_boxes(image, boxes, labels, max_px=THUMBNAIL_PX)
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
     ground_corners = pixels_to_ground(pose, corners, ground)
-    if np.isfinite(ground_corners).all():
+    sane = bool(np.isfinite(ground_corners).all())
+    # a footprint whose corner rays miss the ground within reach (georef.reach_m) is not
+    # mapped: cut at the reach it would claim ground the photo does not reliably show
+    extra: dict = {"width": width, "height": height,
+                   "footprint": outline if sane and not outline.is_empty else None}
+    extra["thumbnail"] = thumbnail_with_boxes(image, boxes, labels, max_px=THUMBNAIL_PX)
+    if sane:
         overlay = north_up_overlay(image, ground_corners, max_px=OVERLAY_PX, webp_quality=75)
         extra["overlay"] = overlay.image
         extra["overlay_bounds"] = json.dumps(list(overlay.bounds))
@@ -491,6 +496,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
     done = store.done_hashes()
     analysed = skipped = failed = without = n_det = 0
     problems: list[str] = []
+    unmapped: list[str] = []
 
     def problem(text: str) -> None:
         problems.append(text)
@@ -540,6 +546,8 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
                                            config.conf, assessor=config.assessor,
                                            footprints=footprints, pre=pre)
         store.add_photo({**row, **_pose_columns(pose), **extra, "status": "ok"}, rows, views)
+        if extra["footprint"] is None:
+            unmapped.append(name)
         done.add(sha)
         analysed += 1
         n_det += len(rows)
@@ -551,7 +559,7 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
         counts[o.damage.label] = counts.get(o.damage.label, 0) + 1
     graded = grade_store(store) if footprints is not None else None
     return AnalyzeSummary(total, analysed, skipped, without, failed, n_det, counts,
-                          tuple(problems), graded)
+                          tuple(problems), graded, unmapped_footprints=tuple(unmapped))
 
 
 def _common_root(paths: Sequence[Path]) -> Path | None:

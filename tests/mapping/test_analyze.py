@@ -45,7 +45,8 @@ def test_real_dji_photos(tmp_path: Path) -> None:
     assert len(photos) == 18
     out = tmp_path / "survey"
     model = CentreModel()  # one box in the middle of each photo (one tile per photo)
-    summary = analyze(_config(photos, out, model))
+    # as recorded: refining the attitudes from tie points is tested in test_refine
+    summary = analyze(_config(photos, out, model, refine=False))
     assert (summary.photos, summary.analysed, summary.skipped, summary.without_pose,
             summary.failed, summary.problems) == (18, 18, 0, 0, 0, ())
     assert summary.detections == 18
@@ -84,7 +85,7 @@ def test_real_dji_photos(tmp_path: Path) -> None:
             assert 60 < o.area_m2 < 120  # a 800 × 450 px box at 1.7 cm/px: 13.6 m × 7.7 m
 
     before = store_content(out)
-    again = analyze(_config(photos, out, CentreModel()))
+    again = analyze(_config(photos, out, CentreModel(), refine=False))
     assert (again.analysed, again.skipped, again.detections) == (0, 18, 0)
     assert store_content(out) == before
 
@@ -199,3 +200,20 @@ def test_survey_folder_analysed_with_other_weights_is_refused(survey_photos: Syn
     with pytest.raises(InputError, match="analysed with other weights"):
         analyze(config)
     assert store_content(out) == before
+
+
+def test_a_photo_looking_near_the_horizon_is_analysed_but_its_footprint_not_mapped(
+        survey_photos: SyntheticSurvey, tmp_path: Path) -> None:
+    from sitl.world.camera import PHANTOM3, write_photo_jpeg
+
+    cam = PHANTOM3.__class__(**{**PHANTOM3.__dict__, "image_w_px": 400, "image_h_px": 300})
+    oblique = write_photo_jpeg(tmp_path / "oblique.jpg", np.full((300, 400, 3), 90, np.uint8),
+                               cam, lat=LAT0, lon=LON0, alt_msl_m=70.0, rel_alt_m=40.0,
+                               yaw_deg=0.0, pitch_deg=-25.0)  # the top rows see past 10 heights
+    photos = [*survey_photos.photos[:2], oblique]
+    summary = analyze(_config(photos, tmp_path / "s", CentreModel(), refine=False))
+    assert summary.analysed == 3 and len(summary.unmapped_footprints) == 1
+    assert summary.unmapped_footprints[0].endswith("oblique.jpg")
+    with open_store(tmp_path / "s") as store:
+        mapped = {r["name"] for r, _ in store.photo_footprints()}
+    assert {Path(m).name for m in mapped} == {p.name for p in survey_photos.photos[:2]}
