@@ -154,11 +154,11 @@ def analyze(
                       "--calibration (e.g. OpenDroneMap's cameras.json)", soft_wrap=True,
                       highlight=False)
     if summary.unmapped_footprints:
-        shown = ", ".join(summary.unmapped_footprints[:5])
+        names = ", ".join(summary.unmapped_footprints[:5])
         more = len(summary.unmapped_footprints) - 5
         app.err.print(f"[yellow]warning:[/] {len(summary.unmapped_footprints)} photo(s) "
                       f"analysed but their footprints not mapped (a corner looks too near the "
-                      f"horizon to be placed): {escape(shown)}"
+                      f"horizon to be placed): {escape(names)}"
                       f"{f' and {more} more' if more > 0 else ''}", soft_wrap=True,
                       highlight=False)
     if summary.refinement is not None:
