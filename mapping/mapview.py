@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 from os import PathLike
+from pathlib import Path
 
 import shapely
 from shapely.geometry import LineString, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from mapping.store import Store
+from mapping.reviews import NOT_BUILDING, building_target, current_reviews, object_target
+from mapping.share import damage_of
+from mapping.store import ReviewRow, Store
 from mapping.webmap import DamageObject, MapContent, Overlay, PhotoView, build_map, write_map
+from survey.core.damage import DamageClass
 from survey.core.errors import InputError
+from survey.core.files import atomic_write_text
 from survey.core.geometry import G, parts_of
 
 MIN_NEW_COVER = 0.3
@@ -37,12 +42,25 @@ def _parts(geoms: list[BaseGeometry], kind: type[G]) -> list[G]:
 
 def survey_content(store: Store, *, title: str) -> MapContent:
     """Everything of the store the map shows."""
-    objects = [DamageObject(i, o.ground, o.damage, o.confidence, o.area_m2, o.photos)
-               for i, o in enumerate(store.objects(), start=1)]
+    reviews = current_reviews(store)
+    objects = []
+    for i, o in enumerate(store.objects(), start=1):
+        review = reviews.get(object_target(i))
+        if review is not None and review.grade == NOT_BUILDING:
+            continue  # HQ: not a building
+        objects.append(DamageObject(i, o.ground, damage_of(o, review), o.confidence,
+                                    o.area_m2, o.photos, review_details(review, o.damage)))
     not_seen = []
     for b in store.buildings():  # footprints, graded per building
+        review = reviews.get(building_target(b.key))
         details = building_details(b.key, b.attrs, b.probabilities)
-        if b.grade is None:
+        if review is not None and review.grade == NOT_BUILDING:
+            not_seen.append((b.ground, f"{details}; {review_details(review, b.grade)}"))
+        elif review is not None:
+            objects.append(DamageObject(b.id, b.ground, DamageClass.from_label(review.grade),
+                                        b.confidence or 0.0, b.area_m2, b.views,
+                                        f"{details}; {review_details(review, b.grade)}"))
+        elif b.grade is None:
             not_seen.append((b.ground, details))
         else:
             objects.append(DamageObject(b.id, b.ground, b.grade, b.confidence or 0.0,
@@ -74,6 +92,21 @@ def survey_content(store: Store, *, title: str) -> MapContent:
     )
 
 
+def review_details(review: ReviewRow | None, model: DamageClass | None) -> str:
+    """Popup text of HQ's review: the reviewed grade, who, when, and what the model said.
+
+    >>> r = ReviewRow("object:1", "major", "minor", "Sato", "2026-12-03T10:00:00+09:00", "",
+    ...               None, None, "review.geojson")
+    >>> review_details(r, DamageClass.MINOR)
+    'reviewed: major by Sato 2026-12-03T10:00:00+09:00 (model: minor)'
+    """
+    if review is None:
+        return ""
+    text = (f"reviewed: {review.grade} by {review.reviewer} {review.time} "
+            f"(model: {model.label if model is not None else 'not seen'})")
+    return f"{text}; note: {review.note}" if review.note else text
+
+
 def building_details(key: str, attrs: dict, probabilities: dict[str, float]) -> str:
     """A footprint's popup text: its id, attributes and grade probabilities (plain text).
 
@@ -86,14 +119,21 @@ def building_details(key: str, attrs: dict, probabilities: dict[str, float]) -> 
     return "; ".join(parts)
 
 
-def survey_map_html(store: Store, *, offline: bool = True, title: str) -> str:
-    """The map's HTML."""
-    return build_map(survey_content(store, title=title), offline=offline)
+def survey_map_html(store: Store, *, offline: bool = True, title: str,
+                    review: bool = False) -> str:
+    """The map's HTML; ``review``: with HQ's review panel (:mod:`mapping.review_panel`)."""
+    page = build_map(survey_content(store, title=title), offline=offline)
+    if review:
+        from mapping.review_panel import with_review_panel
+
+        page = with_review_panel(page, store)
+    return page
 
 
 def write_survey_map(store: Store, path: str | PathLike[str], *, offline: bool = True,
-                     title: str) -> None:
-    """Write the map (atomically; the folder must exist or be creatable).
+                     title: str, review: bool = False) -> None:
+    """Write the map (atomically; the folder must exist or be creatable); ``review``: with
+    HQ's review panel (:mod:`mapping.review_panel`).
 
     Raises
     ------
@@ -102,7 +142,14 @@ def write_survey_map(store: Store, path: str | PathLike[str], *, offline: bool =
     """
     content = survey_content(store, title=title)
     try:
-        write_map(content, path, offline=offline)
+        if review:
+            from mapping.review_panel import with_review_panel
+
+            page = with_review_panel(build_map(content, offline=offline), store)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(Path(path), page)
+        else:
+            write_map(content, path, offline=offline)
     except OSError as exc:  # e.g. a read-only folder, or a file where the folder should be
         why = "its folder is a file" if isinstance(exc, FileExistsError) else exc.strerror
         raise InputError(path, f"cannot write the map ({why or exc})") from None

@@ -83,6 +83,14 @@ CREATE TABLE building_views (
 CREATE INDEX building_views_building ON building_views(building_id);
 """
 
+# Made on the first review, so stores analysed before reviews existed read unchanged.
+_REVIEWS_TABLE = """CREATE TABLE IF NOT EXISTS reviews (
+    target TEXT PRIMARY KEY,
+    grade TEXT NOT NULL, model_grade TEXT,
+    reviewer TEXT NOT NULL, time TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+    lon REAL, lat REAL, source TEXT NOT NULL DEFAULT ''
+)"""
+
 
 @dataclass(frozen=True, slots=True)
 class DetectionRow:
@@ -141,6 +149,27 @@ class ObjectRow:
     lat: float
     photos: tuple[str, ...]
     detections: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    """A reviewer's grade for one object or building (:mod:`mapping.reviews`).
+
+    ``grade`` is a damage label or ``"not_building"``; ``model_grade`` the AI's grade when the
+    review was made; ``lon``/``lat`` where the reviewed thing was (an object's number can
+    change when a later analysis re-merges, so reviews are checked against the place);
+    ``source`` the file it came from.
+    """
+
+    target: str
+    grade: str
+    model_grade: str | None
+    reviewer: str
+    time: str
+    note: str
+    lon: float | None
+    lat: float | None
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +316,27 @@ class Store:
                             None if r["grade"] is None else DamageClass.from_label(r["grade"]),
                             r["confidence"], json.loads(r["probabilities"] or "{}"),
                             tuple(json.loads(r["views"] or "[]"))) for r in rows]
+
+    # -- reviews --------------------------------------------------------------------------
+    def reviews(self) -> dict[str, ReviewRow]:
+        """HQ's reviews by target (``"object:N"``, ``"building:KEY"``); none in a store that
+        was never reviewed (its table is made by the first :meth:`put_reviews`)."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'reviews'").fetchone():
+            return {}
+        rows = self.db.execute("SELECT * FROM reviews ORDER BY target").fetchall()
+        return {r["target"]: ReviewRow(r["target"], r["grade"], r["model_grade"],
+                                       r["reviewer"], r["time"], r["note"], r["lon"], r["lat"],
+                                       r["source"]) for r in rows}
+
+    def put_reviews(self, rows: Sequence[ReviewRow]) -> None:
+        """Insert or replace reviews (by target) in one transaction."""
+        with self.transaction() as db:
+            db.execute(_REVIEWS_TABLE)
+            db.executemany(
+                "INSERT OR REPLACE INTO reviews (target, grade, model_grade, reviewer, time, "
+                "note, lon, lat, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.target, r.grade, r.model_grade, r.reviewer, r.time, r.note, r.lon, r.lat,
+                  r.source) for r in rows])
 
     # -- objects --------------------------------------------------------------------------
     def replace_objects(self, objects: Sequence[ObjectRow]) -> None:

@@ -16,6 +16,7 @@ from survey.cli import demo as demo_cmd
 from survey.cli import detect as detect_cmd
 from survey.cli import fly as fly_cmd
 from survey.cli import plan as plan_cmd
+from survey.cli import review as review_cmd
 from survey.cli import sitl as sitl_cmd
 from survey.cli.errors import print_error
 
@@ -110,3 +111,4 @@ app.add_typer(detect_cmd.dataset_app, name="dataset")
 app.command("analyze", no_args_is_help=True)(analyze_cmd.analyze)
 app.command("map", no_args_is_help=True)(analyze_cmd.map_cmd)
 app.command("share", no_args_is_help=True)(analyze_cmd.share)
+app.add_typer(review_cmd.review_app, name="review")
