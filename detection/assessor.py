@@ -47,6 +47,7 @@ class Assessor:
             raise InputError(weights, f"assessor lacks class(es) {missing}; has {order}")
         self._index = np.array([order.index(g) for g in GRADES])
         self.grade_weights = np.array([float(card.grade_weights.get(g, 1.0)) for g in GRADES])
+        self.temperature = float(card.temperature)
 
     @property
     def takes_pre(self) -> bool:
@@ -56,10 +57,17 @@ class Assessor:
     def predict(self, crops: Sequence[np.ndarray],
                 pre: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
         """Probabilities ``(N, len(GRADES))`` (rows sum to 1) for BGR uint8 crops of
-        :attr:`spec` size, with the card's grade weights applied; ``pre``: the same
-        windows in pre-disaster imagery (``None`` where there is none), used only by an
-        assessor that :attr:`takes_pre`."""
-        return apply_weights(self.predict_raw(crops, pre), self.grade_weights)
+        :attr:`spec` size, with the card's grade weights and temperature applied (calibrated
+        probabilities, :mod:`detection.calibration`); ``pre``: the same windows in
+        pre-disaster imagery (``None`` where there is none), used only by an assessor that
+        :attr:`takes_pre`."""
+        return self.calibrated(self.predict_raw(crops, pre))
+
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Raw network probabilities with the card's grade weights and temperature."""
+        from detection.calibration import with_temperature
+
+        return with_temperature(apply_weights(raw, self.grade_weights), self.temperature)
 
     def predict_raw(self, crops: Sequence[np.ndarray],
                     pre: Sequence[np.ndarray | None] | None = None) -> np.ndarray:

@@ -60,6 +60,9 @@ class ModelCard:
     grade_weights
         For an assessor, the prior weight of each grade its probabilities are multiplied by
         (then renormalised), chosen on the validation split; empty: none.
+    temperature
+        For an assessor, the temperature its (grade-weighted) probabilities are scaled by
+        (:mod:`detection.calibration`), fitted on the validation split; 1: none.
     weights_sha256, architecture_sha256
         sha256 of ``model.safetensors`` and ``model.yaml`` (:mod:`detection.weights_file`),
         checked before the model is built.
@@ -78,6 +81,7 @@ class ModelCard:
     task: str = "detect"
     crop: Mapping[str, float] = field(default_factory=dict)
     grade_weights: Mapping[str, float] = field(default_factory=dict)
+    temperature: float = 1.0
     weights_sha256: str = ""
     architecture_sha256: str = ""
 
@@ -168,6 +172,7 @@ def read_model_card(path: str | PathLike[str]) -> ModelCard:
         task=str(data.get("task", "detect")),
         crop=dict(data.get("crop") or {}),
         grade_weights={str(k): float(v) for k, v in (data.get("grade_weights") or {}).items()},
+        temperature=_optional_positive(file, data, "temperature") or 1.0,
         weights_sha256=_hex_digest(file, data, "weights_sha256"),
         architecture_sha256=_hex_digest(file, data, "architecture_sha256"),
     )

@@ -23,7 +23,9 @@ from detection.card import (
     MODEL_CARD_NAME,
     DatasetCard,
     ModelCard,
+    model_card_path,
     read_dataset_card,
+    read_model_card,
     write_dataset_card,
     write_model_card,
 )
@@ -207,7 +209,23 @@ def train_assessor(config: AssessorTrainConfig) -> tuple[Path, ModelCard]:
             weights = choose_grade_weights(probs, truth)
             scores = score_probabilities(probs, truth, np.array([weights[g] for g in GRADES]),
                                          "val")
-            card = replace(card, grade_weights=weights, metrics=assessor_metrics(scores))
+            from detection.assessor import apply_weights
+            from detection.calibration import (
+                choose_temperature,
+                expected_calibration_error,
+                with_temperature,
+            )
+
+            graded = apply_weights(probs, np.array([weights[g] for g in GRADES]))
+            index = np.array([GRADES.index(g) for g in truth])
+            temperature, fitted = choose_temperature(graded, index)
+            calibration = {
+                "val_ece_uncalibrated": expected_calibration_error(graded, index),
+                "val_ece": expected_calibration_error(with_temperature(graded, temperature),
+                                                      index),
+                "temperature_fitted": fitted}
+            card = replace(card, grade_weights=weights, temperature=round(temperature, 4),
+                           metrics={**assessor_metrics(scores), **calibration})
             write_model_card(stage / MODEL_CARD_NAME, card)
     return Path(config.out_dir) / WEIGHTS_NAME, card
 
@@ -225,3 +243,48 @@ def assessor_metrics(scores: object) -> dict[str, float]:
             out[f"{split}_{name}_{stat}"] = float(getattr(s, stat))
     out[f"{split}_background_as_damaged"] = float(scores.background_as_damaged)  # type: ignore
     return out
+
+
+def calibrate_assessor(weights: str | PathLike[str], data_dir: str | PathLike[str], *,
+                       device: str = "cpu", trust: bool = False,
+                       on_split: Callable[[str], None] | None = None
+                       ) -> tuple[float, dict[str, float]]:
+    """Fit the assessor's temperature on the ``val`` crops of ``data_dir``
+    (:func:`detection.calibration.choose_temperature`: used only when it lowers the val ECE)
+    and write it into the model card beside ``weights``, with the expected calibration error
+    and the negative log-likelihood of ``val`` and ``test`` before (``_uncalibrated``) and
+    after. The test split is only scored: nothing is chosen on it.
+
+    Returns the temperature and the metrics written.
+    """
+    import numpy as np
+
+    from detection.assessor import GRADES, apply_weights, load_assessor, split_probabilities
+    from detection.calibration import (
+        choose_temperature,
+        expected_calibration_error,
+        negative_log_likelihood,
+        with_temperature,
+    )
+
+    model = load_assessor(weights, device=device, trust=trust)
+    graded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for split in ("val", "test"):
+        if on_split:
+            on_split(split)
+        probs, labels = split_probabilities(model, data_dir, split)
+        graded[split] = (apply_weights(probs, model.grade_weights),
+                         np.array([GRADES.index(g) for g in labels]))
+    temperature, fitted = choose_temperature(*graded["val"])
+    metrics: dict[str, float] = {"temperature_fitted": round(fitted, 4)}
+    for split, (p, t) in graded.items():
+        calibrated = with_temperature(p, temperature)
+        metrics[f"{split}_ece_uncalibrated"] = expected_calibration_error(p, t)
+        metrics[f"{split}_ece"] = expected_calibration_error(calibrated, t)
+        metrics[f"{split}_nll_uncalibrated"] = negative_log_likelihood(p, t)
+        metrics[f"{split}_nll"] = negative_log_likelihood(calibrated, t)
+    card_file = model_card_path(weights)
+    card = read_model_card(card_file)
+    write_model_card(card_file, replace(card, temperature=round(temperature, 4),
+                                        metrics={**card.metrics, **metrics}))
+    return temperature, metrics

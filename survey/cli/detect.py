@@ -316,6 +316,46 @@ def _record_scores(weights: Path, split: str, rows: list, conf: float) -> Path:
 evaluate.__doc__ = (evaluate.__doc__ or "") + "\n\n" + EVALUATE_EPILOG
 
 
+CALIBRATE_EPILOG = ("Example: survey calibrate detection/weights/assessor/model.safetensors "
+                    "out/crops  (out/crops from survey dataset xbd ... --crops)")
+
+
+def calibrate(
+    ctx: typer.Context,
+    weights: Annotated[Path, typer.Argument(help="Assessor weights (model.safetensors).")],
+    data: Annotated[Path, typer.Argument(
+        help="Crop folder (survey dataset xbd --crops) with val and test splits.")],
+    device: Device = "cpu",
+    trust_weights: TrustWeights = False,
+) -> None:
+    """Calibrate an assessor's probabilities: a temperature fitted on the val crops (kept
+    only when it lowers the val calibration error) goes into its model card, with the
+    expected calibration error (ECE) and log-loss on val and test before and after."""
+    from detection.card import model_card_path
+    from detection.train_assessor import calibrate_assessor, is_crop_dataset
+
+    app = ctx.obj
+    with cli_errors(ctx):
+        if not is_crop_dataset(data):
+            raise InputError(data, "not a crop dataset (survey dataset xbd --crops)")
+        with app.err.status("Scoring the val and test crops…") as status:
+            temperature, metrics = calibrate_assessor(
+                weights, data, device=device, trust=trust_weights,
+                on_split=lambda s: status.update(f"Scoring the {s} crops…"))
+    table = Table(title=f"Temperature {temperature:.3g} (fitted on val: "
+                        f"{metrics['temperature_fitted']:.3g})")
+    for col in ("split", "ECE before", "ECE after", "log-loss before", "log-loss after"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for split in ("val", "test"):
+        table.add_row(split, *(f"{metrics[f'{split}_{k}']:.4f}" for k in (
+            "ece_uncalibrated", "ece", "nll_uncalibrated", "nll")))
+    app.out.print(table)
+    app.out.print(f"Recorded in [bold]{escape(str(model_card_path(weights)))}[/]")
+
+
+calibrate.__doc__ = (calibrate.__doc__ or "") + "\n\n" + CALIBRATE_EPILOG
+
+
 dataset_app = typer.Typer(name="dataset", help="Build training datasets.",
                           no_args_is_help=True, add_completion=False)
 

@@ -16,9 +16,15 @@ from detection.assessor import (
     regrade,
     score_predictions,
 )
+from detection.calibration import with_temperature
 from detection.card import read_model_card
 from detection.crops import BACKGROUND, CropSpec
-from detection.train_assessor import AssessorTrainConfig, train_assessor, write_xbd_crops
+from detection.train_assessor import (
+    AssessorTrainConfig,
+    calibrate_assessor,
+    train_assessor,
+    write_xbd_crops,
+)
 from survey.core.errors import InputError
 from tests.detection.test_crops import _tiles
 
@@ -63,9 +69,27 @@ def test_probabilities_in_grade_order(tiny_assessor: Path) -> None:
     order = list(model.card.classes)
     for j, g in enumerate(GRADES):
         assert np.allclose(p[:, j], raw[:, order.index(g)], atol=1e-5)
-    weighted = model.predict(crops)  # the card's grade weights (chosen on val) applied
+    weighted = model.predict(crops)  # the card's grade weights and temperature (val) applied
     w = np.array([model.card.grade_weights[g] for g in GRADES])
-    assert np.allclose(weighted, p * w / (p * w).sum(1, keepdims=True), atol=1e-6)
+    want = with_temperature(p * w / (p * w).sum(1, keepdims=True), model.card.temperature)
+    assert np.allclose(weighted, want, atol=1e-6)
+
+
+def test_calibration_is_fitted_on_val_and_recorded(tiny_assessor: Path, tmp_path: Path) -> None:
+    import shutil
+
+    card = read_model_card(tiny_assessor.with_name("model_card.json"))
+    assert {"val_ece", "val_ece_uncalibrated", "temperature_fitted"} <= set(card.metrics)
+    assert card.metrics["val_ece"] <= card.metrics["val_ece_uncalibrated"]
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_assessor.parent, copy)
+    temperature, metrics = calibrate_assessor(copy / tiny_assessor.name,
+                                              tiny_assessor.parents[1] / "crops")
+    again = read_model_card(copy / "model_card.json")
+    assert again.temperature == pytest.approx(temperature, abs=1e-4)
+    assert temperature in (1.0, pytest.approx(metrics["temperature_fitted"], abs=1e-4))
+    assert {"test_ece", "test_ece_uncalibrated", "test_nll", "val_nll"} <= set(again.metrics)
+    assert again.metrics["val_ece"] <= again.metrics["val_ece_uncalibrated"]
 
 
 def test_grade_weights_lift_an_under_called_grade() -> None:
