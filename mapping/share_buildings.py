@@ -27,9 +27,9 @@ from mapping.store import BuildingRow, ReviewRow
 from survey.core.damage import DamageClass
 
 NOT_SEEN = "not_seen"
-GRADE_ORDER = (*(c.label for c in reversed(DamageClass)), NOT_SEEN, NOT_BUILDING)
-"""destroyed, major, minor, intact, not_seen, not_building (HQ's review): the order of every
-table."""
+GRADE_ORDER = (*(c.label for c in reversed(DamageClass)), NOT_SEEN)
+"""destroyed, major, minor, intact, not_seen: the order of every table (then not_building,
+when HQ's review called a footprint so: :func:`grade_order`)."""
 BASE_FIELDS = ("building_id", "grade", "fema", "status", "confidence",
                *(f"p_{g}" for g in GRADES), "views", "photo_names", "area_m2", "lat", "lon",
                *REVIEW_FIELDS)
@@ -50,6 +50,13 @@ def grade_of(b: BuildingRow, reviews: Reviews | None = None) -> str:
     ``not_seen``)."""
     review = (reviews or {}).get(building_target(b.key))
     return model_grade_of(b) if review is None else review.grade
+
+
+def grade_order(buildings: Sequence[BuildingRow], reviews: Reviews | None = None
+                ) -> tuple[str, ...]:
+    """:data:`GRADE_ORDER`, and ``not_building`` after it when a review gave that grade."""
+    rejected = any(grade_of(b, reviews) == NOT_BUILDING for b in buildings)
+    return (*GRADE_ORDER, NOT_BUILDING) if rejected else GRADE_ORDER
 
 
 def _fema(grade: str) -> str:
@@ -120,13 +127,14 @@ def buildings_summary_csv(buildings: Sequence[BuildingRow], reviews: Reviews | N
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["grade", "fema_category", "buildings", "area_m2"])
-    for g in GRADE_ORDER:
+    order = grade_order(buildings, reviews)
+    for g in order:
         these = [b for b in buildings if grade_of(b, reviews) == g]
         w.writerow([g, _fema(g), len(these), round(sum(b.area_m2 for b in these), 1)])
     w.writerow(["total", "", len(buildings), round(sum(b.area_m2 for b in buildings), 1)])
     for key in grouping_attributes(buildings):
         w.writerow([])
-        w.writerow([key, *GRADE_ORDER, "total"])
+        w.writerow([key, *order, "total"])
         counts: dict[str, Counter[str]] = {}
         for b in buildings:
             value = b.attrs.get(key)
@@ -134,7 +142,7 @@ def buildings_summary_csv(buildings: Sequence[BuildingRow], reviews: Reviews | N
                               Counter())[grade_of(b, reviews)] += 1
         for value in sorted(counts):
             c = counts[value]
-            w.writerow([value, *(c[g] for g in GRADE_ORDER), sum(c.values())])
+            w.writerow([value, *(c[g] for g in order), sum(c.values())])
     return out.getvalue()
 
 
@@ -143,7 +151,7 @@ def buildings_kml(buildings: Sequence[BuildingRow], title: str,
     """KML 2.2: a folder per grade (``not_seen`` last), attributes as ExtendedData."""
     kml, doc = kml_document(title, {**{c.label: KML_COLOURS[c] for c in DamageClass},
                                     NOT_SEEN: NOT_SEEN_COLOUR, NOT_BUILDING: NOT_SEEN_COLOUR})
-    for g in GRADE_ORDER:
+    for g in grade_order(buildings, reviews):
         folder = ET.SubElement(doc, "Folder")
         ET.SubElement(folder, "name").text = f"{g} ({_fema(g)})" if _fema(g) else g
         for b in buildings:

@@ -32,7 +32,8 @@ ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/pla
                   "--buildings out/demo/footprints.geojson -o out/demo/survey2  "
                   "(with the lens OpenDroneMap solved: survey analyze flight1/images "
                   "--calibration flight1/cameras.json -o flight1/survey)")
-MAP_EPILOG = "Example: survey map out/demo/survey -o out/demo/damage_map.html"
+MAP_EPILOG = ("Example: survey map out/demo/survey -o out/demo/damage_map.html\n\n"
+              "HQ review: survey map out/demo/survey --review -o out/demo/review_map.html")
 SHARE_EPILOG = "Example: survey share out/demo/survey -o out/demo/hq_bundle.zip"
 
 SurveyDir = Annotated[Path, typer.Argument(help="Survey folder written by survey analyze.")]
@@ -189,6 +190,11 @@ def map_cmd(
         "--offline/--online", help="Inline every script and use the photos as the base map "
         "(works with no network), or load Leaflet and OSM tiles from the internet.")] = True,
     title: Annotated[str | None, typer.Option("--title", help="Map title.")] = None,
+    review: Annotated[bool, typer.Option(
+        "--review", help="Add HQ's review panel: the objects in the order a check matters most "
+        "(uncertain and severe first) with their photo crops, keys to confirm or set each "
+        "grade, reviews kept in the browser and exported as review.geojson (apply it with "
+        "survey review apply).")] = False,
 ) -> None:
     """Write the damage map: one HTML file HQ opens in a browser."""
     from mapping.mapview import write_survey_map
@@ -197,8 +203,9 @@ def map_cmd(
     app = ctx.obj
     with cli_errors(ctx):
         with open_store(survey_dir) as store, app.err.status("Building the map…"):
-            write_survey_map(store, out, offline=offline, title=title or _title(survey_dir))
-    app.out.print(f"Map → [bold]{escape(str(out))}[/]")
+            write_survey_map(store, out, offline=offline, title=title or _title(survey_dir),
+                             review=review)
+    app.out.print(f"{'Review map' if review else 'Map'} → [bold]{escape(str(out))}[/]")
 
 
 def share(

@@ -416,6 +416,40 @@ def dataset_xbd(
 dataset_xbd.__doc__ = (dataset_xbd.__doc__ or "") + "\n\n" + DATASET_EPILOG
 
 
+REVIEW_DATASET_EPILOG = ("Example: survey dataset review out/joso/survey out/kasama/survey "
+                         "--base out/crops -o out/crops_reviewed;  survey train "
+                         "out/crops_reviewed --weights detection/weights/assessor/"
+                         "model.safetensors -o models/assessor_reviewed")
+
+
+@dataset_app.command("review", no_args_is_help=True)
+def dataset_review(
+    ctx: typer.Context,
+    surveys: Annotated[list[Path], typer.Argument(
+        help="Survey folders whose reviews (survey review apply) become training crops.")],
+    out: OutDir,
+    base: Annotated[Path | None, typer.Option(
+        "--base", help="A crop dataset (survey dataset xbd --crops) to mix in: its train, "
+        "val and test splits are copied; the review crops join train.")] = None,
+) -> None:
+    """Turn HQ's reviews into assessor training crops: every view of every reviewed object
+    or footprint, cut from its photo at the photo's resolution, labelled with the reviewer's
+    grade (not a building → background)."""
+    from mapping.review_dataset import write_review_dataset
+
+    app = ctx.obj
+    with cli_errors(ctx), app.err.status("Cutting the reviewed views…"):
+        written = write_review_dataset(surveys, out, base=base)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(written.crops.items()))
+    lost = written.views_missing
+    app.out.print(f"Wrote [bold]{escape(str(out))}[/]: {written.reviews} reviews → {counts} "
+                  f"(train){f'; {lost} views without their photo' if lost else ''}",
+                  highlight=False)
+
+
+dataset_review.__doc__ = (dataset_review.__doc__ or "") + "\n\n" + REVIEW_DATASET_EPILOG
+
+
 SYNTHETIC_RENAMED = {"gsd_m": "gsd"}
 """:func:`~survey.pipelines.scene_dataset.write_scene_dataset`'s GSD (metres), here ``--gsd``."""
 
