@@ -183,3 +183,33 @@ def test_cli_review_apply(survey, tmp_path):
     (tmp_path / "bad.geojson").write_text("{")
     code, out, err = run("review", "apply", survey, tmp_path / "bad.geojson")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "bad.geojson" in err
+
+
+def test_reviewed_footprints_in_the_building_exports(tmp_path):
+    from tests.cli.test_buildings_cli import footprints_file
+    from tests.mapping.conftest import ColourAssessor
+
+    photos = synthetic_survey(tmp_path / "photos")
+    feet = footprints_file(photos, tmp_path / "b.geojson")
+    analyze(AnalyzeConfig(photos=photos.photos, out_dir=tmp_path / "s", model=None,
+                          weights="", assessor=ColourAssessor(),  # type: ignore[arg-type]
+                          buildings=feet, refine=False))
+    with open_store(tmp_path / "s") as store:
+        first, second = store.buildings()[:2]
+        file = _write(tmp_path / "r.geojson",
+                      {"target": building_target(first.key), "grade": "major",
+                       "lon": first.lon, "lat": first.lat},
+                      {"target": building_target(second.key), "grade": "not_building",
+                       "lon": second.lon, "lat": second.lat})
+        assert apply_reviews(store, read_reviews(file)).added == 2
+        html = survey_map_html(store, offline=True, title="t")
+        write_bundle(store, tmp_path / "hq.zip", map_html=html, title="t")
+    with zipfile.ZipFile(tmp_path / "hq.zip") as z:
+        rows = {r["building_id"]: r for r in csv.DictReader(io.StringIO(
+            z.read("buildings.csv").decode()))}
+        summary = z.read("buildings_summary.csv").decode()
+    assert (rows[first.key]["grade"], rows[first.key]["model_grade"],
+            rows[first.key]["reviewed_by"]) == ("major", first.grade.label, "Sato Hanako")
+    assert rows[second.key]["grade"] == "not_building"
+    assert "not_building,,1," in summary  # its own row, after not_seen
+    assert "reviewed: major by Sato Hanako" in html
