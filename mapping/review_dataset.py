@@ -150,3 +150,139 @@ def _card(surveys: Sequence[str | PathLike[str]], per_survey: dict[str, dict[str
         split_tiles={**(dict(base.split_tiles) if base else {}),
                      "review_surveys": [str(s) for s in surveys]},
         crops_per_class=crops, crop=spec.to_dict())
+
+
+# --- detector tiles ----------------------------------------------------------------------------
+
+TILE_PX = 640
+"""Side of a detector tile, pixels at the detector's GSD."""
+DETECTOR_GSD_CM = 45.0
+"""The bundled detector's training GSD (its model card): photos are resampled to it."""
+
+
+@dataclass(frozen=True)
+class ReviewTiles:
+    """What :func:`write_review_tiles` wrote."""
+
+    data_yaml: Path
+    tiles: int
+    boxes: dict[str, int]
+    """Reviewed boxes per class."""
+    masked: int
+    """Boxes of unreviewed things greyed out (neither building nor background to learn)."""
+
+
+def write_review_tiles(surveys: Sequence[str | PathLike[str]], out_dir: str | PathLike[str],
+                       *, base: str | PathLike[str] | None = None,
+                       gsd_cm: float = DETECTOR_GSD_CM, tile_px: int = TILE_PX) -> ReviewTiles:
+    """YOLO detection tiles of the reviews of ``surveys`` for the detector: one
+    ``tile_px``-square tile (at ``gsd_cm``) around each reviewed view, its photo resampled to
+    the detector's GSD, labelled with the reviewed grades of every reviewed box in it (a
+    ``not_building`` review is background: no box). Boxes of things nobody reviewed are
+    greyed out, so the model learns neither that they are buildings nor that they are not.
+
+    ``base`` (a dataset yaml, e.g. ``survey dataset xbd``'s) adds its train sources and gives
+    ``val`` and ``test``; without it ``val`` is the review tiles themselves (no honest score).
+
+    Raises
+    ------
+    InputError
+        A folder that is not a survey, a survey with no reviews, an unreadable base.
+    """
+    from detection.card import dataset_card_path
+    from detection.dataset import read_dataset_yaml, write_dataset_yaml
+    from detection.model import PAD_VALUE
+    from survey.core.damage import DamageClass, class_names
+
+    base_spec = read_dataset_yaml(base, required=("train", "val")) if base is not None else None
+    boxes: Counter[str] = Counter()
+    tiles = masked = 0
+    reviewers: dict[str, set[str]] = {}
+    with staged_dir(out_dir) as stage:
+        images, labels = stage / "images" / "train", stage / "labels" / "train"
+        images.mkdir(parents=True)
+        labels.mkdir(parents=True)
+        for folder in map(Path, surveys):
+            with open_store(folder) as store:
+                items = review_items(store, crops=False)
+                photos = {int(r["id"]): r for r in store.photos()}
+            reviewed = [i for i in items if i.review is not None]
+            if not reviewed:
+                raise InputError(folder, "no reviews in this survey (survey review apply)")
+            reviewers[str(folder)] = {i.review.reviewer for i in reviewed if i.review}
+            tag = _safe(folder.resolve().name)
+            by_photo: dict[int, list[tuple[tuple[float, ...], str | None]]] = {}
+            for item in items:
+                grade = item.review.grade if item.review is not None else None
+                for view in item.views:
+                    if view.box is not None:
+                        by_photo.setdefault(view.photo_id, []).append((view.box, grade))
+            for photo_id, views in sorted(by_photo.items()):
+                row = photos.get(photo_id)
+                image = _photo(row)
+                if image is None or not row or not row["gsd_cm"]:
+                    continue
+                scale = image.shape[1] / (row["width"] or image.shape[1])
+                factor = min(1.0, float(row["gsd_cm"]) / scale / gsd_cm)
+                small = cv2.resize(image, None, fx=factor, fy=factor,
+                                   interpolation=cv2.INTER_AREA) if factor < 1 else image
+                k = scale * factor
+                placed = [(np.array(b, dtype=float) * k, g) for b, g in views]
+                for n, (centre_box, grade) in enumerate(placed):
+                    if grade is None:
+                        continue
+                    cx = (centre_box[0] + centre_box[2]) / 2
+                    cy = (centre_box[1] + centre_box[3]) / 2
+                    x0, y0 = round(cx - tile_px / 2), round(cy - tile_px / 2)
+                    tile = np.full((tile_px, tile_px, 3), PAD_VALUE, np.uint8)
+                    h, w = small.shape[:2]
+                    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + tile_px, w), \
+                        min(y0 + tile_px, h)
+                    tile[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = small[sy0:sy1, sx0:sx1]
+                    lines = []
+                    for box, g in placed:
+                        bx0, by0, bx1, by1 = (float(v) for v in box - [x0, y0, x0, y0])
+                        if bx1 <= 0 or by1 <= 0 or bx0 >= tile_px or by0 >= tile_px:
+                            continue
+                        bx0, by0 = max(bx0, 0.0), max(by0, 0.0)
+                        bx1, by1 = min(bx1, float(tile_px)), min(by1, float(tile_px))
+                        if g is None:  # nobody checked it: neither building nor background
+                            tile[int(by0):int(np.ceil(by1)), int(bx0):int(np.ceil(bx1))] = \
+                                PAD_VALUE
+                            masked += 1
+                        elif g != NOT_BUILDING:
+                            cls = int(DamageClass.from_label(g))
+                            lines.append(f"{cls} {(bx0 + bx1) / 2 / tile_px:.6f} "
+                                         f"{(by0 + by1) / 2 / tile_px:.6f} "
+                                         f"{(bx1 - bx0) / tile_px:.6f} "
+                                         f"{(by1 - by0) / tile_px:.6f}")
+                            boxes[g] += 1
+                    name = f"review_{tag}_{photo_id}_{n}"
+                    if not cv2.imwrite(str(images / f"{name}.jpg"), tile,
+                                       [cv2.IMWRITE_JPEG_QUALITY, 95]):
+                        raise InputError(images / f"{name}.jpg", "cannot write the tile")
+                    (labels / f"{name}.txt").write_text("\n".join(lines) + "\n" if lines
+                                                        else "", encoding="utf-8")
+                    tiles += 1
+        train: list[str] = ["images/train"]
+        splits: dict[str, str | list[str]] = {"train": train}
+        if base_spec is not None:
+            train += [str(s) for s in base_spec.splits["train"]]
+            for split in ("val", "test"):
+                if split in base_spec.splits:
+                    splits[split] = [str(s) for s in base_spec.splits[split]]
+        else:
+            splits["val"] = "images/train"
+        who = "; ".join(f"{s} (reviewers: {', '.join(sorted(r))})" for s, r in reviewers.items())
+        comment = f"HQ reviews as detector tiles at {gsd_cm:g} cm/px: {who}"
+        if base_spec is not None:
+            comment += f"; mixed with {base_spec.yaml_path}"
+        write_dataset_yaml(stage / "data.yaml", root=Path(out_dir), splits=splits,
+                           names=class_names(), comment=comment)
+        card = DatasetCard(source=comment, gsd_cm=gsd_cm,
+                           license="drone photos: the surveys' owners'" + (
+                               "; base data: see its card" if base_spec else ""),
+                           tiles={"train": tiles}, boxes_per_class=dict(boxes),
+                           split_tiles={"review_surveys": [str(s) for s in surveys]})
+        write_dataset_card(dataset_card_path(stage / "data.yaml"), card)
+    return ReviewTiles(Path(out_dir) / "data.yaml", tiles, dict(boxes), masked)

@@ -419,7 +419,9 @@ dataset_xbd.__doc__ = (dataset_xbd.__doc__ or "") + "\n\n" + DATASET_EPILOG
 REVIEW_DATASET_EPILOG = ("Example: survey dataset review out/joso/survey out/kasama/survey "
                          "--base out/crops -o out/crops_reviewed;  survey train "
                          "out/crops_reviewed --weights detection/weights/assessor/"
-                         "model.safetensors -o models/assessor_reviewed")
+                         "model.safetensors -o models/assessor_reviewed;  survey dataset "
+                         "review out/joso/survey --detector --base out/xbd/data.yaml -o "
+                         "out/tiles_reviewed")
 
 
 @dataset_app.command("review", no_args_is_help=True)
@@ -430,14 +432,27 @@ def dataset_review(
     out: OutDir,
     base: Annotated[Path | None, typer.Option(
         "--base", help="A crop dataset (survey dataset xbd --crops) to mix in: its train, "
-        "val and test splits are copied; the review crops join train.")] = None,
+        "val and test splits are copied; the review crops join train. With --detector: a "
+        "dataset yaml (survey dataset xbd) whose train joins and whose val/test are used.")
+    ] = None,
+    detector: Annotated[bool, typer.Option(
+        "--detector", help="YOLO detection tiles for the detector (a tile around each "
+        "reviewed view, unreviewed boxes greyed out) instead of assessor crops.")] = False,
 ) -> None:
-    """Turn HQ's reviews into assessor training crops: every view of every reviewed object
-    or footprint, cut from its photo at the photo's resolution, labelled with the reviewer's
-    grade (not a building → background)."""
-    from mapping.review_dataset import write_review_dataset
+    """Turn HQ's reviews into training data: assessor crops (every view of every reviewed
+    object or footprint, cut from its photo by the assessor's recipe, labelled with the
+    reviewer's grade; not a building → background), or with --detector detection tiles."""
+    from mapping.review_dataset import write_review_dataset, write_review_tiles
 
     app = ctx.obj
+    if detector:
+        with cli_errors(ctx), app.err.status("Cutting the reviewed tiles…"):
+            tiles = write_review_tiles(surveys, out, base=base)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(tiles.boxes.items()))
+        app.out.print(f"Wrote [bold]{escape(str(tiles.data_yaml))}[/]: {tiles.tiles} tiles, "
+                      f"boxes {counts or 'none'}; {tiles.masked} unreviewed boxes greyed out",
+                      highlight=False)
+        return
     with cli_errors(ctx), app.err.status("Cutting the reviewed views…"):
         written = write_review_dataset(surveys, out, base=base)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(written.crops.items()))

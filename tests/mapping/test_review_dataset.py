@@ -72,3 +72,30 @@ def test_cli_dataset_review(reviewed, base, tmp_path):
     assert code == 0, err
     assert "2 reviews" in " ".join(out.split())
     assert json.loads((tmp_path / "d" / "dataset_card.json").read_text())["crop"]
+
+
+def test_detector_tiles_label_reviewed_boxes_and_grey_out_the_rest(reviewed, tmp_path):
+    from detection.dataset import label_path_for, read_dataset_yaml
+    from mapping.review_dataset import TILE_PX, write_review_tiles
+
+    tiles = write_review_tiles([reviewed], tmp_path / "tiles")
+    spec = read_dataset_yaml(tiles.data_yaml)
+    images = spec.images("train")
+    # one tile per reviewed view (object 1: destroyed, object 2: not a building)
+    assert tiles.tiles == len(images) == _views(reviewed, 1) + _views(reviewed, 2)
+    assert tiles.boxes == {"destroyed": tiles.boxes["destroyed"]}  # no box for not_building
+    assert tiles.boxes["destroyed"] >= _views(reviewed, 1)
+    assert tiles.masked > 0  # the survey's unreviewed objects
+    classes = set()
+    for image in images:
+        assert cv2.imread(str(image)).shape == (TILE_PX, TILE_PX, 3)
+        for line in label_path_for(image).read_text().split("\n"):
+            if line:
+                cls, *xywh = line.split()
+                classes.add(int(cls))
+                assert all(0.0 <= float(v) <= 1.0 for v in xywh)
+    assert classes == {3}  # destroyed: the reviewer's grade, whatever the model said
+    assert spec.names[3] == "destroyed"
+    code, out, err = run("dataset", "review", reviewed, "--detector", "-o", tmp_path / "cli")
+    assert code == 0, err
+    assert "unreviewed boxes greyed out" in " ".join(out.split())
