@@ -31,7 +31,8 @@ SEVERE_FIRST = tuple(c.label for c in sorted(DamageClass, reverse=True))
 ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/plan/flight "
                   "--buildings out/demo/footprints.geojson -o out/demo/survey2  "
                   "(with the lens OpenDroneMap solved: survey analyze flight1/images "
-                  "--calibration flight1/cameras.json -o flight1/survey)")
+                  "--calibration flight1/cameras.json -o flight1/survey; on two local Ray "
+                  "workers: survey analyze day1/ day2/ --cluster local:2 -o out/survey)")
 MAP_EPILOG = ("Example: survey map out/demo/survey -o out/demo/damage_map.html\n\n"
               "HQ review: survey map out/demo/survey --review -o out/demo/review_map.html")
 SHARE_EPILOG = "Example: survey share out/demo/survey -o out/demo/hq_bundle.zip"
@@ -82,6 +83,11 @@ def analyze(
         "tie points matched between overlapping photos (a correction is used only where the "
         "held-out tie points agree better with it). Default: on with 3 or more photos.",
         show_default=False)] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", metavar="local[:N]|ADDRESS", help="Analyse the photos on Ray: local[:N] "
+        "starts a private Ray here with N workers, an address (auto, ray://host:10001) joins "
+        "a cluster whose nodes see the photos and weights at the same paths. Needs pip "
+        "install -e '.[cluster]'.")] = None,
 ) -> None:
     """Find building damage in survey photos or orthomosaics, place it on the ground, store it.
 
@@ -98,6 +104,13 @@ def analyze(
     app = ctx.obj
     with cli_errors(ctx):
         files = find_photos(photos)
+        if cluster is not None:
+            from survey.pipelines.photo_work import parse_cluster
+
+            try:
+                parse_cluster(cluster)
+            except ValueError as exc:
+                raise InputError("--cluster", str(exc)) from None
         cam = camera_from_name(camera) if camera else None
         if buildings is not None and no_assessor:
             raise InputError("--no-assessor", "--buildings needs the assessor")
@@ -118,7 +131,8 @@ def analyze(
                                weights=weights_id, dem=dem, flight_dir=flight,
                                plan_dir=plan, camera=cam, conf=conf, assessor=grader,
                                buildings=buildings, pre=pre, calibration=calibration,
-                               refine=refine)
+                               refine=refine, cluster=cluster, device=device,
+                               trust_weights=trust_weights)
         with progress_bar(app.err) as bar:
             task = bar.add_task("Analysing", total=len(files))
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,33 +32,37 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Polygon
 
-from detection.assessor import Assessor, regrade
-from detection.detector import detect_photo
-from detection.images import content_sha256, load_image
+from detection.assessor import Assessor
+from detection.images import content_sha256
 from detection.model import DamageModel
-from mapping.buildings import FootprintIndex, grades_from_rows, photo_views
+from mapping.buildings import FootprintIndex, grades_from_rows
 from mapping.calibration import read_calibration
 from mapping.dem import Dem, open_dem
 from mapping.footprints import read_footprints
-from mapping.georef import DemGround, FlatGround, Ground, footprint
+from mapping.georef import FlatGround, footprint
 from mapping.objects import GroundDetection, merge_detections
 from mapping.ortho import Ortho, is_orthomosaic, open_ortho
 from mapping.pose import PhotoPose, flight_poses, photo_gsd_cm, pose_for_photo
 from mapping.refine import Refinement, refine_poses
 from mapping.store import DetectionRow, ObjectRow, Store, ViewRow, survey_store
 from survey.core.camera import Camera
-from survey.core.damage import DamageClass
 from survey.core.errors import ImageError, InputError, ParamError
 from survey.core.files import atomic_write_text, read_json
 from survey.core.plan_folder import FlightFolder, PlanFolder
+from survey.pipelines.photo_work import (
+    PhotoAnalyser,
+    PhotoJob,
+    Recipe,
+    ground_for,
+    in_process,
+    on_ray,
+)
 
 if TYPE_CHECKING:
     from mapping.pre_imagery import PreImagery
 
 Progress = Callable[[int, int, str], None]
 Problem = Callable[[str], None]
-OVERLAY_PX = 640
-THUMBNAIL_PX = 480
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,14 @@ class AnalyzeConfig:
     (:mod:`mapping.refine`): ``True`` always, ``False`` never, ``None`` when at least
     :data:`REFINE_MIN_PHOTOS` photos have a usable pose. A photo's correction is applied only
     when its held-out tie points support it, so photos without overlap keep their pose."""
+    cluster: str | None = None
+    """Where photos are analysed: ``None`` here; ``local[:N]`` a private Ray with N workers;
+    an address (``auto``, ``ray://host:10001``) an existing Ray cluster
+    (:mod:`survey.pipelines.photo_work`)."""
+    device: str = "cpu"
+    """Device the cluster's workers load the models on (``model``/``assessor`` are used here)."""
+    trust_weights: bool = False
+    """Cluster workers may load ``.pt`` pickles (as ``--trust-weights``)."""
 
 
 REFINE_MIN_PHOTOS = 3
@@ -158,18 +169,6 @@ def refinement_csv(refinement: Refinement) -> str:
     return out.getvalue()
 
 
-def _ground(dem: Dem | None, pose: PhotoPose) -> Ground:
-    if dem is None:
-        return FlatGround(0.0)
-    return DemGround.for_pose(dem, pose)
-
-
-def _centrality(box: np.ndarray, width: int, height: int) -> float:
-    cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
-    dx, dy = (cx - width / 2.0) / (width / 2.0), (cy - height / 2.0) / (height / 2.0)
-    return float(max(0.0, 1.0 - math.hypot(dx, dy) / math.sqrt(2.0)))
-
-
 def _photo_row(name: str, path: Path, sha: str) -> dict:
     return {"name": name, "path": str(path.resolve()), "sha256": sha}
 
@@ -187,69 +186,6 @@ def _pose_columns(pose: PhotoPose) -> dict:
                    "centre_offset_px": cam.centre_offset_px, "distortion": cam.distortion},
         "gsd_cm": photo_gsd_cm(pose),
     }
-
-
-def analyse_photo(image: np.ndarray, pose: PhotoPose, model: DamageModel | None,
-                  ground: Ground, conf: float, *, assessor: Assessor | None = None,
-                  footprints: FootprintIndex | None = None,
-                  pre: Callable[[int], np.ndarray | None] | None = None
-                  ) -> tuple[dict, list[DetectionRow], list[ViewRow]]:
-    """Detect (or grade footprints), georeference and render one photo: its extra ``photos``
-    columns, its detection rows and its building views (store ids: footprint index + 1)."""
-    from mapping.georef import box_to_ground, pixels_to_ground
-    from mapping.overlay import north_up_overlay, thumbnail_with_boxes
-
-    height, width = image.shape[:2]
-    outline = footprint(pose, ground)
-    rows: list[DetectionRow] = []
-    views: list[ViewRow] = []
-    if footprints is not None:
-        if assessor is None:
-            raise ValueError("grading footprints needs an assessor")
-        views = photo_views(image, pose, ground, footprints, footprints.under(outline),
-                            assessor, pre)
-        boxes = np.array([v.box_xyxy for v in views], dtype=float).reshape(-1, 4)
-        labels = [_top_grade(v.probabilities).label for v in views]
-    elif model is not None:
-        found = detect_photo(image, model, photo_gsd_cm=photo_gsd_cm(pose), conf=conf)
-        graded = [DamageClass(int(c)) for c in found.classes]
-        scores = [float(s) for s in found.scores]
-        keep = list(range(len(found.boxes)))
-        if assessor is not None:
-            keep, grades, scores = regrade(image, found.boxes, photo_gsd_cm(pose), assessor)
-            graded = [DamageClass.from_label(g) for g in grades]
-        for k, damage, score in zip(keep, graded, scores, strict=True):
-            box = found.boxes[k]
-            polygon, area = box_to_ground(pose, np.asarray(box, dtype=float), ground)
-            ok = polygon is not None and not polygon.is_empty and polygon.is_valid
-            centre = polygon.centroid if ok else None
-            rows.append(DetectionRow(
-                box_xyxy=tuple(round(float(v), 2) for v in box),  # type: ignore[arg-type]
-                damage=damage, confidence=round(score, 4),
-                ground=polygon if ok else None, area_m2=float(area) if ok else None,
-                lon=centre.x if centre else None, lat=centre.y if centre else None,
-                centrality=_centrality(box, width, height)))
-        boxes = np.array([r.box_xyxy for r in rows], dtype=float).reshape(-1, 4)
-        labels = [r.damage.label for r in rows]
-    else:
-        raise ValueError("analysis needs a detector or footprints")
-    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
-    ground_corners = pixels_to_ground(pose, corners, ground)
-    sane = bool(np.isfinite(ground_corners).all())
-    # a footprint whose corner rays miss the ground within reach (georef.reach_m) is not
-    # mapped: cut at the reach it would claim ground the photo does not reliably show
-    extra: dict = {"width": width, "height": height,
-                   "footprint": outline if sane and not outline.is_empty else None}
-    extra["thumbnail"] = thumbnail_with_boxes(image, boxes, labels, max_px=THUMBNAIL_PX)
-    if sane:
-        overlay = north_up_overlay(image, ground_corners, max_px=OVERLAY_PX, webp_quality=75)
-        extra["overlay"] = overlay.image
-        extra["overlay_bounds"] = json.dumps(list(overlay.bounds))
-    return extra, rows, views
-
-
-def _top_grade(probabilities: Sequence[float]) -> DamageClass:
-    return DamageClass(int(np.argmax(probabilities[:len(DamageClass)])))
 
 
 def grade_store(store: Store) -> dict[str, int]:
@@ -385,7 +321,7 @@ def analyze(config: AnalyzeConfig, progress: Progress | None = None,
             if progress:
                 progress(done, total, "tie points")
 
-        refinement = refine_poses(good, lambda p: _ground(dem, p), progress=matched)
+        refinement = refine_poses(good, lambda p: ground_for(dem, p), progress=matched)
         for path, pose in poses.items():
             if isinstance(pose, PhotoPose):
                 poses[path] = refinement.poses[pose.path]
@@ -504,53 +440,65 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
             on_problem(text)
 
     total = len(config.photos)
+    handled = 0
+    jobs: list[PhotoJob] = []
+    queued: dict[int, tuple[str, dict, PhotoPose]] = {}
     for i, path in enumerate(config.photos, start=1):
         name = path.resolve().relative_to(root).as_posix() if root else path.name
         if progress:
-            progress(i - 1, total, name)
+            progress(handled, total, name)
         try:
             sha = content_sha256(path)
         except (OSError, ImageError) as exc:
             failed += 1
+            handled += 1
             problem(str(exc) if isinstance(exc, InputError) else f"{path}: unreadable")
             continue
         if sha in done:
             skipped += 1
+            handled += 1
             continue
         pose = poses[path]
         row = _photo_row(name, path, sha)
+        done.add(sha)  # a copy of this photo later in the list is a skip, not a 2nd row
         if isinstance(pose, Ortho):
             extra, rows, views = analyse_ortho(pose, config, footprints, pre)
             store.add_photo({**row, **extra, "status": "ok"}, rows, views)
-            done.add(sha)
             analysed += 1
+            handled += 1
             n_det += len(rows)
             continue
         if not isinstance(pose, PhotoPose):
             status = "error" if isinstance(pose, ImageError) else "no-pose"
             failed += status == "error"
             without += status == "no-pose"
+            handled += 1
             problem(str(pose))
             store.add_photo({**row, "status": status, "problem": pose.problem}, [])
-            done.add(sha)  # a copy of this photo later in the list is a skip, not a 2nd row
             continue
-        try:
-            image = load_image(path)
-        except ImageError as exc:
+        jobs.append(PhotoJob(i, path, pose))
+        queued[i] = (name, row, pose)
+    if config.cluster is None:
+        results = in_process(PhotoAnalyser(config.model, config.assessor, dem, config.conf,
+                                           footprints, pre), jobs)
+    else:
+        results = on_ray(_recipe(config), jobs, config.cluster)
+    for result in results:
+        name, row, pose = queued[result.index]
+        handled += 1
+        if progress:
+            progress(handled, total, name)
+        if result.extra is None:
             failed += 1
-            problem(str(exc))
-            store.add_photo({**row, "status": "error", "problem": exc.problem}, [])
-            done.add(sha)
+            problem(f"{row['path']}: {result.error}")
+            store.add_photo({**row, "status": "error", "problem": result.error}, [])
             continue
-        extra, rows, views = analyse_photo(image, pose, config.model, _ground(dem, pose),
-                                           config.conf, assessor=config.assessor,
-                                           footprints=footprints, pre=pre)
-        store.add_photo({**row, **_pose_columns(pose), **extra, "status": "ok"}, rows, views)
-        if extra["footprint"] is None:
+        store.add_photo({**row, **_pose_columns(pose), **result.extra, "status": "ok"},
+                        result.rows, result.views)
+        if result.extra["footprint"] is None:
             unmapped.append(name)
-        done.add(sha)
         analysed += 1
-        n_det += len(rows)
+        n_det += len(result.rows)
     if progress:
         progress(total, total, "merging")
     objects = merge_store(store)
@@ -560,6 +508,18 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
     graded = grade_store(store) if footprints is not None else None
     return AnalyzeSummary(total, analysed, skipped, without, failed, n_det, counts,
                           tuple(problems), graded, unmapped_footprints=tuple(unmapped))
+
+
+def _recipe(config: AnalyzeConfig) -> Recipe:
+    """What a cluster worker loads: the same models and ground, by path."""
+    if config.pre is not None:
+        raise ParamError("cluster", "pre-disaster imagery is compared in this process only; "
+                         "run without `cluster`")
+    return Recipe(weights=config.weights, device=config.device, conf=config.conf,
+                  assessor=None if config.assessor is None else str(config.assessor.weights),
+                  buildings=None if config.buildings is None else str(config.buildings),
+                  dem=None if config.dem is None else str(config.dem),
+                  trust=config.trust_weights)
 
 
 def _common_root(paths: Sequence[Path]) -> Path | None:

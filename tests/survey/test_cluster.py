@@ -1,0 +1,84 @@
+"""`survey analyze --cluster`: the same analysis on a real local Ray (loopback), skipped when
+Ray is not installed (pip install -e '.[cluster]')."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from survey.pipelines.photo_work import PhotoJob, Recipe, on_ray, parse_cluster
+
+ray = pytest.importorskip("ray")
+
+ROOT = Path(__file__).resolve().parents[2]
+DETECTOR = ROOT / "detection" / "weights" / "model.safetensors"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory):
+    from tests.mapping.conftest import synthetic_survey
+
+    return synthetic_survey(tmp_path_factory.mktemp("cluster") / "photos")
+
+
+def _objects(survey: Path) -> list[tuple[str, str, tuple[str, ...]]]:
+    from mapping.store import open_store
+
+    with open_store(survey) as store:
+        return sorted((o.damage.label, o.ground.wkt, tuple(sorted(o.photos)))
+                      for o in store.objects())
+
+
+def _analyze(photos, out: Path, cluster: str | None):
+    from detection.model import load_model
+    from survey.pipelines.analyze import AnalyzeConfig, analyze
+
+    model = load_model(DETECTOR) if cluster is None else None
+    return analyze(AnalyzeConfig(photos=photos.photos, out_dir=out, model=model,
+                                 weights=str(DETECTOR), refine=False, cluster=cluster,
+                                 conf=0.05))
+
+
+@pytest.mark.slow
+def test_a_cluster_run_gives_the_objects_of_an_in_process_run(photos, tmp_path):
+    here = _analyze(photos, tmp_path / "here", None)
+    there = _analyze(photos, tmp_path / "there", "local:2")
+    assert (there.analysed, there.failed) == (here.analysed, here.failed) == (5, 0)
+    assert _objects(tmp_path / "there") == _objects(tmp_path / "here")
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_no_photo_and_repeats_none(photos):
+    from mapping.pose import read_pose
+
+    jobs = [PhotoJob(i, p, read_pose(p)) for i, p in enumerate(photos.photos)] * 1
+    recipe = Recipe(weights=str(DETECTOR), assessor=None, device="cpu", conf=0.05,
+                    buildings=None, dem=None)
+    workers: list = []
+    seen = []
+    for done in on_ray(recipe, jobs, "local:2", in_flight=2, on_workers=workers.extend):
+        if not seen:  # the first photo is back: kill a worker that is busy with another
+            pids = ray.get([w.pid.remote() for w in workers])
+            os.kill(pids[0], signal.SIGKILL)
+        seen.append(done)
+    assert sorted(d.index for d in seen) == list(range(len(jobs)))  # each exactly once
+    assert all(d.error is None for d in seen)
+
+
+def test_cluster_values():
+    assert parse_cluster("local:2") == (None, 2)
+    with pytest.raises(ValueError, match="positive"):
+        parse_cluster("local:0")
+
+
+def test_a_bad_cluster_value_is_one_line(tmp_path):
+    from tests.cli.test_analyze_cli import run
+    from tests.mapping.conftest import synthetic_survey
+
+    photos = synthetic_survey(tmp_path / "photos")
+    code, _, err = run("analyze", photos.folder, "-o", tmp_path / "s", "--cluster", "local:0")
+    assert code == 2 and "local:N needs a positive number" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
