@@ -82,3 +82,49 @@ def test_a_bad_cluster_value_is_one_line(tmp_path):
     code, _, err = run("analyze", photos.folder, "-o", tmp_path / "s", "--cluster", "local:0")
     assert code == 2 and "local:N needs a positive number" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
+
+
+def _photos_written(survey: Path) -> int:
+    import sqlite3
+
+    from mapping.store import STORE_NAME
+
+    try:
+        with sqlite3.connect(f"file:{survey / STORE_NAME}?mode=ro", uri=True) as db:
+            return int(db.execute("SELECT count(*) FROM photos").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_with_every_photo_once(tmp_path):
+    """The driver of a cluster run killed with SIGKILL once it has written a photo; the next
+    run finishes the survey, and it equals an uninterrupted one."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli.test_analyze_cli import KILL_BUILDINGS, KILL_CENTRES
+    from tests.mapping.conftest import synthetic_survey
+
+    many = synthetic_survey(tmp_path / "photos", centres=KILL_CENTRES, buildings=KILL_BUILDINGS)
+    out = tmp_path / "killed"
+    survey_cli = Path(sys.executable).with_name("survey")  # the venv's entry point
+    cmd = [str(survey_cli), "analyze", str(many.folder), "-o", str(out),
+           "--weights", str(DETECTOR), "--no-assessor", "--no-refine", "--cluster", "local:1",
+           "--conf", "0.05"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=ROOT)
+    deadline = time.monotonic() + 240
+    while _photos_written(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting on the store itself, not on a guess of the time
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.kill()
+    proc.wait()
+    first = _photos_written(out)
+    assert 1 <= first < len(many.photos)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _photos_written(out) == len(many.photos)  # every photo, once
+    _analyze(many, tmp_path / "whole", None)
+    assert _objects(out) == _objects(tmp_path / "whole")
