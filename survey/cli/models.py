@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from survey.cli.text import escape
 from survey.core.errors import InputError
@@ -69,8 +78,17 @@ def weights_path(weights: Path | None) -> Path:
     return BUNDLED_WEIGHTS
 
 
+class RateColumn(ProgressColumn):
+    """Items per second (photos/s, crops/s) once rich has measured some."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.2f}/s", style="progress.data.speed")
+
+
 def progress_bar(console: Console) -> Progress:
+    """The bar of long work: what, how far, how fast (per second) and the time left."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=console, transient=True)
+                    RateColumn(), TimeRemainingColumn(), console=console, transient=True)
 
 
