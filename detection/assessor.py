@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detection.calibration import with_temperature
 from detection.card import ModelCard, model_card_path, read_model_card
 from detection.crops import BACKGROUND, CropSpec
 from detection.metrics import Score
@@ -65,8 +66,6 @@ class Assessor:
 
     def calibrated(self, raw: np.ndarray) -> np.ndarray:
         """Raw network probabilities with the card's grade weights and temperature."""
-        from detection.calibration import with_temperature
-
         return with_temperature(apply_weights(raw, self.grade_weights), self.temperature)
 
     def predict_raw(self, crops: Sequence[np.ndarray],

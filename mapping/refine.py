@@ -329,6 +329,8 @@ def _solve(block: _Block, start: np.ndarray, iterations: int = 15) -> np.ndarray
     x = np.zeros(4 * n)
     rows_a = [np.flatnonzero(block.ia[use] == i) for i in range(n)]
     rows_b = [np.flatnonzero(block.ib[use] == i) for i in range(n)]
+    masks_a = [_subset(use, rows) for rows in rows_a]
+    masks_b = [_subset(use, rows) for rows in rows_b]
     step = 1e-3
     for iteration in range(iterations):
         params = start + x
@@ -342,10 +344,10 @@ def _solve(block: _Block, start: np.ndarray, iterations: int = 15) -> np.ndarray
                 bumped = params.copy()
                 bumped[4 * i + j] += step
                 if len(rows_b[i]):
-                    moved = block.ground_points(bumped, "b", _subset(use, rows_b[i]))
+                    moved = block.ground_points(bumped, "b", masks_b[i])
                     jac[rows_b[i], :, 4 * i + j] += (moved - gb[rows_b[i]]) / step
                 if len(rows_a[i]):
-                    moved = block.ground_points(bumped, "a", _subset(use, rows_a[i]))
+                    moved = block.ground_points(bumped, "a", masks_a[i])
                     jac[rows_a[i], :, 4 * i + j] -= (moved - ga[rows_a[i]]) / step
         distance = np.hypot(*np.where(ok[:, None], r, 0.0).T)
         weight = ok.astype(float)

@@ -27,6 +27,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from pyproj import Geod
+
 from mapping.store import ReviewRow, Store
 from survey.core.damage import DamageClass
 from survey.core.errors import InputError
@@ -37,6 +39,7 @@ GRADES: tuple[str, ...] = (*(c.label for c in DamageClass), NOT_BUILDING)
 """What a reviewer can say: a damage grade, or that it is not a building at all."""
 MAX_MOVE_M = 10.0
 """How far an object may lie from where it was reviewed and still be the one reviewed."""
+_GEOD = Geod(ellps="WGS84")
 MAX_TEXT = 2000
 """Longest reviewer name or note kept (characters)."""
 REVIEW_FIELDS = ("model_grade", "reviewed_by", "reviewed_at", "review_note")
@@ -144,10 +147,8 @@ def survey_targets(store: Store) -> dict[str, tuple[float, float, str | None]]:
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Ground distance between two nearby points (equirectangular; metres)."""
-    k = math.radians(1.0) * 6_371_000.0
-    return math.hypot((lon2 - lon1) * k * math.cos(math.radians((lat1 + lat2) / 2)),
-                      (lat2 - lat1) * k)
+    """Ground distance between two points on the WGS84 ellipsoid, metres (pyproj)."""
+    return float(_GEOD.inv(lon1, lat1, lon2, lat2)[2])
 
 
 def current_reviews(store: Store) -> dict[str, ReviewRow]:

@@ -26,6 +26,7 @@ With ``R = camera_rotation(yaw, pitch, roll)`` (camera → world), a world point
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable
@@ -104,11 +105,13 @@ _MAX_CANVAS = 3.0
 """The pinhole canvas of a distorted camera spans at most this many times its image."""
 
 
+@functools.lru_cache(maxsize=4)
 def _distortion_map(camera: Camera) -> np.ndarray:
     """``(H, W, 2)``: where each pixel's ray meets the image of the same camera without its
     distortion (continuous pixels), from :meth:`Camera.normalised` on a coarse grid (pixel
     corners every :data:`DISTORTION_GRID_PX`, the image's border included), interpolated
-    bilinearly to the pixel centres."""
+    bilinearly to the pixel centres. Cached: a flight's photos share their camera (callers
+    must not write into the array)."""
     w, h = camera.image_w_px, camera.image_h_px
     gu = np.linspace(0.0, w, max(2, round(w / DISTORTION_GRID_PX) + 1))
     gv = np.linspace(0.0, h, max(2, round(h / DISTORTION_GRID_PX) + 1))

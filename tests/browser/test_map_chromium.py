@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -20,16 +19,6 @@ CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (set CHROMIUM=...)")
 
 FIND_MAP = "Object.values(window).find(v => v instanceof L.Map)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    assert CHROMIUM is not None
-    b = Chromium(CHROMIUM)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def hostile_photo() -> PhotoView:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,6 @@ _KEYS: dict[str, tuple[str, int, str]] = {
     **{d: (f"Digit{d}", 48 + int(d), d) for d in "01234"},
     **{c: (f"Key{c.upper()}", ord(c.upper()), c) for c in "cjknx"},
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    assert CHROMIUM is not None
-    b = Chromium(CHROMIUM)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def press(b: Chromium, key: str) -> None:
