@@ -4,6 +4,10 @@ workers, on the same photos in one run, and the driver's peak memory.
     .venv/bin/survey demo -o out/demo                  # 63 virtual-camera photos
     python benchmarks/analyze_scale.py out/demo/photos [--workers 1 2] [--detector W]
     python benchmarks/analyze_scale.py --synthetic 2000 [--workers 2]   # 400 × 300 px photos
+    python benchmarks/analyze_scale.py out/demo/photos --device 0 --gpus-per-worker 1 0.25
+
+With ``--device`` the in-process run uses that GPU, and each ``--gpus-per-worker`` share adds
+a run of GPU workers (as many as the machine's GPUs hold at that share).
 
 Each run analyses every photo into a fresh survey folder with the bundled detector (no
 footprints, no attitude refinement: the per-photo work is what scales). The driver's peak
@@ -59,6 +63,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--detector", type=Path,
                         default=ROOT / "detection" / "weights" / "model.safetensors")
+    parser.add_argument("--device", default="cpu", help="the in-process run's device (0: GPU)")
+    parser.add_argument("--gpus-per-worker", type=float, nargs="*", default=[],
+                        help="also run GPU workers at each of these shares of a GPU")
     args = parser.parse_args()
 
     from detection.model import load_model
@@ -70,19 +77,21 @@ def main() -> None:
         _synthetic(args.photos, args.synthetic)
     photos = find_photos([args.photos])
     print(f"{len(photos)} photos from {args.photos}; detector {args.detector}")
-    model = load_model(args.detector)
-    runs: list[tuple[str, str | None]] = [("in-process", None)]
-    runs += [(f"--cluster local:{n}", f"local:{n}") for n in args.workers]
+    model = load_model(args.detector, device=args.device)
+    runs: list[tuple[str, str | None, float | None]] = [(f"in-process {args.device}", None,
+                                                          None)]
+    runs += [(f"--cluster local:{n}", f"local:{n}", 0.0) for n in args.workers]
+    runs += [(f"--cluster local gpu×{g:g}", "local", g) for g in args.gpus_per_worker]
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
-        for label, cluster in runs:
+        for label, cluster, share in runs:
             started = time.perf_counter()
             summary = analyze(AnalyzeConfig(
                 photos=photos, out_dir=Path(tmp) / label.replace(" ", "_").replace(":", "_"),
                 model=model if cluster is None else None, weights=str(args.detector),
-                refine=False, cluster=cluster))
+                refine=False, cluster=cluster, device=args.device, gpus_per_worker=share))
             seconds = time.perf_counter() - started
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{label:<22} {summary.analysed:>4} photos {seconds:7.1f} s "
+            print(f"{label:<24} {summary.analysed:>4} photos {seconds:7.1f} s "
                   f"{summary.analysed / seconds:6.2f} photos/s  driver peak {peak:6.0f} MB "
                   "(so far)")
 

@@ -32,7 +32,9 @@ ANALYZE_EPILOG = ("Example: survey analyze out/demo/photos --flight out/demo/pla
                   "--buildings out/demo/footprints.geojson -o out/demo/survey2  "
                   "(with the lens OpenDroneMap solved: survey analyze flight1/images "
                   "--calibration flight1/cameras.json -o flight1/survey; on two local Ray "
-                  "workers: survey analyze day1/ day2/ --cluster local:2 -o out/survey)")
+                  "workers: survey analyze day1/ day2/ --cluster local:2 -o out/survey; "
+                  "four workers per GPU of a running cluster: survey analyze /nfs/photos "
+                  "--cluster auto --gpus-per-worker 0.25 -o /nfs/survey)")
 MAP_EPILOG = ("Example: survey map out/demo/survey -o out/demo/damage_map.html\n\n"
               "HQ review: survey map out/demo/survey --review -o out/demo/review_map.html")
 SHARE_EPILOG = "Example: survey share out/demo/survey -o out/demo/hq_bundle.zip"
@@ -87,7 +89,12 @@ def analyze(
         "--cluster", metavar="local[:N]|ADDRESS", help="Analyse the photos on Ray: local[:N] "
         "starts a private Ray here with N workers, an address (auto, ray://host:10001) joins "
         "a cluster whose nodes see the photos and weights at the same paths. Needs pip "
-        "install -e '.[cluster]'.")] = None,
+        "install -e '.\\[cluster]'.")] = None,
+    gpus_per_worker: Annotated[float | None, typer.Option(
+        "--gpus-per-worker", metavar="F", min=0.0, help="With --cluster: GPUs each worker "
+        "takes (0.25 puts four workers on one GPU; 0: CPU workers). Default: one GPU each "
+        "where the cluster has GPUs, as many workers as they hold.", show_default=False)
+    ] = None,
 ) -> None:
     """Find building damage in survey photos or orthomosaics, place it on the ground, store it.
 
@@ -111,6 +118,8 @@ def analyze(
                 parse_cluster(cluster)
             except ValueError as exc:
                 raise InputError("--cluster", str(exc)) from None
+        elif gpus_per_worker is not None:
+            raise InputError("--gpus-per-worker", "places cluster workers: give --cluster too")
         cam = camera_from_name(camera) if camera else None
         if buildings is not None and no_assessor:
             raise InputError("--no-assessor", "--buildings needs the assessor")
@@ -132,7 +141,7 @@ def analyze(
                                plan_dir=plan, camera=cam, conf=conf, assessor=grader,
                                buildings=buildings, pre=pre, calibration=calibration,
                                refine=refine, cluster=cluster, device=device,
-                               trust_weights=trust_weights)
+                               gpus_per_worker=gpus_per_worker, trust_weights=trust_weights)
         with progress_bar(app.err) as bar:
             task = bar.add_task("Analysing", total=len(files))
 

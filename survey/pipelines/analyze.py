@@ -141,7 +141,11 @@ class AnalyzeConfig:
     an address (``auto``, ``ray://host:10001``) an existing Ray cluster
     (:mod:`survey.pipelines.photo_work`)."""
     device: str = "cpu"
-    """Device the cluster's workers load the models on (``model``/``assessor`` are used here)."""
+    """Device the cluster's workers load the models on where Ray gives them no GPU
+    (``model``/``assessor`` are used here)."""
+    gpus_per_worker: float | None = None
+    """GPUs each cluster worker takes: ``None`` one each where the cluster has GPUs, ``0``
+    none, a fraction several workers per GPU (:func:`~survey.pipelines.photo_work.worker_plan`)."""
     trust_weights: bool = False
     """Cluster workers may load ``.pt`` pickles (as ``--trust-weights``)."""
 
@@ -482,7 +486,8 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
         results = in_process(PhotoAnalyser(config.model, config.assessor, dem, config.conf,
                                            footprints, pre), jobs)
     else:
-        results = on_ray(_recipe(config), jobs, config.cluster)
+        results = on_ray(_recipe(config), jobs, config.cluster,
+                         gpus_per_worker=config.gpus_per_worker)
     for result in results:
         name, row, pose = queued[result.index]
         handled += 1
@@ -512,14 +517,12 @@ def _run(store: Store, config: AnalyzeConfig, poses: dict[Path, PhotoPose | Inpu
 
 def _recipe(config: AnalyzeConfig) -> Recipe:
     """What a cluster worker loads: the same models and ground, by path."""
-    if config.pre is not None:
-        raise ParamError("cluster", "pre-disaster imagery is compared in this process only; "
-                         "run without `cluster`")
     return Recipe(weights=config.weights, device=config.device, conf=config.conf,
                   assessor=None if config.assessor is None else str(config.assessor.weights),
                   buildings=None if config.buildings is None else str(config.buildings),
                   dem=None if config.dem is None else str(config.dem),
-                  trust=config.trust_weights)
+                  trust=config.trust_weights,
+                  pre=None if config.pre is None else str(config.pre))
 
 
 def _common_root(paths: Sequence[Path]) -> Path | None:

@@ -10,6 +10,10 @@ photos and the weights at the same paths: a shared file system) and at most
 ``in_flight`` photos are out at once, so the driver's memory stays flat. A worker that dies
 mid-photo has its photo sent again to another; a photo whose analysis failed twice is
 reported as failed.
+
+Where the cluster has GPUs, each worker is a GPU actor (one GPU each, or a fraction of one
+when asked: ``gpus_per_worker=0.25`` packs four workers on a GPU) and loads its models on
+the GPU Ray gave it; :func:`worker_plan` says how many workers fit.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class Recipe:
     buildings: str | None
     dem: str | None
     trust: bool = False
+    pre: str | None = None
+    """A pre-disaster orthophoto for a pre+post assessor (needs ``buildings``)."""
 
 
 class PhotoAnalyser:
@@ -103,7 +109,13 @@ class PhotoAnalyser:
         dem = open_dem(recipe.dem) if recipe.dem else None
         footprints = FootprintIndex(read_footprints(recipe.buildings)) if recipe.buildings \
             else None
-        return cls(model, assessor, dem, recipe.conf, footprints)
+        pre = None
+        if recipe.pre and assessor is not None and footprints is not None:
+            from mapping.pre_imagery import PreImagery
+
+            # Kept open for the actor's life: the worker process owns the raster handle.
+            pre = PreImagery(recipe.pre, footprints.footprints, assessor.spec).__enter__()
+        return cls(model, assessor, dem, recipe.conf, footprints, pre)
 
     def __call__(self, job: PhotoJob) -> PhotoDone:
         from detection.images import load_image
@@ -146,16 +158,68 @@ def parse_cluster(spec: str) -> tuple[str | None, int | None]:
     return spec, None
 
 
+def worker_plan(cpus: float, gpus: float, workers: int | None,
+                gpus_per_worker: float | None) -> tuple[int, dict[str, float]]:
+    """How many workers, and what each asks Ray for, on a cluster with ``cpus`` and ``gpus``.
+
+    ``workers``: as asked (``local:N``), else one per CPU, or as many as the GPUs hold;
+    ``gpus_per_worker``: ``None`` one GPU each where the cluster has GPUs (none where it has
+    none), ``0`` CPU workers, a fraction several workers per GPU. GPU workers are never more
+    than the GPUs hold: an actor that cannot be placed would hold its photos forever.
+
+    >>> worker_plan(16, 0, None, None)
+    (16, {'num_cpus': 1})
+    >>> worker_plan(16, 2, None, None), worker_plan(16, 2, None, 0.25)
+    ((2, {'num_cpus': 1, 'num_gpus': 1.0}), (8, {'num_cpus': 1, 'num_gpus': 0.25}))
+    >>> worker_plan(16, 1, 3, 0.5)  # three asked, two fit
+    (2, {'num_cpus': 1, 'num_gpus': 0.5})
+
+    Raises
+    ------
+    ParamError
+        GPUs asked of a cluster without any, or a share that is negative, or above 1 and not
+        a whole number.
+    """
+    from survey.core.errors import ParamError
+
+    share = (1.0 if gpus else 0.0) if gpus_per_worker is None else float(gpus_per_worker)
+    if share < 0 or (share > 1 and not share.is_integer()):
+        raise ParamError("gpus_per_worker", f"needs a fraction of one GPU (0–1) or a whole "
+                         f"number of GPUs, got {gpus_per_worker}")
+    options: dict[str, float] = {"num_cpus": 1}
+    if not share:
+        return workers or max(1, int(cpus)), options
+    if share > gpus:
+        raise ParamError("gpus_per_worker", f"asks {share:g} GPU per worker of a cluster "
+                         f"with {gpus:g}")
+    fit = int(gpus / share + 1e-9)
+    options["num_gpus"] = share
+    return min(workers or fit, fit), options
+
+
+def worker_device(gpu_ids: Sequence[Any], fallback: str) -> str:
+    """The torch device of a worker that Ray gave ``gpu_ids``: the first GPU it sees (Ray
+    sets ``CUDA_VISIBLE_DEVICES`` to its own), else ``fallback``.
+
+    >>> worker_device([3], "cpu"), worker_device([], "cpu")
+    ('0', 'cpu')
+    """
+    return "0" if len(gpu_ids) else fallback
+
+
 def on_ray(recipe: Recipe, jobs: Sequence[PhotoJob], cluster: str, *,
-           in_flight: int | None = None,
+           in_flight: int | None = None, gpus_per_worker: float | None = None,
            on_workers: Callable[[list[Any]], None] | None = None) -> Iterator[PhotoDone]:
-    """The jobs on Ray actors (see the module), as they finish. ``on_workers`` is told the
-    actors once they are made (tests use it to kill one).
+    """The jobs on Ray actors (see the module), as they finish; ``gpus_per_worker`` as
+    :func:`worker_plan`. ``on_workers`` is told the actors once they are made (tests use it
+    to kill one).
 
     Raises
     ------
     InputError
         Ray is not installed (the message says how), or the cluster cannot be reached.
+    ParamError
+        A GPU share the cluster cannot give (:func:`worker_plan`).
     """
     from survey.core.errors import InputError, ParamError
 
@@ -176,25 +240,34 @@ def on_ray(recipe: Recipe, jobs: Sequence[PhotoJob], cluster: str, *,
             raise InputError(cluster, f"cannot reach the Ray cluster ({exc})") from None
         started = True
     try:
-        yield from _drive(ray, recipe, jobs, workers, in_flight, on_workers)
+        resources = ray.cluster_resources()
+        n, options = worker_plan(resources.get("CPU", 1), resources.get("GPU", 0), workers,
+                                 gpus_per_worker)
+        yield from _drive(ray, recipe, jobs, n, options, in_flight, on_workers)
     finally:
         if started:
             ray.shutdown()
 
 
-def _drive(ray: Any, recipe: Recipe, jobs: Sequence[PhotoJob], workers: int | None,
-           in_flight: int | None,
+def _drive(ray: Any, recipe: Recipe, jobs: Sequence[PhotoJob], n: int,
+           options: dict[str, float], in_flight: int | None,
            on_workers: Callable[[list[Any]], None] | None) -> Iterator[PhotoDone]:
-    n = workers or max(1, int(ray.available_resources().get("CPU", 1)))
-    gpus = ray.available_resources().get("GPU", 0)
-    options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0}
-    if gpus and recipe.device != "cpu":
-        options["num_gpus"] = min(1.0, gpus / n)
-    actor_class = ray.remote(_Worker).options(**options)
+    actor_class = ray.remote(_Worker).options(**options, max_restarts=0)
     actors = [actor_class.remote(recipe) for _ in range(n)]
     if on_workers:
         on_workers(actors)
-    limit = in_flight or 2 * n
+    try:
+        yield from _schedule(ray, actor_class, recipe, actors, jobs, in_flight or 2 * n,
+                             on_workers)
+    finally:  # the workers' CPUs and GPUs go back to the cluster now, not when Ray notices
+        for actor in actors:
+            ray.kill(actor)
+
+
+def _schedule(ray: Any, actor_class: Any, recipe: Recipe, actors: list[Any],
+              jobs: Sequence[PhotoJob], limit: int,
+              on_workers: Callable[[list[Any]], None] | None) -> Iterator[PhotoDone]:
+    """At most ``limit`` jobs out at once over ``actors``, a dead one replaced in place."""
     todo = list(reversed(jobs))
     tries: dict[int, int] = {}
     running: dict[Any, tuple[PhotoJob, Any]] = {}
@@ -238,11 +311,23 @@ class _Worker:
     """A Ray actor: one :class:`PhotoAnalyser`, loaded once."""
 
     def __init__(self, recipe: Recipe) -> None:
+        import dataclasses
+
+        import ray
+
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         import torch
 
         torch.set_num_threads(1)
-        self.analyser = PhotoAnalyser.from_recipe(recipe)
+        self.device = worker_device(ray.get_gpu_ids(), recipe.device)
+        self.analyser = PhotoAnalyser.from_recipe(dataclasses.replace(recipe,
+                                                                      device=self.device))
+
+    def placed(self) -> tuple[str, list[Any]]:
+        """The worker's torch device and the GPU ids Ray gave it."""
+        import ray
+
+        return self.device, list(ray.get_gpu_ids())
 
     def analyse(self, job: PhotoJob) -> PhotoDone:
         return self.analyser(job)
