@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from missions.fly.flight import EventKind, FlightEvent, FlightResult
 from survey.cli.errors import cli_errors
 from survey.cli.text import escape
+
+if TYPE_CHECKING:  # the flight code (pymavlink, OpenCV) loads when a command flies
+    from missions.fly.flight import FlightEvent, FlightResult
 
 EPILOG = ("Example: survey fly out/joso --connect tcp:127.0.0.1:5760  "
           "(start a simulator first: survey sitl start --home 36.0712,139.9812); "
@@ -115,6 +117,8 @@ class _ProgressView:
         self.progress.stop()
 
     def on_event(self, e: FlightEvent) -> None:
+        from missions.fly.flight import EventKind
+
         p = self.progress
         if e.kind is EventKind.SORTIE_START:
             self.tasks[e.sortie] = p.add_task(escape(e.text), total=e.total, sortie=e.sortie,

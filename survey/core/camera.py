@@ -37,7 +37,6 @@ import functools
 import math
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 
 from survey.core.errors import ParamError
@@ -115,12 +114,16 @@ class Camera:
         (cx, cy), fx, fy = self.principal_point, self.fx, self.fy
         if not self.distorted or not len(uv):
             return np.column_stack([(uv[:, 0] - cx) / fx, (uv[:, 1] - cy) / fy])
+        import cv2  # here, not at import: planning never needs a lens model's OpenCV
+
         criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
         xy = cv2.undistortPoints(uv[:, None, :], self.matrix(), self._dist(), R=np.eye(3),
                                  P=np.eye(3), criteria=criteria).reshape(-1, 2).astype(float)
         return self._polish(xy, uv)
 
     def _distort(self, xy: np.ndarray) -> np.ndarray:
+        import cv2
+
         pts = np.column_stack([xy, np.ones(len(xy))])[:, None, :]
         uv, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), self.matrix(), self._dist())
         return uv.reshape(-1, 2)
@@ -209,6 +212,8 @@ def _max_radius(k: bytes, distortion: tuple[float, ...], width: int, height: int
                         np.column_stack([s * width, np.full_like(s, height)]),
                         np.column_stack([np.zeros_like(s), s * height]),
                         np.column_stack([np.full_like(s, width), s * height])])
+    import cv2
+
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
     xy = cv2.undistortPoints(border[:, None, :], cam, np.array(distortion), R=np.eye(3),
                              P=np.eye(3), criteria=criteria).reshape(-1, 2)
