@@ -110,8 +110,8 @@ def _distortion_map(camera: Camera) -> np.ndarray:
     """``(H, W, 2)``: where each pixel's ray meets the image of the same camera without its
     distortion (continuous pixels), from :meth:`Camera.normalised` on a coarse grid (pixel
     corners every :data:`DISTORTION_GRID_PX`, the image's border included), interpolated
-    bilinearly to the pixel centres. Cached: a flight's photos share their camera (callers
-    must not write into the array)."""
+    bilinearly to the pixel centres. Cached: a flight's photos share their camera (the array
+    is read-only)."""
     w, h = camera.image_w_px, camera.image_h_px
     gu = np.linspace(0.0, w, max(2, round(w / DISTORTION_GRID_PX) + 1))
     gv = np.linspace(0.0, h, max(2, round(h / DISTORTION_GRID_PX) + 1))
@@ -122,7 +122,9 @@ def _distortion_map(camera: Camera) -> np.ndarray:
     reach = _MAX_CANVAS / 2 * np.array([w, h])
     grid = np.clip(grid, np.array([cx, cy]) - reach, np.array([cx, cy]) + reach)
     along_u = _interpolate(grid, gu, np.arange(w) + 0.5, axis=1)
-    return _interpolate(along_u, gv, np.arange(h) + 0.5, axis=0)
+    grid = _interpolate(along_u, gv, np.arange(h) + 0.5, axis=0)
+    grid.setflags(write=False)
+    return grid
 
 
 def _interpolate(values: np.ndarray, at: np.ndarray, to: np.ndarray, axis: int) -> np.ndarray:

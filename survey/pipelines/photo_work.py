@@ -22,7 +22,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -311,8 +311,6 @@ class _Worker:
     """A Ray actor: one :class:`PhotoAnalyser`, loaded once."""
 
     def __init__(self, recipe: Recipe) -> None:
-        import dataclasses
-
         import ray
 
         os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -320,8 +318,7 @@ class _Worker:
 
         torch.set_num_threads(1)
         self.device = worker_device(ray.get_gpu_ids(), recipe.device)
-        self.analyser = PhotoAnalyser.from_recipe(dataclasses.replace(recipe,
-                                                                      device=self.device))
+        self.analyser = PhotoAnalyser.from_recipe(replace(recipe, device=self.device))
 
     def placed(self) -> tuple[str, list[Any]]:
         """The worker's torch device and the GPU ids Ray gave it."""
