@@ -44,7 +44,9 @@ class CoverageRoute:
 
 
 def _cell_cost_s(sweep: CellSweep, drone: DroneProfile) -> float:
-    return drone.leg_time_s(sweep.length_m, turns=2 * len(sweep.lines))
+    """Time to fly a cell's lines and the connectors between them (in the wind, if any)."""
+    pts = np.asarray(sweep.lines, dtype=float).reshape(-1, 2)
+    return drone.path_time_s(pts, turns=2 * len(sweep.lines))
 
 
 def _best_sweep(cell, on_grid: CellSweep, spacing_m: float, drone: DroneProfile,
@@ -55,7 +57,7 @@ def _best_sweep(cell, on_grid: CellSweep, spacing_m: float, drone: DroneProfile,
     if len(best.lines) < 3:
         return best
     best_cost = _cell_cost_s(best, drone)
-    for ang in {angle_deg, *candidate_angles(cell, limit=3)}:
+    for ang in {angle_deg, *candidate_angles(cell, limit=3), *crosswind_angles(drone)}:
         own = grid_lines(cell, ang, spacing_m, avoid=router.keepout, within=router.fence)
         if not own.monotone or not own.lines:
             continue
@@ -63,6 +65,19 @@ def _best_sweep(cell, on_grid: CellSweep, spacing_m: float, drone: DroneProfile,
         if cost < best_cost - 1e-6:
             best, best_cost = own, cost
     return best
+
+
+def crosswind_angles(drone: DroneProfile) -> list[float]:
+    """The sweep angle (degrees CCW from east) across the wind, if there is one: lines across
+    the wind fly faster than lines along it (both ways at √(V² − w²) against V + w and V − w).
+
+    >>> from missions.plan.drone import Wind
+    >>> crosswind_angles(DroneProfile(wind=Wind(5.0, 0.0)))  # from the north: lines east–west
+    [0.0]
+    """
+    if drone.wind.speed_m_s <= 0.0:
+        return []
+    return [(180.0 - drone.wind.from_deg) % 180.0]
 
 
 def _ends(sweeps: list[CellSweep]) -> tuple[np.ndarray, np.ndarray]:
@@ -168,9 +183,12 @@ def estimate_time_s(lines: list[tuple[XY, XY]] | tuple[tuple[XY, XY], ...], home
     if moved.any():
         blocked[moved] = router.blocked(
             shapely.linestrings(np.stack([ends[moved], starts[moved]], axis=1)))
-    dist = float(np.hypot(*(pts[:, 1] - pts[:, 0]).T).sum() + gaps.sum()
-                 + 0.25 * gaps[blocked].sum())
-    return drone.leg_time_s(dist, turns=2 * len(lines) + 2 * int(blocked.sum()))
+    along = pts[:, 1] - pts[:, 0]
+    across = starts - ends
+    line_s = drone.legs_time_s(along[:, 0], along[:, 1])
+    gap_s = drone.legs_time_s(across[:, 0], across[:, 1])
+    total = float(line_s.sum() + gap_s.sum() + 0.25 * gap_s[blocked].sum())
+    return total + (2 * len(lines) + 2 * int(blocked.sum())) * drone.turn_s
 
 
 def _row_major(sweeps: list[CellSweep], angle_deg: float) -> list[tuple[XY, XY]]:
@@ -305,6 +323,7 @@ def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Ro
         biggest = max(polys, key=lambda p: p.area)
         complexity = int(shapely.get_num_coordinates(free))
         angles = candidate_angles(biggest, limit=4 if complexity < 4000 else 1)
+        angles += [a for a in crosswind_angles(drone) if a not in angles]
     best: CoverageRoute | None = None
     best_t = math.inf
     for ang in angles:

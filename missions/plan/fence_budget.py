@@ -186,11 +186,13 @@ def fit_fence(inclusion: Sequence[BaseGeometry], exclusion: Sequence[BaseGeometr
                 shapes.append((inc, _forms(p, step_m)))
     level = [0] * len(shapes)
     active = [True] * len(shapes)
-    guard = keep_clear.buffer(clearance_m) if keep_clear is not None else None
+    if keep_clear is not None:
+        shapely.prepare(keep_clear)  # tested with dwithin: buffering a whole route is slow
 
     def ok(i: int, form: _Form) -> bool:
         inc, _ = shapes[i]
-        return inc or guard is None or not form.geometry.intersects(guard)
+        return inc or keep_clear is None or not shapely.dwithin(form.geometry, keep_clear,
+                                                                clearance_m)
 
     def total() -> tuple[int, int]:
         used = [shapes[i][1][level[i]].cost for i in range(len(shapes)) if active[i]]

@@ -115,6 +115,12 @@ def _check_numbers(req: PlanRequest) -> None:
     check_bound("reserve", d.reserve)
     check_bound("max_range_m", d.max_range_m)
     check_bound("margin_m", req.margin_m)
+    w = d.wind
+    check_bound("wind_m_s", w.speed_m_s)
+    if w.speed_m_s >= d.cruise_speed_m_s:
+        raise ParamError("wind", f"a {w.speed_m_s:g} m/s wind from {w.from_deg:03.0f}° leaves "
+                         f"no headway at {d.cruise_speed_m_s:g} m/s cruise speed (flying into "
+                         "it the drone would not come back): raise the speed or wait")
 
 
 def _check_work(req: PlanRequest, area_m2: float, spacing_m: float, trigger_m: float,
@@ -215,6 +221,19 @@ def _fence(region: Polygon, blocking: list[tuple[Zone, Polygon]], frame: LocalFr
     return fitted.zones
 
 
+def _inside_router(area: BaseGeometry, keepout: BaseGeometry, region: Polygon,
+                   margin_m: float) -> Router:
+    """A router whose paths stay over the area grown by ``margin_m`` (the camera's half
+    footprint): connectors between sweep lines go round a notch in the area instead of cutting
+    across it. The space outside is one more obstacle, kept apart from the zones (a union would
+    change their outlines); a metre of slack holds the nodes, set a little off each obstacle,
+    inside the margin."""
+    outside = region.buffer(1.0).difference(area.buffer(max(margin_m - 1.0, 0.0), quad_segs=4))
+    outside = outside.simplify(0.25)
+    return Router(shapely.GeometryCollection([*polygons_of(keepout), *polygons_of(outside)]),
+                  region)
+
+
 def _rally(free: BaseGeometry, home: XY, frame: LocalFrame,
            altitude_m: float) -> tuple[mi.RallyPoint, ...]:
     """Up to four rally points: the free space's points farthest north, east, south and west,
@@ -239,7 +258,7 @@ def _rally(free: BaseGeometry, home: XY, frame: LocalFrame,
 def _reach(home: XY, drone: DroneProfile, altitude_m: float) -> float:
     """Farthest distance from home a sortie can reach and come back from in a straight line."""
     spare = drone.budget_s - drone.vertical_time_s(altitude_m) - 2 * drone.turn_s
-    return max(0.0, min(drone.max_range_m, spare * drone.cruise_speed_m_s / 2.0))
+    return max(0.0, min(drone.max_range_m, spare * drone.round_trip_speed_m_s() / 2.0))
 
 
 def _photos(task: Task, trigger_m: float) -> list[Photo]:
@@ -362,6 +381,8 @@ def make_plan(req: PlanRequest) -> Plan:
     home = _home(req, frame, area, keepout, blocking)
     home_lon, home_lat = frame.to_geo(*home)
 
+    if req.drone.wind.speed_m_s > 0:
+        notes.append(_wind_note(req.drone))
     across_m, along_m = req.camera.footprint_m(altitude_m)
     spacing_m = across_m * (1.0 - req.side_overlap)
     trigger_m = along_m * (1.0 - req.front_overlap)
@@ -392,9 +413,11 @@ def make_plan(req: PlanRequest) -> Plan:
         free = Polygon()
         unreachable = Polygon()
 
+    inner = (_inside_router(area, keepout, region, min(across_m, along_m) / 2)
+             if req.mode is Mode.SURVEY else None)
     split = split_sorties(tasks, home=home, router=router, drone=req.drone,
                           altitude_m=altitude_m, refly=req.refly and req.mode is Mode.SURVEY,
-                          hold_s=req.hold_s)
+                          hold_s=req.hold_s, inner=inner)
     if not split.sorties:
         raise PlanningError("nothing to fly: every task lies beyond the drone's reach")
     if split.dropped:
@@ -462,9 +485,18 @@ def _survey_tasks(req: PlanRequest, free: BaseGeometry, home: XY, router: Router
     if gaps:
         notes.append(f"{gaps} photo(s) added where the sweep lines' photos leave a gap "
                      "(corners between the area's edge and a no-fly zone)")
-    notes.append(f"sweep angle {(90.0 - route.angle_deg) % 180.0:.0f}° from north, "
+    notes.append(f"sweep lines {_main_heading_deg(route.lines):.0f}° from north, "
                  f"{route.cells} cells")
     return tasks
+
+
+def _main_heading_deg(lines: Sequence[tuple[XY, XY]]) -> float:
+    """The direction (0–180° clockwise from north) that most of the lines' length runs in
+    (cells may be swept at their own angles)."""
+    d = np.asarray([[b[0] - a[0], b[1] - a[1]] for a, b in lines], dtype=float).reshape(-1, 2)
+    deg = np.round(np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 180.0) % 180.0
+    weight = np.bincount(deg.astype(int), weights=np.hypot(d[:, 0], d[:, 1]), minlength=180)
+    return float(np.argmax(weight)) if len(d) else 0.0
 
 
 def _reachable_parts(free: BaseGeometry, home: XY,
@@ -489,6 +521,13 @@ def _reachable(p: XY, home: XY, router: Router, name: str, notes: list[str]) -> 
         notes.append(f"{name!r} cannot be reached round the no-fly zones: skipped")
         return False
     return True
+
+
+def _wind_note(drone: DroneProfile) -> str:
+    w, v = drone.wind, drone.cruise_speed_m_s
+    return (f"planned for a {w.speed_m_s:g} m/s wind from {w.from_deg:03.0f}°: ground speed "
+            f"{v - w.speed_m_s:.1f} m/s upwind, {v + w.speed_m_s:.1f} m/s downwind, "
+            f"{math.sqrt(v * v - w.speed_m_s ** 2):.1f} m/s across")
 
 
 def _xy(p: Point) -> XY:

@@ -19,6 +19,7 @@ from shapely.ops import substring
 
 from missions.plan.drone import DroneProfile
 from missions.plan.visibility import Router
+from survey.core.errors import PlanningError
 
 XY = tuple[float, float]
 
@@ -71,8 +72,8 @@ def path_time_s(points: list[XY] | np.ndarray, drone: DroneProfile, altitude_m: 
     heading = np.arctan2(d[:, 1], d[:, 0])
     change = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi)
     turns = int(np.count_nonzero(change > math.radians(30.0)))
-    return (drone.vertical_time_s(altitude_m) + drone.leg_time_s(float(seg.sum()), turns)
-            + holds * hold_s)
+    legs = float(drone.legs_time_s(d[:, 0], d[:, 1]).sum())
+    return drone.vertical_time_s(altitude_m) + legs + turns * drone.turn_s + holds * hold_s
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,13 @@ class SortieSplit:
 
 
 def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DroneProfile,
-                  altitude_m: float, refly: bool = True, hold_s: float = 2.0) -> SortieSplit:
+                  altitude_m: float, refly: bool = True, hold_s: float = 2.0,
+                  inner: Router | None = None) -> SortieSplit:
     """Cut ``tasks`` (in flight order) into sorties that each fit ``drone.budget_s``.
+
+    ``inner`` routes the connectors from one task to the next, where it finds a path (a
+    survey keeps them over the area); the legs from and to home, and connectors it cannot
+    route, take ``router``.
 
     Raises
     ------
@@ -102,17 +108,28 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
     def flown(path: list[XY], task: Task) -> list[XY]:
         if path[-1] == task.points[0]:
             return path + list(task.points[1:])
-        leg = router.path(path[-1], task.points[0])
+        leg = connector(path[-1], task.points[0]) if len(path) > 1 else router.path(
+            path[-1], task.points[0])
         return path + leg[1:] + list(task.points[1:])
+
+    def connector(a: XY, b: XY) -> list[XY]:
+        if inner is not None:
+            try:
+                return inner.path(a, b)
+            except PlanningError:
+                pass
+        return router.path(a, b)
 
     def try_add(path: list[XY], holds: int) -> bool | None:
         """True: fits with the exact way home; None: fits with a generous estimate of the way
         home (checked exactly when the sortie closes); False: does not fit."""
-        direct = math.dist(path[-1], home)
+        dx, dy = home[0] - path[-1][0], home[1] - path[-1][1]
+        direct = math.hypot(dx, dy)
         base = path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s)
-        if base + direct / drone.cruise_speed_m_s > budget:
+        straight = float(drone.legs_time_s(np.array([dx]), np.array([dy]))[0])
+        if base + straight > budget:
             return False
-        generous = (1.15 * direct + 50.0) / drone.cruise_speed_m_s + 4 * drone.turn_s
+        generous = straight * (1.15 + 50.0 / max(direct, 1.0)) + 4 * drone.turn_s
         if base + generous <= budget:
             return None
         return fits(path + router.path(path[-1], home)[1:], holds)

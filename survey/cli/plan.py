@@ -24,7 +24,7 @@ _CAMERAS = ", ".join(
 RENAMED = {
     "altitude_m": "altitude", "gsd_cm": "gsd", "front_overlap": "overlap",
     "side_overlap": "overlap", "cruise_speed_m_s": "speed", "endurance_s": "endurance",
-    "max_range_m": "max_range", "margin_m": "margin", "home_latlon": "home",
+    "max_range_m": "max_range", "margin_m": "margin", "home_latlon": "home", "wind_m_s": "wind",
 }
 """The planner's parameters (:class:`~missions.plan.planner.PlanRequest` and
 :class:`~missions.plan.drone.DroneProfile` fields) this command names otherwise."""
@@ -47,6 +47,23 @@ def parse_overlap(text: str) -> tuple[float, float]:
         raise InputError("--overlap", f"expected FRONT/SIDE in percent, e.g. 80/70, got "
                          f"{text!r}") from None
     return front, side
+
+
+def parse_wind(text: str) -> tuple[float, float]:
+    """``"6@270"`` (6 m/s from the west) → (6.0, 270.0).
+
+    >>> parse_wind("6@270")
+    (6.0, 270.0)
+    """
+    try:
+        speed, from_deg = (float(v) for v in text.split("@"))
+    except ValueError:
+        raise InputError("--wind", f"expected SPEED@FROM_DEG (m/s, degrees clockwise from "
+                         f"north the wind blows from), e.g. 6@270, got {text!r}") from None
+    if not 0.0 <= from_deg <= 360.0:
+        raise InputError("--wind", f"the direction the wind blows from must be 0–360°, got "
+                         f"{from_deg:g}")
+    return speed, from_deg % 360.0
 
 
 def plan(
@@ -80,13 +97,17 @@ def plan(
         "--allow-altitude", help="Allow altitudes above the 150 m ceiling.")] = False,
     refly: Annotated[bool, typer.Option(
         help="Re-fly the last line at each sortie cut, so photos overlap across it.")] = True,
+    wind: Annotated[str | None, typer.Option(
+        "--wind", metavar="SPEED@FROM_DEG", help="Steady wind to plan for, e.g. 6@270 (6 m/s "
+        "from the west): sortie times from each leg's ground speed, sweep lines across the "
+        "wind when that flies faster.")] = None,
 ) -> None:
     """Plan an obstacle-aware survey (or patrol) split into battery-sized sorties.
 
     Writes per sortie a QGroundControl [bold].plan[/] and a Mission Planner
     [bold].waypoints[/] file, fence and rally files, and plan.kml / plan.geojson / summary.json.
     """
-    from missions.plan.drone import DroneProfile
+    from missions.plan.drone import DroneProfile, Wind
     from missions.plan.export.bundle import write_plan_files
     from missions.plan.inputs import parse_latlon, read_area, read_pois, read_zones
     from missions.plan.planner import PlanRequest, make_plan
@@ -95,6 +116,7 @@ def plan(
     app = ctx.obj
     with cli_errors(ctx, RENAMED):
         front, side = parse_overlap(overlap)  # the numbers' bounds: missions.plan.limits
+        air = Wind(*parse_wind(wind)) if wind else Wind()
         req = PlanRequest(
             area=read_area(area),
             zones=read_zones(obstacles) if obstacles else (),
@@ -106,7 +128,7 @@ def plan(
             front_overlap=front,
             side_overlap=side,
             drone=DroneProfile(cruise_speed_m_s=speed, endurance_s=endurance * 60.0,
-                               reserve=reserve / 100.0, max_range_m=max_range),
+                               reserve=reserve / 100.0, max_range_m=max_range, wind=air),
             margin_m=margin,
             allow_altitude=allow_altitude,
             refly=refly,

@@ -221,6 +221,21 @@ def test_altitude_over_150_m_is_refused_then_accepted_with_allow_altitude(tmp_pa
         assert s["altitude_m"] == 200.0 and "200.0 m above take-off" in stdout
 
 
+def test_wind_plans_slower_sorties_and_says_so(joso_run, tmp_path):
+    """A 7 m/s wind: the same area takes longer to fly, and the plan notes the ground speeds."""
+    calm_out = joso_run[0]
+    out = tmp_path / "windy"
+    result, _, _ = run("plan", AREA, "--obstacles", ZONES, "--gsd", "2.0", "--overlap",
+                            "80/70", "--wind", "7@225", "-o", out)
+    assert result.exit_code == 0, result.output
+    calm = json.loads((calm_out / "summary.json").read_text(encoding="utf-8"))
+    windy = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    calm_s = sum(s["time_s"] for s in calm["sorties"])
+    windy_s = sum(s["time_s"] for s in windy["sorties"])
+    assert windy_s > 1.1 * calm_s
+    assert any("7 m/s wind from 225°" in n for n in windy["notes"])
+
+
 # --- help -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args", [["--help"], ["plan", "--help"]], ids=["survey", "survey plan"])
@@ -378,6 +393,10 @@ BAD = {
     "overlap-one-number": _option(["--overlap", "80"], "--overlap", "FRONT/SIDE"),
     "altitude-200": _option(["--altitude", "200"], "--altitude", "150 m ceiling"),
     "gsd-above-ceiling": _option(["--gsd", "5"], "--gsd", "150 m ceiling"),
+    "wind-no-headway": _option(["--wind", "12@270"], "--wind", "no headway"),
+    "wind-not-speed-at-dir": _option(["--wind", "6"], "--wind", "SPEED@FROM_DEG"),
+    "wind-direction-400": _option(["--wind", "6@400"], "--wind", "0–360°"),
+    "wind-negative": _option(["--wind", "-3@90"], "--wind", "0–40 m/s"),
 }
 
 

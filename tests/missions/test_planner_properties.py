@@ -1,7 +1,9 @@
 """Property tests of the planner over random areas, holes and obstacles (hypothesis).
 
 Invariants: no route segment (as flown from the mission items) comes within the margin of a
-blocking zone; photo footprints cover ≥ 99 % of the free area; every sortie fits its budget.
+blocking zone; photo footprints cover ≥ 99 % of the free area; every sortie fits its budget (in
+the wind, when there is one); the survey part of each sortie stays over the area grown by the
+camera's half footprint.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon, box
 
-from missions.plan.drone import DroneProfile
+from missions.plan.drone import DroneProfile, Wind
 from missions.plan.inputs import Zone
 from missions.plan.items import Cmd
 from missions.plan.planner import PlanRequest, make_plan
@@ -79,15 +81,35 @@ def mission_polyline(plan, sortie) -> LineString:
     return LineString(pts)
 
 
+def survey_polyline(plan, sortie) -> LineString | None:
+    """The mission's path from the waypoint where the camera first starts to the one where it
+    last stops: the survey part of the sortie, without the transits from and to home."""
+    pts: list[tuple[float, float]] = []
+    start = end = None
+    for it in sortie.items:
+        if it.command == Cmd.NAV_WAYPOINT:
+            x, y = plan.frame.to_local(it.lon_deg, it.lat_deg)
+            pts.append((float(x), float(y)))
+        camera = (it.command == Cmd.IMAGE_START_CAPTURE
+                  or it.command == Cmd.DO_SET_CAM_TRIGG_DIST)
+        if camera and pts:
+            start = len(pts) - 1 if start is None else start
+            end = len(pts) - 1
+    if start is None or end is None or end <= start:
+        return None
+    return LineString(pts[start:end + 1])
+
+
 @pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.filter_too_much])
 @given(scene=scenes(), altitude=st.floats(40.0, 120.0),
        front=st.sampled_from([0.6, 0.75, 0.8]), side=st.sampled_from([0.5, 0.65, 0.7]),
-       endurance_min=st.floats(6.0, 30.0))
-def test_plan_invariants(scene, altitude, front, side, endurance_min):
+       endurance_min=st.floats(6.0, 30.0),
+       wind=st.one_of(st.just(Wind()), st.builds(Wind, st.floats(0.5, 8.0), st.floats(0, 360))))
+def test_plan_invariants(scene, altitude, front, side, endurance_min, wind):
     area, zones = scene
-    drone = DroneProfile(endurance_s=endurance_min * 60.0, max_range_m=5000.0)
+    drone = DroneProfile(endurance_s=endurance_min * 60.0, max_range_m=5000.0, wind=wind)
     req = PlanRequest(area=area, zones=zones, camera=CATALOG["mavic3e"], altitude_m=altitude,
                       front_overlap=front, side_overlap=side, drone=drone, margin_m=MARGIN_M)
     try:
@@ -120,3 +142,12 @@ def test_plan_invariants(scene, altitude, front, side, endurance_min):
         t = path_time_s(list(s.route.coords), drone, plan.altitude_m) + holds
         assert t <= drone.budget_s + 1e-6
         assert math.isclose(t, s.time_s, rel_tol=1e-9)
+
+    # 4. The survey part of each sortie stays within the area plus the half footprint.
+    across, along = plan.camera.footprint_m(plan.altitude_m)
+    allowed = plan.area.buffer(min(across, along) / 2)
+    for s in plan.sorties:
+        part = survey_polyline(plan, s)
+        if part is not None:
+            assert part.difference(allowed).length < 0.5, (s.number,
+                                                           part.difference(allowed).length)
