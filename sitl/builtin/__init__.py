@@ -17,6 +17,11 @@ MAV_FRAME_GLOBAL_RELATIVE_ALT, others in frame 0, parameters it does not keep se
 execution with MISSION_ITEM_REACHED, camera distance triggering with CAMERA_FEEDBACK, RTL,
 and battery, fence, GCS-heartbeat and EKF failsafes driven by their parameters.
 
+The ground is flat at home unless the vehicle is given a terrain (``terrain=`` a
+:class:`mapping.dem.Dem`, or any :class:`Terrain`): then take-off, landing and the ground clamp
+follow it, MAV_FRAME_GLOBAL_TERRAIN_ALT items fly above it, flying into it is stopped there and
+reported ("Crash: hit terrain" STATUSTEXT), and TERRAIN_REPORT can be streamed.
+
 Test hooks (plain methods): :meth:`~BuiltinCopter.state`, :meth:`~BuiltinCopter.wait_for`,
 :meth:`~BuiltinCopter.track`, :meth:`~BuiltinCopter.camera_shots`,
 :meth:`~BuiltinCopter.status_texts`, :meth:`~BuiltinCopter.received_messages`,
@@ -35,6 +40,7 @@ from .copter import TrackPoint
 from .failsafes import Fault
 from .mission_items import WireItem
 from .protocol import CopterMode
+from .terrain import Terrain
 from .vehicle import BuiltinCopter, InboundMessage, StatusText, VehicleState
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "InboundMessage",
     "Pose",
     "StatusText",
+    "Terrain",
     "TrackPoint",
     "VehicleState",
     "WireItem",

@@ -190,7 +190,8 @@ class AutoExecutor:
             if cmd in (C.MAV_CMD_NAV_WAYPOINT, C.MAV_CMD_NAV_SPLINE_WAYPOINT) and not item.param1:
                 start = origin or (here[0], here[1])
                 end_speed = self._corner_speed(index, start, (north, east, alt))
-            self.activity = nav.Goto(north, east, alt, origin, end_speed)
+            self.activity = nav.Goto(north, east, alt, origin, end_speed,
+                                     cop.item_above_ground_m(item))
             if cmd == C.MAV_CMD_NAV_LOITER_TURNS:
                 speed = max(cop.limits().speed_xy_m_s, 1.0)
                 self._hold_s = item.param1 * 2 * math.pi * max(abs(item.param3), 1.0) / speed

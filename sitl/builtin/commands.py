@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from .copter import FORCE_MAGIC, Copter
 from .protocol import CopterMode, mavlink, parse_mode
 from .streams import StreamSchedule
-from .telemetry import BUILDERS
+from .telemetry import sendable
 
 M = mavlink
 ACCEPTED = M.MAV_RESULT_ACCEPTED
@@ -117,7 +117,7 @@ def _mission_start(ctx: Context, link: Any, cmd: Command) -> int:
 
 def _set_message_interval(ctx: Context, link: Any, cmd: Command) -> int:
     msg_id, interval_us = int(cmd.params[0]), cmd.params[1]
-    if msg_id not in BUILDERS:
+    if not sendable(ctx.copter, msg_id):
         return FAILED
     interval = None if interval_us <= 0 else interval_us * 1e-6
     ctx.streams_of(link).set_interval(msg_id, interval, ctx.copter.time_s)
@@ -126,7 +126,7 @@ def _set_message_interval(ctx: Context, link: Any, cmd: Command) -> int:
 
 def _get_message_interval(ctx: Context, link: Any, cmd: Command) -> int:
     msg_id = int(cmd.params[0])
-    if msg_id not in BUILDERS:
+    if not sendable(ctx.copter, msg_id):
         return FAILED
     interval = ctx.streams_of(link).interval_s(msg_id)
     ctx.send_to(link, M.MAVLink_message_interval_message(
@@ -135,7 +135,7 @@ def _get_message_interval(ctx: Context, link: Any, cmd: Command) -> int:
 
 
 def _send_later(ctx: Context, link: Any, msg_id: int) -> int:
-    if msg_id not in BUILDERS:
+    if not sendable(ctx.copter, msg_id):
         return FAILED
     ctx.queue_message(link, msg_id)
     return ACCEPTED

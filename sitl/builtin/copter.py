@@ -23,6 +23,7 @@ from .kinematics import Airframe, Limits
 from .mission_items import WireItem
 from .params import ParamStore
 from .protocol import ARMABLE_MODES, POSITION_MODES, CopterMode, mavlink
+from .terrain import Ground, Terrain
 
 SEV_INFO = mavlink.MAV_SEVERITY_INFO
 SEV_WARNING = mavlink.MAV_SEVERITY_WARNING
@@ -30,6 +31,12 @@ SEV_CRITICAL = mavlink.MAV_SEVERITY_CRITICAL
 FORCE_MAGIC = 21196
 """param2 of COMPONENT_ARM_DISARM that forces arming or disarming."""
 TRACK_PERIOD_S = 0.1
+CONTACT_M = 1e-3
+"""Within this of the ground (or held at it by the ground clamp), a flying copter touches it."""
+CONTACT_CLEAR_M = 0.5
+"""Height above the ground at which a terrain contact is over (the next one is reported)."""
+_TERRAIN_FRAMES = frozenset({mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT,
+                             mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT_INT})
 
 
 class Events(Protocol):
@@ -66,18 +73,25 @@ class Copter:
     frame
         Local metric frame centred on the initial home.
     home_alt_m
-        Ground and initial home altitude above mean sea level, metres.
+        Initial home altitude above mean sea level, metres; the ground (everywhere without
+        ``terrain``, where it has no height with one).
     params
         The parameter table the behaviour reads.
     events
         Receiver of what the ground stations should hear.
     warmup_s
         Simulated seconds before GPS and EKF are ready (arming refused until then).
+    link_clock
+        The clock of ground-station deadlines (default: simulated time).
+    terrain
+        Ground heights to fly over (None: flat ground at ``home_alt_m``). The copter starts on
+        the ground at the frame origin; terrain-relative items fly above it; flying into it is
+        stopped there and reported once per contact ("Crash: hit terrain ...").
     """
 
     def __init__(self, frame: LocalFrame, home_alt_m: float, params: ParamStore, events: Events,
-                 *, warmup_s: float = 2.0, link_clock: Callable[[], float] | None = None
-                 ) -> None:
+                 *, warmup_s: float = 2.0, link_clock: Callable[[], float] | None = None,
+                 terrain: Terrain | None = None) -> None:
         self.frame = frame
         # What times the ground station (the auto-disarm after arming: DISARM_DELAY gives the
         # pilot or the GCS that long to take off) runs on the link clock; default: sim time.
@@ -85,10 +99,16 @@ class Copter:
         self._landed_armed_since: float | None = None
         self.params = params
         self.events = events
-        self.ground_alt_m = home_alt_m
+        self.terrain = terrain
+        self.ground = Ground(terrain, frame, home_alt_m)
+        self.ground_alt_m = self.ground.alt_m(0.0, 0.0)
+        """Ground altitude (m AMSL) under the copter (updated every step over terrain)."""
+        self.origin_alt_m = self.ground_alt_m
+        """Altitude of the EKF origin (where the copter started)."""
+        self.terrain_contact = False
         self.warmup_s = warmup_s
         self.time_s = 0.0
-        self.body = Airframe(alt_m=home_alt_m)
+        self.body = Airframe(alt_m=self.ground_alt_m)
         self.home_lat_e7 = 0
         self.home_lon_e7 = 0
         self.home_alt_m = home_alt_m
@@ -181,7 +201,8 @@ class Copter:
                        wp_radius_m=max(p["WPNAV_RADIUS"] / 100.0, 0.05),
                        land_speed_m_s=max(p["LAND_SPEED"] / 100.0, 0.3),
                        land_speed_high_m_s=max(high / 100.0, 0.3),
-                       land_alt_low_m=p["LAND_ALT_LOW"] / 100.0)
+                       land_alt_low_m=p["LAND_ALT_LOW"] / 100.0,
+                       terrain=self.terrain is not None)
 
     def change_speed(self, speed_type: int, speed_m_s: float) -> None:
         """DO_CHANGE_SPEED: 0/1 horizontal, 2 climb, 3 descent; speeds <= 0 are ignored."""
@@ -204,12 +225,24 @@ class Copter:
         self.set_home(*self.latlon_e7, self.body.alt_m)
 
     def item_alt_m(self, item: WireItem, default_alt_m: float) -> float:
-        """Altitude AMSL of a stored item (0 means keep ``default_alt_m``); terrain is flat."""
+        """Altitude AMSL of a stored item (0 means keep ``default_alt_m``); terrain-relative
+        items are above the ground at the item (flat ground without terrain: above home)."""
         if item.z == 0:
             return default_alt_m
         if item.frame == mavlink.MAV_FRAME_GLOBAL:
             return item.z
+        if item.frame in _TERRAIN_FRAMES and self.terrain is not None:
+            north, east = ((self.body.north_m, self.body.east_m) if item.x == 0 and item.y == 0
+                           else self.frame.to_ne_e7(item.x, item.y))
+            return self.ground.alt_m(north, east) + item.z
         return self.home_alt_m + item.z
+
+    def item_above_ground_m(self, item: WireItem) -> float | None:
+        """Height above the ground to follow on the way to a terrain-relative item (None: an
+        item at a fixed altitude, or no terrain)."""
+        if self.terrain is None or item.frame not in _TERRAIN_FRAMES or item.z == 0:
+            return None
+        return item.z
 
     def item_location(self, item: WireItem,
                       default: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -393,6 +426,8 @@ class Copter:
             self.auto.step(env)
         elif self.armed or not self.landed:
             self.activity.step(self.body, env)
+        if self.terrain is not None:
+            self._follow_terrain(env.ground_alt_m)
         if self.landed and self.body.alt_m > self.ground_alt_m + 0.05:
             self.landed = False
             self.auto_armed = True
@@ -405,6 +440,23 @@ class Copter:
         if not self.armed and self.landed:
             self.body.stop()
         self._auto_disarm(dt)
+
+    def _follow_terrain(self, ground_before_m: float) -> None:
+        """The ground under the copter where it has moved to: keep it above, report hitting it.
+
+        ``ground_before_m`` is the ground the step was clamped at (where the copter was)."""
+        b = self.body
+        ground = self.ground.alt_m(b.north_m, b.east_m)
+        self.ground_alt_m = ground
+        touching = b.alt_m <= max(ground, ground_before_m) + CONTACT_M
+        if b.alt_m < ground:
+            b.alt_m = ground
+            b.vu_m_s = max(b.vu_m_s, 0.0)
+        if b.alt_m - ground > CONTACT_CLEAR_M:
+            self.terrain_contact = False
+        elif touching and not self.landed and not self.is_landing and not self.terrain_contact:
+            self.terrain_contact = True
+            self.events.text(SEV_CRITICAL, f"Crash: hit terrain at {ground:.1f} m AMSL")
 
     def _sim_time(self) -> float:
         return self.time_s

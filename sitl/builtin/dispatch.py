@@ -224,8 +224,10 @@ class Dispatcher:
         self._ack(link, msg, M.MAVLINK_MSG_ID_SET_MODE, result)
 
     def _request_data_stream(self, link: Link, msg: Any) -> None:
+        cop = self.v.copter
         link.streams.request_stream(msg.req_stream_id, msg.req_message_rate,
-                                    bool(msg.start_stop), self.v.copter.time_s)
+                                    bool(msg.start_stop), cop.time_s,
+                                    lambda msg_id: telemetry.sendable(cop, msg_id))
 
     def _position_target(self, link: Link, msg: Any) -> None:
         if msg.type_mask & _POSITION_IGNORED == _POSITION_IGNORED:

@@ -28,6 +28,8 @@ class Env:
     land_speed_m_s: float
     land_speed_high_m_s: float
     land_alt_low_m: float
+    terrain: bool = False
+    """Over terrain: a target below the ground is reached on the ground (flat ground: never)."""
 
 
 class Activity:
@@ -88,15 +90,23 @@ class Climb(Hold):
 class Goto(Activity):
     """Fly the leg from ``origin`` (where the vehicle is, if None) to a point, arriving at
     ``end_speed_m_s`` (0 stops there; more keeps going into the next leg); done when within the
-    waypoint radius (3-D) and slowed to the end speed; then hold there."""
+    waypoint radius (3-D) and slowed to the end speed; then hold there.
+
+    With ``above_ground_m`` the altitude target follows the ground under the vehicle (a
+    terrain-relative waypoint): ``alt_m`` becomes that ground plus ``above_ground_m`` each step.
+    """
 
     def __init__(self, north_m: float, east_m: float, alt_m: float,
-                 origin: tuple[float, float] | None = None, end_speed_m_s: float = 0.0) -> None:
+                 origin: tuple[float, float] | None = None, end_speed_m_s: float = 0.0,
+                 above_ground_m: float | None = None) -> None:
         self.north_m, self.east_m, self.alt_m = north_m, east_m, alt_m
         self.origin = origin
         self.end_speed_m_s = end_speed_m_s
+        self.above_ground_m = above_ground_m
 
     def step(self, body: Airframe, env: Env) -> None:
+        if self.above_ground_m is not None:
+            self.alt_m = env.ground_alt_m + self.above_ground_m
         if self.origin is None:
             self.origin = (body.north_m, body.east_m)
         end_speed = 0.0 if self.done else self.end_speed_m_s
@@ -104,7 +114,8 @@ class Goto(Activity):
         step_z(body, target_alt_m=self.alt_m, limits=env.limits, dt=env.dt,
                ground_alt_m=env.ground_alt_m)
         if not self.done:
-            d = math.hypot(body.distance_xy_m(self.north_m, self.east_m), body.alt_m - self.alt_m)
+            goal = max(self.alt_m, env.ground_alt_m) if env.terrain else self.alt_m
+            d = math.hypot(body.distance_xy_m(self.north_m, self.east_m), body.alt_m - goal)
             slow = body.ground_speed_m_s <= self.end_speed_m_s + 0.3 or d <= 0.2
             self.done = d <= env.wp_radius_m and slow
 

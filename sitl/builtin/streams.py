@@ -7,6 +7,8 @@ times per wall-clock second, as with ArduPilot SITL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .protocol import mavlink
 
 M = mavlink
@@ -20,9 +22,11 @@ STREAM_GROUPS: dict[int, tuple[int, ...]] = {
     M.MAV_DATA_STREAM_EXTRA1: (M.MAVLINK_MSG_ID_ATTITUDE,),
     M.MAV_DATA_STREAM_EXTRA2: (M.MAVLINK_MSG_ID_VFR_HUD,),
     M.MAV_DATA_STREAM_EXTRA3: (M.MAVLINK_MSG_ID_SYSTEM_TIME, M.MAVLINK_MSG_ID_BATTERY_STATUS,
-                               M.MAVLINK_MSG_ID_EKF_STATUS_REPORT),
+                               M.MAVLINK_MSG_ID_EKF_STATUS_REPORT,
+                               M.MAVLINK_MSG_ID_TERRAIN_REPORT),
 }
-"""Copter's REQUEST_DATA_STREAM groups, restricted to the messages this vehicle sends."""
+"""Copter's REQUEST_DATA_STREAM groups, restricted to the messages this vehicle sends
+(TERRAIN_REPORT only over terrain: ``request_stream``'s ``sends``)."""
 
 HEARTBEAT_INTERVAL_S = 1.0
 
@@ -47,14 +51,17 @@ class StreamSchedule:
         """Current interval of ``msg_id``; None when it is not streamed."""
         return self._interval_s.get(msg_id)
 
-    def request_stream(self, stream_id: int, rate_hz: int, start: bool, now_s: float) -> None:
-        """REQUEST_DATA_STREAM: set every message of a group (0 = all groups)."""
+    def request_stream(self, stream_id: int, rate_hz: int, start: bool, now_s: float,
+                       sends: Callable[[int], bool] | None = None) -> None:
+        """REQUEST_DATA_STREAM: set every message of a group (0 = all groups) that the vehicle
+        ``sends`` (all of them if None)."""
         groups = (STREAM_GROUPS.values() if stream_id == M.MAV_DATA_STREAM_ALL
                   else [STREAM_GROUPS.get(stream_id, ())])
         interval = 1.0 / rate_hz if start and rate_hz > 0 else None
         for group in groups:
             for msg_id in group:
-                self.set_interval(msg_id, interval, now_s)
+                if sends is None or sends(msg_id):
+                    self.set_interval(msg_id, interval, now_s)
 
     def due(self, now_s: float) -> list[int]:
         """Messages due at ``now_s``; advances their schedule."""

@@ -32,6 +32,10 @@ _CAPABILITIES = (M.MAV_PROTOCOL_CAPABILITY_MISSION_FLOAT | M.MAV_PROTOCOL_CAPABI
                  | M.MAV_PROTOCOL_CAPABILITY_MISSION_RALLY)
 
 
+TERRAIN_SPACING_M = 100
+"""TERRAIN_REPORT.spacing: ArduPilot's TERRAIN_SPACING default."""
+
+
 def _boot_ms(c: Copter) -> int:
     return int(c.time_s * 1000) & 0xFFFFFFFF
 
@@ -110,7 +114,7 @@ def home_position(c: Copter) -> Any:
     hn, he = c.home_ne
     return M.MAVLink_home_position_message(
         c.home_lat_e7, c.home_lon_e7, int(c.home_alt_m * 1000), hn, he,
-        -(c.home_alt_m - c.ground_alt_m), [1.0, 0.0, 0.0, 0.0], 0.0, 0.0, 0.0,
+        -(c.home_alt_m - c.origin_alt_m), [1.0, 0.0, 0.0, 0.0], 0.0, 0.0, 0.0,
         int(c.time_s * 1e6))
 
 
@@ -139,6 +143,15 @@ def global_position_int(c: Copter) -> Any:
     return M.MAVLink_global_position_int_message(
         _boot_ms(c), lat, lon, int(b.alt_m * 1000), int(c.alt_rel_m * 1000),
         int(b.vn_m_s * 100), int(b.ve_m_s * 100), int(-b.vu_m_s * 100), hdg)
+
+
+def terrain_report(c: Copter) -> Any:
+    """TERRAIN_REPORT for the point under the copter (sent only over terrain); spacing 0 says
+    the terrain has no height there (the ground is then the home altitude)."""
+    lat, lon = c.latlon_e7
+    ground, known = c.ground.sample(c.body.north_m, c.body.east_m)
+    return M.MAVLink_terrain_report_message(lat, lon, TERRAIN_SPACING_M if known else 0, ground,
+                                            c.body.alt_m - ground, 0, 1 if known else 0)
 
 
 def attitude(c: Copter) -> Any:
@@ -190,5 +203,15 @@ BUILDERS: dict[int, Callable[[Copter], Any]] = {
     M.MAVLINK_MSG_ID_SYSTEM_TIME: system_time,
     M.MAVLINK_MSG_ID_FENCE_STATUS: fence_status,
     M.MAVLINK_MSG_ID_AUTOPILOT_VERSION: autopilot_version,
+    M.MAVLINK_MSG_ID_TERRAIN_REPORT: terrain_report,
 }
-"""Messages a ground station can stream (SET_MESSAGE_INTERVAL) or request (REQUEST_MESSAGE)."""
+"""Messages a ground station can stream (SET_MESSAGE_INTERVAL) or request (REQUEST_MESSAGE)
+(TERRAIN_REPORT only over terrain: :func:`sendable`)."""
+
+
+def sendable(c: Copter, msg_id: int) -> bool:
+    """Whether the copter sends ``msg_id``: one of :data:`BUILDERS`, TERRAIN_REPORT only when
+    it has terrain (as ArduPilot with TERRAIN_ENABLE)."""
+    if msg_id == M.MAVLINK_MSG_ID_TERRAIN_REPORT:
+        return c.terrain is not None
+    return msg_id in BUILDERS

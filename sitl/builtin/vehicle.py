@@ -33,6 +33,7 @@ from .protocol import CopterMode, mavlink
 from .server import Link, TcpServer
 from .signing import VehicleSigning
 from .streams import StreamSchedule
+from .terrain import Terrain, terrain_height_m
 
 SIM_RATE_HZ = 50.0
 _MAX_CATCH_UP_STEPS = 200
@@ -71,7 +72,8 @@ class InboundMessage:
 
 @dataclass(frozen=True)
 class VehicleState:
-    """A snapshot of the vehicle (simulated time, degrees, metres above home)."""
+    """A snapshot of the vehicle (simulated time, degrees, metres above home; ``alt_amsl_m`` and
+    ``ground_alt_m``, the ground under the vehicle, above mean sea level)."""
 
     time_s: float
     mode: CopterMode
@@ -91,6 +93,8 @@ class VehicleState:
     fence_breached: bool
     home_lat_deg: float
     home_lon_deg: float
+    alt_amsl_m: float
+    ground_alt_m: float
 
 
 class _Events:
@@ -121,6 +125,23 @@ class _Events:
         self._v.broadcast(telemetry.home_position(self._v.copter))
 
 
+def home_terrain_alt_m(terrain: Terrain | None, lat_deg: float, lon_deg: float) -> float:
+    """Home altitude when none is given: the terrain's height at home (0 without terrain).
+
+    Raises
+    ------
+    ValueError
+        The terrain has no height at home.
+    """
+    if terrain is None:
+        return 0.0
+    height = terrain_height_m(terrain, lat_deg, lon_deg)
+    if not math.isfinite(height):
+        raise ValueError(f"the terrain has no height at home {lat_deg}, {lon_deg}: "
+                         "give the home altitude")
+    return height
+
+
 class BuiltinCopter:
     """A simulated ArduCopter 4.x served over MAVLink 2 on TCP.
 
@@ -129,7 +150,10 @@ class BuiltinCopter:
     home_lat_deg, home_lon_deg
         Home (and take-off point), degrees.
     home_alt_m
-        Ground altitude above mean sea level, metres.
+        Ground altitude above mean sea level, metres, at home and, without ``terrain``,
+        everywhere (default 0). With ``terrain`` it is the ground only where the terrain has no
+        height (default: the terrain's height at home); the vehicle starts on the terrain and
+        home, set where the vehicle is when the EKF has its origin, is there.
     port
         TCP port; 0 picks a free one (read :attr:`port` after :meth:`start`).
     host
@@ -145,11 +169,18 @@ class BuiltinCopter:
         Copter 4.7 sends).
     params
         Parameter values that differ from the defaults (e.g. ``{"BATT_FS_LOW_ACT": 2}``).
+    terrain
+        Ground to fly over, e.g. a :class:`mapping.dem.Dem` (anything with
+        ``height_at(lon, lat)``, NaN where it has no height); None: flat ground at home. The
+        ground under the vehicle then follows it (take-off, landing, the ground clamp; flying
+        into it is stopped there and reported as a "Crash: hit terrain" STATUSTEXT),
+        MAV_FRAME_GLOBAL_TERRAIN_ALT items fly above it, and TERRAIN_REPORT can be streamed.
 
     Raises
     ------
     ValueError
-        For an out-of-range home, a non-positive speedup or an unknown parameter name.
+        For an out-of-range home, a non-positive speedup, an unknown parameter name, or a
+        terrain without a height at home and no ``home_alt_m``.
 
     Examples
     --------
@@ -158,12 +189,15 @@ class BuiltinCopter:
     True
     """
 
-    def __init__(self, home_lat_deg: float, home_lon_deg: float, home_alt_m: float = 0.0, *,
-                 port: int = 0, host: str = "127.0.0.1", speedup: float = 1.0, sysid: int = 1,
-                 warmup_s: float = 2.0, mission_request_int: bool = True,
-                 params: Mapping[str, float] | None = None) -> None:
+    def __init__(self, home_lat_deg: float, home_lon_deg: float,
+                 home_alt_m: float | None = None, *, port: int = 0, host: str = "127.0.0.1",
+                 speedup: float = 1.0, sysid: int = 1, warmup_s: float = 2.0,
+                 mission_request_int: bool = True, params: Mapping[str, float] | None = None,
+                 terrain: Terrain | None = None) -> None:
         if not (-90 <= home_lat_deg <= 90 and -180 <= home_lon_deg <= 180):
             raise ValueError(f"home {home_lat_deg}, {home_lon_deg} is not a valid lat/lon")
+        if home_alt_m is None:
+            home_alt_m = home_terrain_alt_m(terrain, home_lat_deg, home_lon_deg)
         if not 1 <= sysid <= 255:
             raise ValueError(f"sysid must be 1..255, got {sysid}")
         overrides = {"SYSID_THISMAV": sysid, "SIM_SPEEDUP": speedup, **(params or {})}
@@ -187,7 +221,7 @@ class BuiltinCopter:
         self._inbound: deque[InboundMessage] = deque(maxlen=_INBOUND_LOG_SIZE)
         frame = LocalFrame(home_lat_deg, home_lon_deg)
         self.copter = Copter(frame, home_alt_m, self.params, _Events(self), warmup_s=warmup_s,
-                             link_clock=self.link_time)
+                             link_clock=self.link_time, terrain=terrain)
         notify = self._events_text
         mission = ms.ItemProtocol(ms.MISSION_RULES, notify=notify,
                                   on_commit=self.copter.on_mission, home_item=self._home_item,
@@ -289,7 +323,7 @@ class BuiltinCopter:
                 c.body.ground_speed_m_s, c.battery.remaining_fraction * 100.0,
                 c.battery.voltage_v, c.auto.state, c.auto.nav_index, bool(c.failsafe_battery),
                 c.failsafe_gcs, bool(c.fence_breach_mask), c.home_lat_e7 * 1e-7,
-                c.home_lon_e7 * 1e-7)
+                c.home_lon_e7 * 1e-7, c.body.alt_m, c.ground_alt_m)
 
     def wait_for(self, predicate: Callable[[VehicleState], bool], timeout_s: float) -> \
             VehicleState:

@@ -15,8 +15,13 @@ from survey.core.errors import InputError
 from survey.core.files import read_json
 from survey.core.plan_folder import PlanFolder
 
+RENAMED = {"terrain": "dem"}
+"""The launcher's parameters this command names otherwise."""
+
 EPILOG = ("Example: survey sitl start --plan out/joso --speedup 5  (home from the plan; then, "
-          "in another terminal: survey fly out/joso --connect tcp:127.0.0.1:5760)")
+          "in another terminal: survey fly out/joso --connect tcp:127.0.0.1:5760)\n\n"
+          "Over terrain: survey sitl start --plan out/joso --dem dem.tif  (the built-in copter "
+          "flies over the DEM, home on it; for a plan made with survey plan --dem dem.tif)")
 
 sitl_app = typer.Typer(name="sitl", help="Simulated vehicles to fly plans against.",
                        no_args_is_help=True, add_completion=False)
@@ -41,8 +46,12 @@ def start(
     vehicle: Annotated[VehicleKind, typer.Option(
         "--vehicle", help="builtin (no install needed) or ardupilot (ARDUPILOT_SITL or "
         "arducopter on PATH).")] = VehicleKind.BUILTIN,
-    alt: Annotated[float, typer.Option("--alt", help="Ground altitude above sea level, m.")
-                   ] = 0.0,
+    alt: Annotated[float | None, typer.Option(
+        "--alt", help="Ground altitude above sea level, m (default 0); with --dem, only where "
+        "the DEM has no height (default: the DEM's height at home).")] = None,
+    dem: Annotated[Path | None, typer.Option(
+        "--dem", help="Terrain for the built-in copter: an elevation GeoTIFF (heights above "
+        "sea level); flat ground at --alt without.")] = None,
     speedup: Annotated[float, typer.Option("--speedup", help="Simulation speed-up.")] = 1.0,
     port: Annotated[int, typer.Option(
         "--port", help="TCP port (builtin; ardupilot: 5760 + 10 × instance, GCS on +2).")
@@ -58,7 +67,7 @@ def start(
 
     app = ctx.obj
     stop = threading.Event()
-    with cli_errors(ctx):
+    with cli_errors(ctx, renamed=RENAMED):
         if home is not None and plan is None:
             lat, lon = parse_latlon(home)
         elif plan is not None and home is None:
@@ -69,9 +78,14 @@ def start(
             raise InputError("--speedup", f"must be positive, got {speedup:g}")
         if not 0 <= port < 65536:
             raise InputError("--port", f"must be 0..65535, got {port}")
-        sim, url = start_vehicle(vehicle, lat, lon, alt, speedup, port)
+        terrain = None
+        if dem is not None:
+            from mapping.dem import open_dem
+            terrain = open_dem(dem)
+        sim, url = start_vehicle(vehicle, lat, lon, alt, speedup, port, terrain=terrain)
         try:
-            app.out.print(f"{vehicle.value} copter at {lat:.7f},{lon:.7f} ×{speedup:g}: "
+            over = f" over {escape(str(dem))}" if dem is not None else ""
+            app.out.print(f"{vehicle.value} copter at {lat:.7f},{lon:.7f}{over} ×{speedup:g}: "
                           f"[bold]{escape(url)}[/]", highlight=False)
             app.out.print("Ctrl-C stops it.")
             try:

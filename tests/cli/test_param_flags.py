@@ -19,6 +19,7 @@ from missions.plan.limits import BOUNDS
 from survey.cli import detect as detect_cmd
 from survey.cli import fly as fly_cmd
 from survey.cli import plan as plan_cmd
+from survey.cli import sitl as sitl_cmd
 from survey.cli.errors import cli_errors, option_for
 from survey.cli.main import app
 from survey.core.errors import InputError, ParamError, SurveyError
@@ -98,7 +99,7 @@ CAMERA, DEVICE = "survey/core/camera.py", "detection/device.py"
     (("plan",), lib("missions/plan/planner.py", CAMERA) | set(BOUNDS)
      | {"front_overlap", "side_overlap"}, plan_cmd.RENAMED),
     (("fly",), lib("missions/fly/link.py", "missions/fly/flight.py"), fly_cmd.RENAMED),
-    (("sitl", "start"), lib("sitl/launch.py"), None),
+    (("sitl", "start"), lib("sitl/launch.py"), sitl_cmd.RENAMED),
     (("train",), lib("detection/train.py", "detection/train_assessor.py", DEVICE), None),
     (("detect",), lib(DEVICE), None),
     (("evaluate",), lib(DEVICE), None),

@@ -99,6 +99,56 @@ def test_start_ardupilot_without_a_binary(monkeypatch: pytest.MonkeyPatch) -> No
 def test_help_has_an_example() -> None:
     code, out, _ = run("start", "--help")
     assert code == 0 and "Example: survey sitl start" in out
+    assert "--dem dem.tif" in out
+
+
+def _slope_dem(path: Path, lat: float, lon: float) -> Path:
+    """A 400 m square GeoTIFF (UTM 54N) around (lat, lon) whose height grows 0.1 m per metre
+    east from 250 m at its west edge."""
+    import numpy as np
+    import rasterio
+    from pyproj import Transformer
+    from rasterio.transform import Affine
+
+    x, y = Transformer.from_crs(4326, 32654, always_xy=True).transform(lon, lat)
+    heights = np.tile(250.0 + 0.1 * (np.arange(40) * 10.0 + 5.0), (40, 1))
+    with rasterio.open(path, "w", driver="GTiff", width=40, height=40, count=1,
+                       dtype="float64", crs="EPSG:32654",
+                       transform=Affine(10.0, 0.0, x - 200.0, 0.0, -10.0, y + 200.0)) as dst:
+        dst.write(heights, 1)
+    return path
+
+
+def test_start_over_a_dem(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_wait(stop: Any, vehicle: Any, swap_battery: bool) -> None:
+        seen["state"] = vehicle.wait_for(lambda s: s.ready, timeout_s=10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sitl_cmd, "_wait", fake_wait)
+    dem = _slope_dem(tmp_path / "dem.tif", 35.3606, 138.7274)
+    code, out, err = run("start", "--home", "35.3606,138.7274", "--dem", dem, "--port", 0,
+                         "--speedup", 10)
+    assert code == 0, err
+    state = seen["state"]
+    assert state.alt_amsl_m == pytest.approx(270.0, abs=0.01)  # on the DEM at home, mid-slope
+    assert state.ground_alt_m == pytest.approx(270.0, abs=0.01) and "dem.tif" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--dem", "/nonexistent/dem.tif"], "no such DEM file"),
+    (["--dem", "{not_a_raster}"], "not a readable raster"),
+    (["--dem", "{dem}", "--vehicle", "ardupilot"], "--dem: only the built-in vehicle"),
+    (["--home", "35.5,138.7274", "--dem", "{dem}"], "--dem: no height at home"),
+])
+def test_start_bad_dem(tmp_path: Path, args: list[str], message: str) -> None:
+    dem = _slope_dem(tmp_path / "dem.tif", 35.3606, 138.7274)
+    (tmp_path / "junk.tif").write_text("not a raster")
+    args = [a.format(dem=dem, not_a_raster=tmp_path / "junk.tif") for a in args]
+    home = [] if "--home" in args else ["--home", "35.3606,138.7274"]
+    code, _, err = run("start", *home, *args, "--port", 0)
+    assert code == 2 and message in err and err.count("\n") == 1, err
 
 
 # ---------------------------------------------------------------------------- battery swap
