@@ -1,4 +1,6 @@
-"""Planner benchmark: prints planning time, peak memory and path length against a lower bound.
+"""Planner benchmark: prints planning time, the time to write the plan's files
+(``write_plan_files``: every export, the GeoJSON and KML of tens of thousands of photos among
+them), peak memory and path length against a lower bound.
 
 Seeded cases (every obstacle taller than the flight altitude, so every one is flown round):
   1 km²:  a 1 km × 1 km area turned 20°, 50 obstacles (towers, tall buildings, no-fly pads)

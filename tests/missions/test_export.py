@@ -414,6 +414,42 @@ def test_kml_document(plan: Plan, tmp_path: Path):
     assert home == "139.9812345678,36.0712345678,0"
 
 
+def test_kml_photos(plan: Plan, tmp_path: Path):
+    path = tmp_path / "plan.kml"
+    kml.write_kml(plan, path)
+    folders = ET.parse(path).getroot().findall("k:Document/k:Folder", NS)
+    for sortie, folder in zip(plan.sorties, folders, strict=False):
+        photos = folder.find("k:Folder", NS)
+        assert photos.findtext("k:name", namespaces=NS) == f"Sortie {sortie.number} photos"
+        marks = photos.findall("k:Placemark", NS)
+        assert len(marks) == len(sortie.photos)
+        for i, (pm, photo) in enumerate(zip(marks, sortie.photos, strict=True), start=1):
+            assert pm.findtext("k:name", namespaces=NS) == f"Photo {sortie.number}.{i}"
+            assert pm.findtext("k:styleUrl", namespaces=NS) == "#photo"
+            data = {d.get("name"): d.findtext("k:value", namespaces=NS)
+                    for d in pm.iterfind("k:ExtendedData/k:Data", NS)}
+            assert data == {"kind": "photo", "sortie": str(sortie.number), "index": str(i),
+                            "heading_deg": f"{photo.heading_deg:g}"}
+            point = pm.find("k:Point", NS)
+            assert point.findtext("k:altitudeMode", namespaces=NS) == "relativeToGround"
+            lon, lat = plan.frame.to_geo(photo.x_m, photo.y_m)
+            coords = point.findtext("k:coordinates", namespaces=NS).split(",")
+            assert [float(v) for v in coords] == [lon, lat, plan.altitude_m]  # exact
+
+
+def test_kml_is_laid_out_as_an_element_tree_would_be(plan: Plan, tmp_path: Path):
+    """Written as text, but the same as ``ET.indent`` and ``ET.tostring`` make of its tree:
+    one element a line, two spaces a level, text escaped."""
+    path = tmp_path / "plan.kml"
+    kml.write_kml(plan, path)
+    head, body = path.read_text(encoding="utf-8").split("\n", 1)
+    assert head == '<?xml version="1.0" encoding="UTF-8"?>'
+    bare = body.replace(f' xmlns="{kml.KML_NS}"', "", 1)  # ET would rename the namespace
+    root = ET.fromstring(bare)
+    ET.indent(root)
+    assert ET.tostring(root, encoding="unicode") + "\n" == bare
+
+
 @pytest.mark.parametrize(("text", "hint"), [
     ("<kml><Document>", "not an XML file"),
     ('<gpx xmlns="http://www.topografix.com/GPX/1/1"/>', "not <kml>"),
@@ -483,6 +519,70 @@ def test_geojson_features(plan: Plan, tmp_path: Path):
         plan.unreachable.area)
 
 
+def test_geojson_footprints_are_the_photos_footprints(plan: Plan, tmp_path: Path):
+    path = tmp_path / "plan.geojson"
+    geojson.write_geojson(plan, path)
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    feet = [f for f in features if f["properties"]["kind"] == "footprint"]
+    photos = [(s.number, i, p) for s in plan.sorties for i, p in enumerate(s.photos, start=1)]
+    assert len(feet) == len(photos)
+    for f, (number, index, photo) in zip(feet, photos, strict=True):
+        assert f["properties"] == {"kind": "footprint", "sortie": number, "index": index}
+        want = shapely.orient_polygons(
+            plan.frame.geom_to_geo(photo.footprint(plan.camera, plan.altitude_m)))
+        (ring,) = f["geometry"]["coordinates"]
+        assert_close(ring, want.exterior.coords)
+
+
+def test_geojson_photos(plan: Plan):
+    features = geojson.plan_to_geojson(plan)["features"]
+    points = [f for f in features if f["properties"]["kind"] == "photo"]
+    photos = [(s.number, i, p) for s in plan.sorties for i, p in enumerate(s.photos, start=1)]
+    assert len(points) == len(photos)
+    for f, (number, index, photo) in zip(points, photos, strict=True):
+        assert f["properties"] == {"kind": "photo", "sortie": number, "index": index,
+                                   "heading_deg": photo.heading_deg, "alt_m": plan.altitude_m}
+        lon, lat = plan.frame.to_geo(photo.x_m, photo.y_m)
+        assert f["geometry"] == {"type": "Point", "coordinates": [lon, lat]}  # exact
+
+
+def test_geojson_text_is_laid_out_as_json_dumps_would(plan: Plan, tmp_path: Path):
+    path = tmp_path / "plan.geojson"
+    geojson.write_geojson(plan, path)
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), ensure_ascii=False) + "\n"
+
+
+def test_geojson_refuses_a_number_json_has_not(plan: Plan):
+    from missions.plan.model import Photo
+
+    sortie = plan.sorties[0]
+    bad = dataclasses.replace(sortie, photos=(*sortie.photos, Photo(1.0, 2.0, math.nan)))
+    with pytest.raises(ValueError, match="not finite"):
+        geojson.geojson_text(dataclasses.replace(plan, sorties=(bad, *plan.sorties[1:])))
+
+
+@pytest.mark.parametrize("heading", [0.0, 37.5, 90.0, 200.0, 359.9])
+def test_photo_footprints_match_photo_footprint(plan: Plan, heading: float):
+    from missions.plan.model import Photo
+
+    photos = [Photo(12.5, -40.25, heading), Photo(-300.0, 7.0, (heading + 180.0) % 360.0)]
+    corners = geojson.photo_footprints(photos, plan.camera, plan.altitude_m)
+    assert corners.shape == (2, 4, 2)
+    for got, photo in zip(corners, photos, strict=True):
+        want = photo.footprint(plan.camera, plan.altitude_m).exterior.coords[:-1]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    rings = geojson.footprint_rings(plan.frame, corners)
+    assert rings.shape == (2, 5, 2)
+    for ring, photo in zip(rings, photos, strict=True):
+        want = plan.frame.geom_to_geo(photo.footprint(plan.camera, plan.altitude_m))
+        assert shapely.is_ccw(shapely.LinearRing(ring))  # RFC 7946 right-hand rule
+        assert shapely.Polygon(ring).equals_exact(shapely.orient_polygons(want), 1e-12)
+    turned = geojson.footprint_rings(plan.frame, corners[:, ::-1])  # clockwise corners
+    assert all(shapely.is_ccw(shapely.LinearRing(ring)) for ring in turned)
+    np.testing.assert_array_equal(turned[:, 0], rings[:, 3])  # reversed about its first corner
+
+
 def plan_to_json_roundtrip(plan: Plan) -> dict:
     return json.loads(json.dumps(geojson.plan_to_geojson(plan), allow_nan=False))
 
@@ -517,7 +617,9 @@ def test_bundle_writes_every_file(plan: Plan, tmp_path: Path):
     assert summary["mode"] == "survey" and summary["camera"] == "mavic3e"
     assert summary["altitude_m"] == 40.0 and summary["gsd_cm"] == pytest.approx(plan.gsd_cm)
     assert summary["overlaps"] == {"front": 0.8, "side": 0.7}
-    assert summary["home"] == {"lat_deg": plan.home_lat_deg, "lon_deg": plan.home_lon_deg}
+    assert summary["home"] == {"lat_deg": plan.home_lat_deg, "lon_deg": plan.home_lon_deg,
+                               "alt_amsl_m": None}
+    assert summary["altitudes"] == "above home"
     assert [s["photos"] for s in summary["sorties"]] == [len(s.photos) for s in plan.sorties]
     assert summary["totals"]["distance_m"] == pytest.approx(plan.distance_m)
     assert summary["totals"]["photos"] == plan.photo_count

@@ -52,7 +52,7 @@ def write_plan_files(plan: Plan, outdir: str | os.PathLike[str]) -> list[Path]:
     if len(set(numbers)) != len(numbers):
         raise ValueError(f"sortie numbers are not unique: {numbers}")
     outdir = Path(outdir)
-    home = (plan.home_lat_deg, plan.home_lon_deg, 0.0)
+    home = (plan.home_lat_deg, plan.home_lon_deg, plan.home_alt_amsl_m or 0.0)
     with staged_dir(outdir) as tmp:
         staged = PlanFolder(tmp)
         for sortie in plan.sorties:
@@ -90,7 +90,9 @@ def _summary(plan: Plan) -> dict[str, Any]:
         "trigger_m": plan.trigger_m,
         "overlaps": {"front": plan.front_overlap, "side": plan.side_overlap},
         "camera": plan.camera.name,
-        "home": {"lat_deg": plan.home_lat_deg, "lon_deg": plan.home_lon_deg},
+        "home": {"lat_deg": plan.home_lat_deg, "lon_deg": plan.home_lon_deg,
+                 "alt_amsl_m": plan.home_alt_amsl_m},
+        "altitudes": "above sea level" if plan.absolute_altitudes else "above home",
         "sorties": sorties,
         "totals": {"sorties": len(plan.sorties), "distance_m": plan.distance_m,
                    "time_s": plan.time_s, "photos": plan.photo_count,

@@ -58,7 +58,8 @@ def write_qgc_plan(plan: Plan, sortie: Sortie, path: str | os.PathLike[str]) -> 
     sortie
         The sortie whose mission items become the file's mission.
     path
-        Output file; written atomically. Home altitude is written as 0 m AMSL (unknown).
+        Output file; written atomically. Home altitude is the DEM's ground at home for a plan
+        over terrain, else 0 m AMSL (unknown: the altitudes are above home).
     """
     atomic_write_text(path, json.dumps(plan_json(plan, sortie), indent=4, sort_keys=True) + "\n")
 
@@ -76,8 +77,11 @@ def plan_json(plan: Plan, sortie: Sortie) -> dict[str, Any]:
             "vehicleType": VEHICLE_QUADROTOR,
             "cruiseSpeed": speed,
             "hoverSpeed": speed,
-            "globalPlanAltitudeMode": 1,
-            "plannedHomePosition": [_num(plan.home_lat_deg), _num(plan.home_lon_deg), 0],
+            # Over a DEM every altitude is above sea level (AltitudeMode 2) and home stands on
+            # the DEM's ground; otherwise altitudes are above home and its height is unknown.
+            "globalPlanAltitudeMode": 2 if plan.absolute_altitudes else 1,
+            "plannedHomePosition": [_num(plan.home_lat_deg), _num(plan.home_lon_deg),
+                                    _num(plan.home_alt_amsl_m or 0.0)],
             "items": [_item_json(it, n) for n, it in enumerate(sortie.items, start=1)],
         },
         "geoFence": {
