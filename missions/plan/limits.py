@@ -49,6 +49,7 @@ BOUNDS: dict[str, Bound] = {
     "altitude_m": Bound(5.0, 1_000.0, "m"),  # above the 150 m ceiling only with a permit
     "gsd_cm": Bound(0.05, 100.0, "cm/px"),
     "wind_m_s": Bound(0.0, 40.0, "m/s"),
+    "terrain_tolerance_m": Bound(0.5, 50.0, "m"),
 }
 """Field → allowed range (the altitude from ``gsd_cm`` is checked against ``altitude_m``'s)."""
 

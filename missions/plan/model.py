@@ -81,6 +81,13 @@ class Plan:
     covered: BaseGeometry  # the part of the area the plan covers (local)
     unreachable: BaseGeometry  # the part beyond range or endurance (local)
     notes: tuple[str, ...] = field(default=())
+    home_alt_amsl_m: float | None = None  # the ground at home, when planned over a DEM
+    terrain_tolerance_m: float | None = None  # terrain following's height tolerance, if any
+
+    @property
+    def absolute_altitudes(self) -> bool:
+        """True when the mission's altitudes are above sea level (terrain following)."""
+        return self.home_alt_amsl_m is not None
 
     @property
     def home_xy(self) -> tuple[float, float]:

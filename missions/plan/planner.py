@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -33,6 +34,10 @@ from survey.core.camera import Camera
 from survey.core.errors import InputError, ParamError, PlanningError
 from survey.core.frame import LocalFrame
 from survey.core.geometry import lines_of, polygons_of
+
+if TYPE_CHECKING:  # rasterio is imported only for a plan with a DEM
+    from mapping.dem import Dem
+    from missions.plan.terrain import TerrainFollower
 
 XY = tuple[float, float]
 
@@ -63,9 +68,12 @@ class PlanRequest:
     allow_altitude: bool = False
     refly: bool = True
     hold_s: float = 2.0  # hover at a patrol point for its photo
+    dem: Dem | None = None  # terrain following: altitude_m above this DEM's ground
+    terrain_tolerance_m: float = 5.0  # most the flown height may stray from altitude_m
     area_source: str = "area"
     zones_source: str = "zones"
     pois_source: str = "pois"
+    dem_source: str = "dem"
 
     @property
     def mode(self) -> Mode:
@@ -234,10 +242,12 @@ def _inside_router(area: BaseGeometry, keepout: BaseGeometry, region: Polygon,
                   region)
 
 
-def _rally(free: BaseGeometry, home: XY, frame: LocalFrame,
-           altitude_m: float) -> tuple[mi.RallyPoint, ...]:
+def _rally(free: BaseGeometry, home: XY, frame: LocalFrame, altitude_m: float,
+           follower: TerrainFollower | None = None,
+           home_amsl_m: float | None = None) -> tuple[mi.RallyPoint, ...]:
     """Up to four rally points: the free space's points farthest north, east, south and west,
-    so that RTL from any corner of the area has a near place to go."""
+    so that RTL from any corner of the area has a near place to go; over terrain, each at
+    ``altitude_m`` above its own ground (rally altitudes are above home)."""
     pts: list[XY] = []
     polys = polygons_of(free)
     if not polys:
@@ -251,7 +261,10 @@ def _rally(free: BaseGeometry, home: XY, frame: LocalFrame,
     out = []
     for x, y in pts:
         lon, lat = frame.to_geo(x, y)
-        out.append(mi.RallyPoint(float(lat), float(lon), altitude_m))
+        alt = altitude_m
+        if follower is not None and home_amsl_m is not None:
+            alt = float(follower.path3d([(x, y)])[0, 2]) - home_amsl_m
+        out.append(mi.RallyPoint(float(lat), float(lon), alt))
     return tuple(out)
 
 
@@ -319,38 +332,113 @@ def _fill_gaps(tasks: list[Task], free: BaseGeometry, camera: Camera, altitude_m
     return out, len(added)
 
 
-def _items(route: SortieRoute, home: XY, frame: LocalFrame, altitude_m: float,
-           req: PlanRequest, trigger_m: float) -> tuple[mi.MissionItem, ...]:
-    """MAVLink items for one sortie: take-off, speed, the path with camera control, RTL."""
+def _path3d(path: Sequence[XY], altitude_m: float,
+            follower: TerrainFollower | None) -> np.ndarray:
+    """A sortie's path with the altitude to fly at each point: ``altitude_m`` above home, or,
+    over terrain, densified and above the DEM's datum (AMSL)."""
+    if follower is not None:
+        return follower.path3d(path)
+    xy = np.asarray(path, dtype=float)
+    return np.column_stack([xy, np.full(len(xy), altitude_m)])
 
-    def wp(p: XY, hold_s: float = 0.0) -> mi.MissionItem:
-        lon, lat = frame.to_geo(p[0], p[1])
-        item = mi.waypoint(float(lat), float(lon), altitude_m)
-        return mi.MissionItem(item.command, item.frame, hold_s, lat_deg=item.lat_deg,
-                              lon_deg=item.lon_deg, alt_m=altitude_m)
+
+def _items(route: SortieRoute, path3: np.ndarray, home: XY, frame: LocalFrame,
+           req: PlanRequest, trigger_m: float, *, absolute: bool) -> tuple[mi.MissionItem, ...]:
+    """MAVLink items for one sortie: take-off, speed, the path with camera control, RTL.
+
+    ``path3`` holds every point of ``route.path`` (and, over terrain, points between) with its
+    altitude: above home, or with ``absolute`` above sea level (MAV_FRAME_GLOBAL)."""
+    alt_frame = mi.Frame.GLOBAL if absolute else mi.Frame.GLOBAL_RELATIVE_ALT
+    lonlat = np.column_stack(frame.to_geo(path3[:, 0], path3[:, 1]))
+    xy = [(float(x), float(y)) for x, y in path3[:, :2]]
+
+    def wp(k: int, hold_s: float = 0.0) -> mi.MissionItem:
+        return mi.MissionItem(mi.Cmd.NAV_WAYPOINT, alt_frame, hold_s,
+                              lat_deg=float(lonlat[k, 1]), lon_deg=float(lonlat[k, 0]),
+                              alt_m=float(path3[k, 2]))
+
+    def find(p: XY, after: int) -> int:
+        for k in range(after, len(xy)):
+            if xy[k] == p:
+                return k
+        raise AssertionError(f"{p} not on the sortie's path")  # the route holds every task
 
     home_lon, home_lat = frame.to_geo(*home)
-    out = [mi.takeoff(float(home_lat), float(home_lon), altitude_m),
+    take = mi.takeoff(float(home_lat), float(home_lon), float(path3[0, 2]))
+    out = [mi.MissionItem(take.command, alt_frame, lat_deg=take.lat_deg, lon_deg=take.lon_deg,
+                          alt_m=take.alt_m),
            mi.MissionItem(mi.Cmd.DO_CHANGE_SPEED, param1=1.0,
                           param2=req.drone.cruise_speed_m_s, param3=-1.0)]
-    path = list(route.path)
-    last = 0  # index in path of the last point flown so far
+    last = 0  # index in the path of the last point flown so far
     for task in route.tasks:
-        start = path.index(task.points[0], last)
-        out.extend(wp(p) for p in path[last + 1:start])  # transit to the task
+        start = find(task.points[0], last)
+        out.extend(wp(k) for k in range(last + 1, start))  # transit to the task
+        end = start
+        for p in task.points[1:]:
+            end = find(p, end + 1)
         if task.trigger and len(task.points) > 1:
-            out.append(wp(task.points[0]))
+            out.append(wp(start))
             out.append(mi.trigger_distance(trigger_m))
-            out.extend(wp(p) for p in task.points[1:])
+            out.extend(wp(k) for k in range(start + 1, end + 1))
             out.append(mi.trigger_distance(0.0))
         else:
-            out.append(wp(task.points[0], req.hold_s))
+            out.append(wp(start, req.hold_s))
             out.append(mi.take_photo())
-        last = start + len(task.points) - 1
-    out.extend(wp(p) for p in path[last + 1:-1])  # the way home round obstacles
-    out.append(wp(home))
+        last = end
+    out.extend(wp(k) for k in range(last + 1, len(xy) - 1))  # the way home round obstacles
+    out.append(wp(len(xy) - 1))
     out.append(mi.return_to_launch())
     return tuple(out)
+
+
+def _terrain(req: PlanRequest, altitude_m: float, frame: LocalFrame,
+             extent: BaseGeometry) -> TerrainFollower:
+    """The terrain follower for a plan over ``req.dem``, once the DEM is known to cover the
+    area and the ceiling holds with the tolerance on top."""
+    from missions.plan.terrain import TerrainFollower
+
+    assert req.dem is not None
+    check_bound("terrain_tolerance_m", req.terrain_tolerance_m)
+    if req.terrain_tolerance_m >= altitude_m / 2:
+        raise ParamError("terrain_tolerance_m", f"{req.terrain_tolerance_m:g} m is half or more "
+                         f"of the {altitude_m:.0f} m height above ground")
+    top = altitude_m + req.terrain_tolerance_m
+    if top > req.max_altitude_m and not req.allow_altitude:
+        raise ParamError(("altitude_m", "terrain_tolerance_m"), f"{altitude_m:.1f} m above "
+                         f"ground plus {req.terrain_tolerance_m:g} m of tolerance exceeds the "
+                         f"{req.max_altitude_m:g} m ceiling")
+    if not req.dem.covers(extent.convex_hull):
+        raise InputError(req.dem_source, f"the DEM does not cover the {req.area_source} "
+                         "(every point of the area's outline needs a height)")
+    return TerrainFollower(frame, req.dem, altitude_m, req.terrain_tolerance_m, req.drone)
+
+
+def _terrain_checks(req: PlanRequest, frame: LocalFrame, paths3: list[np.ndarray],
+                    altitude_m: float) -> list[str]:
+    """Every sortie's 3-D path against the ground, the obstacles and the ceiling above the
+    ground below it; notes on what holds, PlanningError on what does not."""
+    from missions.plan.terrain import check_ceiling, check_clearance
+
+    assert req.dem is not None
+    tall = [z for z in req.zones if z.height_m is not None]
+    worst_top = -math.inf
+    for n, p in enumerate(paths3, start=1):
+        bad = check_clearance(p, frame, req.dem, tall, req.vertical_clearance_m,
+                              margin_m=req.margin_m)
+        if bad:
+            raise PlanningError(f"sortie {n}: {bad[0]} ({len(bad)} place(s) in all); raise "
+                                "the altitude or mark the obstacle as a no-fly zone")
+        over = check_ceiling(p, frame, req.dem, req.max_altitude_m)
+        if over is not None and not req.allow_altitude:
+            raise PlanningError(f"sortie {n}: {over}")
+        worst_top = max(worst_top, float(p[:, 2].max()))
+    home_amsl = float(paths3[0][0, 2]) - altitude_m
+    return [f"terrain following {altitude_m:.0f} m ± {req.terrain_tolerance_m:g} m above the "
+            f"ground of {req.dem_source}; altitudes are above sea level (MAV_FRAME_GLOBAL), "
+            "the vehicle needs no terrain data",
+            f"home ground {home_amsl:.1f} m; the route climbs to {worst_top:.1f} m: set RTL_ALT "
+            f"to at least {max(worst_top - home_amsl, 0.0):.0f} m so that a return in a straight "
+            "line clears the ground"]
 
 
 def make_plan(req: PlanRequest) -> Plan:
@@ -368,8 +456,11 @@ def make_plan(req: PlanRequest) -> Plan:
     extent = req.area if not req.area.is_empty else shapely.union_all(
         [p.geometry for p in req.pois])
     frame = LocalFrame.around(extent)
+    follower = _terrain(req, altitude_m, frame, extent) if req.dem is not None else None
+    # With terrain the drone may fly as low as altitude − tolerance: photos are sized from it.
+    low_m = altitude_m - (req.terrain_tolerance_m if follower is not None else 0.0)
     area = _simplified(frame.geom_to_local(req.area)) if not req.area.is_empty else Polygon()
-    blocking, keepout, notes = _keepout(req.zones, frame, altitude_m, req)
+    blocking, keepout, notes = _keepout(req.zones, frame, low_m, req)
     check_vertices(f"{req.area_source} and {req.zones_source}",
                    int(shapely.get_num_coordinates(area))
                    + sum(int(shapely.get_num_coordinates(g)) for _, g in blocking),
@@ -383,7 +474,7 @@ def make_plan(req: PlanRequest) -> Plan:
 
     if req.drone.wind.speed_m_s > 0:
         notes.append(_wind_note(req.drone))
-    across_m, along_m = req.camera.footprint_m(altitude_m)
+    across_m, along_m = req.camera.footprint_m(low_m)
     spacing_m = across_m * (1.0 - req.side_overlap)
     trigger_m = along_m * (1.0 - req.front_overlap)
     reach_m = _reach(home, req.drone, altitude_m)
@@ -404,7 +495,7 @@ def make_plan(req: PlanRequest) -> Plan:
         if free.is_empty or free.area < 1.0:
             raise PlanningError(f"{req.area_source}: none of the area can be reached from home "
                                 f"(range {reach_m:.0f} m, round the no-fly zones)")
-        tasks = _survey_tasks(req, free, home, router, altitude_m, spacing_m, trigger_m,
+        tasks = _survey_tasks(req, free, home, router, low_m, spacing_m, trigger_m,
                               across_m, notes)
     else:
         tasks = _patrol_tasks(req, frame, keepout, blocking, region, notes)
@@ -417,7 +508,8 @@ def make_plan(req: PlanRequest) -> Plan:
              if req.mode is Mode.SURVEY else None)
     split = split_sorties(tasks, home=home, router=router, drone=req.drone,
                           altitude_m=altitude_m, refly=req.refly and req.mode is Mode.SURVEY,
-                          hold_s=req.hold_s, inner=inner)
+                          hold_s=req.hold_s, inner=inner,
+                          extra=follower.extra_s if follower is not None else None)
     if not split.sorties:
         raise PlanningError("nothing to fly: every task lies beyond the drone's reach")
     if split.dropped:
@@ -428,17 +520,23 @@ def make_plan(req: PlanRequest) -> Plan:
                                          if not free.is_empty else lost])
         notes.append(f"{len(split.dropped)} task(s) cannot be reached within the battery budget")
 
+    routes = list(map(merge_pieces, split.sorties))
+    paths3 = [_path3d(sr.path, altitude_m, follower) for sr in routes]
+    if follower is not None:
+        notes.extend(_terrain_checks(req, frame, paths3, altitude_m))
+    home_amsl = float(paths3[0][0, 2] - altitude_m) if follower is not None else None
     sorties = [Sortie(
         number=n,
-        items=_items(sr, home, frame, altitude_m, req, trigger_m),
+        items=_items(sr, path3, home, frame, req, trigger_m, absolute=follower is not None),
         route=LineString(sr.path),
         photos=tuple(p for t in sr.tasks for p in _photos(t, trigger_m)),
         lines=len(sr.tasks),
         distance_m=sr.distance_m,
         time_s=sr.time_s,
-    ) for n, sr in enumerate(map(merge_pieces, split.sorties), start=1)]
+    ) for n, (sr, path3) in enumerate(zip(routes, paths3, strict=True), start=1)]
     covered = free.difference(unreachable) if not free.is_empty else Polygon()
-    rally = _rally(free if not free.is_empty else region, home, frame, altitude_m)
+    rally = _rally(free if not free.is_empty else region, home, frame, altitude_m, follower,
+                   home_amsl)
     flown = shapely.union_all([s.route for s in sorties] + [Point(home)] + [
         Point(*frame.to_local(r.lon_deg, r.lat_deg)) for r in rally])
     fence = _fence(region, blocking, frame, req.margin_m, notes, flown)
@@ -449,7 +547,8 @@ def make_plan(req: PlanRequest) -> Plan:
         spacing_m=spacing_m, trigger_m=trigger_m, sorties=tuple(sorties), fence=fence,
         rally=rally,
         area=area if not area.is_empty else operation, keepout=keepout, covered=covered,
-        unreachable=unreachable, notes=tuple(notes),
+        unreachable=unreachable, notes=tuple(notes), home_alt_amsl_m=home_amsl,
+        terrain_tolerance_m=req.terrain_tolerance_m if follower is not None else None,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,10 +61,17 @@ class SortieRoute:
         return Router.length(list(self.path))
 
 
+LegExtra = Callable[[np.ndarray], float]
+"""Extra time (s) a path's legs cost beyond level flight: climbs and descents over terrain."""
+
+
 def path_time_s(points: list[XY] | np.ndarray, drone: DroneProfile, altitude_m: float,
-                *, holds: int = 0, hold_s: float = 0.0) -> float:
-    """Flight time of a sortie path: climb, horizontal legs with turns, descent, holds."""
+                *, holds: int = 0, hold_s: float = 0.0, extra: LegExtra | None = None) -> float:
+    """Flight time of a sortie path: climb, horizontal legs with turns, descent, holds, and
+    ``extra(points)`` when given (terrain)."""
     xy = np.asarray(points, dtype=float)
+    if extra is not None and len(xy) >= 2:
+        return path_time_s(xy, drone, altitude_m, holds=holds, hold_s=hold_s) + extra(xy)
     if len(xy) < 2:
         return drone.vertical_time_s(altitude_m)
     d = np.diff(xy, axis=0)
@@ -84,12 +92,12 @@ class SortieSplit:
 
 def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DroneProfile,
                   altitude_m: float, refly: bool = True, hold_s: float = 2.0,
-                  inner: Router | None = None) -> SortieSplit:
+                  inner: Router | None = None, extra: LegExtra | None = None) -> SortieSplit:
     """Cut ``tasks`` (in flight order) into sorties that each fit ``drone.budget_s``.
 
     ``inner`` routes the connectors from one task to the next, where it finds a path (a
     survey keeps them over the area); the legs from and to home, and connectors it cannot
-    route, take ``router``.
+    route, take ``router``. ``extra`` adds the time terrain costs (see :func:`path_time_s`).
 
     Raises
     ------
@@ -103,7 +111,8 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
     carry: Task | None = None  # the task to re-fly at the start of the next sortie
 
     def fits(path: list[XY], holds: int) -> bool:
-        return path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s) <= budget
+        return path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s,
+                           extra=extra) <= budget
 
     def flown(path: list[XY], task: Task) -> list[XY]:
         if path[-1] == task.points[0]:
@@ -125,7 +134,7 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
         home (checked exactly when the sortie closes); False: does not fit."""
         dx, dy = home[0] - path[-1][0], home[1] - path[-1][1]
         direct = math.hypot(dx, dy)
-        base = path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s)
+        base = path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s, extra=extra)
         straight = float(drone.legs_time_s(np.array([dx]), np.array([dy]))[0])
         if base + straight > budget:
             return False
@@ -161,7 +170,7 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
                 continue
             # The first task alone does not fit: fly the part that fits, leave the rest.
             head, tail = _longest_fitting_part(todo[0], home, router, drone, altitude_m,
-                                               hold_s)
+                                               hold_s, extra)
             if head is None:
                 dropped.append(todo.pop(0))
                 continue
@@ -173,14 +182,15 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
         full = path + back[1:]
         sorties.append(SortieRoute(tuple(full), tuple(done), started_with_refly and bool(done),
                                    path_time_s(full, drone, altitude_m, holds=holds,
-                                               hold_s=hold_s)))
+                                               hold_s=hold_s, extra=extra)))
         todo = todo[consumed:]
         carry = done[-1] if (refly and todo and done and done[-1].trigger) else None
     return SortieSplit(tuple(sorties), tuple(dropped))
 
 
 def _longest_fitting_part(task: Task, home: XY, router: Router, drone: DroneProfile,
-                          altitude_m: float, hold_s: float) -> tuple[Task | None, Task]:
+                          altitude_m: float, hold_s: float,
+                          extra: LegExtra | None = None) -> tuple[Task | None, Task]:
     """Binary search for the longest head of ``task`` that one sortie can fly."""
     if not task.trigger or task.length_m < 1.0:
         return None, task
@@ -191,7 +201,7 @@ def _longest_fitting_part(task: Task, home: XY, router: Router, drone: DroneProf
         out = router.path(home, head.points[0])
         back = router.path(head.points[-1], home)
         path = out + list(head.points[1:]) + back[1:]
-        if path_time_s(path, drone, altitude_m) <= drone.budget_s:
+        if path_time_s(path, drone, altitude_m, extra=extra) <= drone.budget_s:
             lo = mid
         else:
             hi = mid

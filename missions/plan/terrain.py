@@ -299,7 +299,7 @@ def check_ceiling(points3d: np.ndarray, frame: LocalFrame, dem: Dem, ceiling_m: 
 def climb_time_s(points3d: np.ndarray, drone: DroneProfile) -> float:
     """Flight time of the legs of a 3-D path, without turns.
 
-    Each leg takes the longer of its horizontal time at ``cruise_speed_m_s`` and its vertical
+    Each leg takes the longer of its horizontal time (at its ground speed) and its vertical
     time at ``climb_rate_m_s`` (up) or ``descent_rate_m_s`` (down), as an autopilot limiting both
     speeds flies it. On a level path this is the horizontal length over the cruise speed; the
     difference is what terrain costs (see the module notes on combining with ``path_time_s``).
@@ -312,10 +312,51 @@ def climb_time_s(points3d: np.ndarray, drone: DroneProfile) -> float:
     if len(p) < 2:
         return 0.0
     d = np.diff(p, axis=0)
-    horizontal = np.hypot(d[:, 0], d[:, 1]) / drone.cruise_speed_m_s
+    horizontal = drone.legs_time_s(d[:, 0], d[:, 1])  # at the ground speed, in a wind
     vertical = np.where(d[:, 2] > 0, d[:, 2] / drone.climb_rate_m_s,
                         -d[:, 2] / drone.descent_rate_m_s)
     return float(np.maximum(horizontal, vertical).sum())
+
+
+class TerrainFollower:
+    """Terrain following for one plan: the 3-D path of a 2-D one and the time its climbs cost,
+    computed leg by leg and cached (the sortie split asks about the same legs many times).
+
+    Each leg is densified on its own; :func:`follow_terrain` keeps every input vertex, so a
+    path's legs give the same profile as the whole path.
+    """
+
+    def __init__(self, frame: LocalFrame, dem: Dem, agl_m: float, tol_m: float,
+                 drone: DroneProfile) -> None:
+        self.frame, self.dem, self.agl_m, self.tol_m, self.drone = frame, dem, agl_m, tol_m, drone
+        self._legs: dict[tuple[tuple[float, float], tuple[float, float]],
+                         tuple[np.ndarray, float]] = {}
+
+    def _leg(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[np.ndarray, float]:
+        key = (a, b)
+        if key not in self._legs:
+            p = follow_terrain([a, b], self.frame, self.dem, self.agl_m, self.tol_m)
+            d = np.diff(p, axis=0)
+            level = float(self.drone.legs_time_s(d[:, 0], d[:, 1]).sum())
+            self._legs[key] = (p, climb_time_s(p, self.drone) - level)
+        return self._legs[key]
+
+    def _pairs(self, path_xy: Sequence[tuple[float, float]] | np.ndarray
+               ) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+        pts = [(float(x), float(y)) for x, y in np.asarray(path_xy, dtype=float)[:, :2]]
+        return [(a, b) for a, b in itertools.pairwise(pts) if a != b]
+
+    def path3d(self, path_xy: Sequence[tuple[float, float]] | np.ndarray) -> np.ndarray:
+        """(n, 3) x, y, altitude above the DEM's datum along ``path_xy``."""
+        legs = [self._leg(a, b)[0] for a, b in self._pairs(path_xy)]
+        if not legs:  # a single point
+            xy = np.asarray(path_xy, dtype=float)[:1, :2]
+            return np.column_stack([xy, _ground(xy, self.frame, self.dem) + self.agl_m])
+        return np.vstack([legs[0], *(leg[1:] for leg in legs[1:])])
+
+    def extra_s(self, path_xy: np.ndarray) -> float:
+        """Time the climbs and descents along ``path_xy`` add to level flight (≥ 0)."""
+        return sum(self._leg(a, b)[1] for a, b in self._pairs(path_xy))
 
 
 # --- sampling ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ executor choose activities, the activities know nothing about modes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from .kinematics import Airframe, Limits, step_xy, step_z
@@ -107,17 +107,45 @@ class Goto(Activity):
     def step(self, body: Airframe, env: Env) -> None:
         if self.above_ground_m is not None:
             self.alt_m = env.ground_alt_m + self.above_ground_m
+        leg = self.origin is not None and self.above_ground_m is None
         if self.origin is None:
             self.origin = (body.north_m, body.east_m)
+        if self._origin_alt_m is None:
+            self._origin_alt_m = body.alt_m
         end_speed = 0.0 if self.done else self.end_speed_m_s
-        step_xy(body, self.north_m, self.east_m, env.limits, env.dt, self.origin, end_speed)
-        step_z(body, target_alt_m=self.alt_m, limits=env.limits, dt=env.dt,
+        limits, alt = env.limits, self.alt_m
+        if leg and not self.done:
+            limits, alt = self._along_the_leg(body, env.limits)
+        step_xy(body, self.north_m, self.east_m, limits, env.dt, self.origin, end_speed)
+        step_z(body, target_alt_m=alt, limits=env.limits, dt=env.dt,
                ground_alt_m=env.ground_alt_m)
         if not self.done:
             goal = max(self.alt_m, env.ground_alt_m) if env.terrain else self.alt_m
             d = math.hypot(body.distance_xy_m(self.north_m, self.east_m), body.alt_m - goal)
             slow = body.ground_speed_m_s <= self.end_speed_m_s + 0.3 or d <= 0.2
             self.done = d <= env.wp_radius_m and slow
+
+    _origin_alt_m: float | None = None
+    _LEAD_M = 3.0  # the altitude target runs this far ahead along the leg
+
+    def _along_the_leg(self, body: Airframe, limits: Limits) -> tuple[Limits, float]:
+        """A mission leg is flown along the straight 3-D line from its origin (AC_WPNav): the
+        altitude target moves with the progress along the leg, and the horizontal speed is
+        capped so that the climb or descent it needs stays within the vertical limit."""
+        assert self.origin is not None and self._origin_alt_m is not None
+        ln, le = self.north_m - self.origin[0], self.east_m - self.origin[1]
+        length = math.hypot(ln, le)
+        dz = self.alt_m - self._origin_alt_m
+        if length < 1.0 or abs(dz) < 0.5:
+            return limits, self.alt_m
+        rn, re = body.north_m - self.origin[0], body.east_m - self.origin[1]
+        along = (rn * ln + re * le) / length
+        f = min(1.0, max(0.0, (along + self._LEAD_M) / length))
+        rate = limits.speed_up_m_s if dz > 0 else limits.speed_down_m_s
+        cap = rate * length / abs(dz)
+        if cap < limits.speed_xy_m_s:
+            limits = replace(limits, speed_xy_m_s=cap)
+        return limits, self._origin_alt_m + f * dz
 
     @property
     def target_ne(self) -> tuple[float, float]:

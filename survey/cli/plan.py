@@ -25,13 +25,16 @@ RENAMED = {
     "altitude_m": "altitude", "gsd_cm": "gsd", "front_overlap": "overlap",
     "side_overlap": "overlap", "cruise_speed_m_s": "speed", "endurance_s": "endurance",
     "max_range_m": "max_range", "margin_m": "margin", "home_latlon": "home", "wind_m_s": "wind",
+    "terrain_tolerance_m": "terrain_tolerance",
 }
 """The planner's parameters (:class:`~missions.plan.planner.PlanRequest` and
 :class:`~missions.plan.drone.DroneProfile` fields) this command names otherwise."""
 
 EPILOG = (
     "Example: survey plan examples/joso/area.geojson --obstacles examples/joso/zones.geojson "
-    "--camera mavic3e --gsd 2.0 --overlap 80/70 -o out/joso"
+    "--camera mavic3e --gsd 2.0 --overlap 80/70 -o out/joso\n\n"
+    "Over a valley, in a wind: survey plan examples/valley/area.geojson --dem "
+    "examples/valley/dem.tif --gsd 2.0 --wind 6@270 -o out/valley"
 )
 
 
@@ -101,6 +104,12 @@ def plan(
         "--wind", metavar="SPEED@FROM_DEG", help="Steady wind to plan for, e.g. 6@270 (6 m/s "
         "from the west): sortie times from each leg's ground speed, sweep lines across the "
         "wind when that flies faster.")] = None,
+    dem: Annotated[Path | None, typer.Option(
+        "--dem", help="Elevation model (GeoTIFF, any CRS, heights above sea level): follow the "
+        "terrain at the altitude above ground, waypoints written above sea level.")] = None,
+    terrain_tolerance: Annotated[float, typer.Option(
+        help="With --dem: most the flown height may stray from the altitude above ground, "
+        "metres (photos are sized for the lowest).")] = 5.0,
 ) -> None:
     """Plan an obstacle-aware survey (or patrol) split into battery-sized sorties.
 
@@ -117,6 +126,8 @@ def plan(
     with cli_errors(ctx, RENAMED):
         front, side = parse_overlap(overlap)  # the numbers' bounds: missions.plan.limits
         air = Wind(*parse_wind(wind)) if wind else Wind()
+        if dem is not None:
+            from mapping.dem import open_dem  # rasterio, only for a plan over terrain
         req = PlanRequest(
             area=read_area(area),
             zones=read_zones(obstacles) if obstacles else (),
@@ -135,6 +146,9 @@ def plan(
             area_source=str(area),
             zones_source=str(obstacles),
             pois_source=str(patrol),
+            dem=open_dem(dem) if dem is not None else None,
+            terrain_tolerance_m=terrain_tolerance,
+            dem_source=str(dem),
         )
         with app.err.status("Planning…"):
             result = make_plan(req)
@@ -164,7 +178,11 @@ def render_summary(plan: Plan, console: Console) -> None:
     info.add_column(style="dim")
     info.add_column()
     info.add_row("camera", escape(plan.camera.name))
-    info.add_row("altitude", f"{plan.altitude_m:.1f} m above take-off")
+    if plan.absolute_altitudes:
+        info.add_row("altitude", f"{plan.altitude_m:.1f} m ± {plan.terrain_tolerance_m:g} m "
+                     f"above ground (terrain; home ground {plan.home_alt_amsl_m:.1f} m AMSL)")
+    else:
+        info.add_row("altitude", f"{plan.altitude_m:.1f} m above take-off")
     info.add_row("GSD", f"{plan.gsd_cm:.2f} cm/px")
     info.add_row("overlap", f"{plan.front_overlap * 100:.0f} % front / "
                  f"{plan.side_overlap * 100:.0f} % side")
