@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from missions.plan import items as mi
+from missions.plan.corridor import check_width, corridor_area, corridor_tasks
 from missions.plan.coverage import coverage_route
 from missions.plan.drone import DroneProfile
 from missions.plan.fence_budget import ARDUPILOT_FENCE, fit_fence, is_round
@@ -74,6 +75,9 @@ class PlanRequest:
     zones_source: str = "zones"
     pois_source: str = "pois"
     dem_source: str = "dem"
+    corridor: Sequence[LineString] = ()  # corridor scan: centre lines (lon/lat), area unused
+    corridor_width_m: float | None = None
+    corridor_source: str = "corridor"
 
     @property
     def mode(self) -> Mode:
@@ -453,13 +457,23 @@ def make_plan(req: PlanRequest) -> Plan:
     """
     _check_numbers(req)
     altitude_m = resolve_altitude(req)
-    extent = req.area if not req.area.is_empty else shapely.union_all(
-        [p.geometry for p in req.pois])
+    if req.corridor:
+        req = replace(req, area_source=req.corridor_source)
+        extent = shapely.union_all(list(req.corridor))
+    else:
+        extent = req.area if not req.area.is_empty else shapely.union_all(
+            [p.geometry for p in req.pois])
     frame = LocalFrame.around(extent)
     follower = _terrain(req, altitude_m, frame, extent) if req.dem is not None else None
     # With terrain the drone may fly as low as altitude − tolerance: photos are sized from it.
     low_m = altitude_m - (req.terrain_tolerance_m if follower is not None else 0.0)
-    area = _simplified(frame.geom_to_local(req.area)) if not req.area.is_empty else Polygon()
+    corridor = [_simplified(frame.geom_to_local(g)) for g in req.corridor]
+    if corridor:
+        if req.corridor_width_m is None:
+            raise ParamError("corridor_width_m", "a corridor scan needs the corridor's width")
+        area = _simplified(corridor_area(corridor, check_width(req.corridor_width_m)))
+    else:
+        area = _simplified(frame.geom_to_local(req.area)) if not req.area.is_empty else Polygon()
     blocking, keepout, notes = _keepout(req.zones, frame, low_m, req)
     check_vertices(f"{req.area_source} and {req.zones_source}",
                    int(shapely.get_num_coordinates(area))
@@ -495,8 +509,12 @@ def make_plan(req: PlanRequest) -> Plan:
         if free.is_empty or free.area < 1.0:
             raise PlanningError(f"{req.area_source}: none of the area can be reached from home "
                                 f"(range {reach_m:.0f} m, round the no-fly zones)")
-        tasks = _survey_tasks(req, free, home, router, low_m, spacing_m, trigger_m,
-                              across_m, notes)
+        if corridor:
+            tasks = _corridor_tasks(req, corridor, free, home, router, low_m, spacing_m,
+                                    trigger_m, along_m, notes)
+        else:
+            tasks = _survey_tasks(req, free, home, router, low_m, spacing_m, trigger_m,
+                                  across_m, notes)
     else:
         tasks = _patrol_tasks(req, frame, keepout, blocking, region, notes)
         tasks = [t for t in tasks if _reachable(t.points[0], home, router, t.name, notes)]
@@ -504,8 +522,9 @@ def make_plan(req: PlanRequest) -> Plan:
         free = Polygon()
         unreachable = Polygon()
 
+    # Connectors stay over the area (a corridor's lines run past its ends: they hop straight).
     inner = (_inside_router(area, keepout, region, min(across_m, along_m) / 2)
-             if req.mode is Mode.SURVEY else None)
+             if req.mode is Mode.SURVEY and not corridor else None)
     split = split_sorties(tasks, home=home, router=router, drone=req.drone,
                           altitude_m=altitude_m, refly=req.refly and req.mode is Mode.SURVEY,
                           hold_s=req.hold_s, inner=inner,
@@ -596,6 +615,25 @@ def _main_heading_deg(lines: Sequence[tuple[XY, XY]]) -> float:
     deg = np.round(np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 180.0) % 180.0
     weight = np.bincount(deg.astype(int), weights=np.hypot(d[:, 0], d[:, 1]), minlength=180)
     return float(np.argmax(weight)) if len(d) else 0.0
+
+
+def _corridor_tasks(req: PlanRequest, lines: list[BaseGeometry], free: BaseGeometry, home: XY,
+                    router: Router, altitude_m: float, spacing_m: float, trigger_m: float,
+                    along_m: float, notes: list[str]) -> list[Task]:
+    """A corridor scan's lines (parallel to the centre lines, round the zones), cut into
+    pieces a sortie can take, with hover photos where their photos leave a gap."""
+    assert req.corridor_width_m is not None
+    piece_m = max(4 * trigger_m, _REFLY_PIECE * req.drone.budget_s * req.drone.cruise_speed_m_s)
+    tasks = corridor_tasks(lines, req.corridor_width_m, spacing_m, router.keepout,
+                           fence=router.fence, extend_m=along_m / 2, home=home, piece_m=piece_m)
+    tasks = [t for t in tasks if _reachable(t.points[0], home, router, t.name, notes)]
+    tasks, gaps = _fill_gaps(tasks, free, req.camera, altitude_m, trigger_m)
+    n = math.ceil(req.corridor_width_m / spacing_m - 1e-9)
+    notes.append(f"corridor {req.corridor_width_m:g} m wide: {n} line(s) along it, "
+                 f"{spacing_m:.1f} m apart")
+    if gaps:
+        notes.append(f"{gaps} photo(s) added where the corridor lines' photos leave a gap")
+    return tasks
 
 
 def _reachable_parts(free: BaseGeometry, home: XY,

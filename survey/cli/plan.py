@@ -25,7 +25,7 @@ RENAMED = {
     "altitude_m": "altitude", "gsd_cm": "gsd", "front_overlap": "overlap",
     "side_overlap": "overlap", "cruise_speed_m_s": "speed", "endurance_s": "endurance",
     "max_range_m": "max_range", "margin_m": "margin", "home_latlon": "home", "wind_m_s": "wind",
-    "terrain_tolerance_m": "terrain_tolerance",
+    "terrain_tolerance_m": "terrain_tolerance", "corridor_width_m": "width",
 }
 """The planner's parameters (:class:`~missions.plan.planner.PlanRequest` and
 :class:`~missions.plan.drone.DroneProfile` fields) this command names otherwise."""
@@ -34,7 +34,9 @@ EPILOG = (
     "Example: survey plan examples/joso/area.geojson --obstacles examples/joso/zones.geojson "
     "--camera mavic3e --gsd 2.0 --overlap 80/70 -o out/joso\n\n"
     "Over a valley, in a wind: survey plan examples/valley/area.geojson --dem "
-    "examples/valley/dem.tif --gsd 2.0 --wind 6@270 -o out/valley"
+    "examples/valley/dem.tif --gsd 2.0 --wind 6@270 -o out/valley\n\n"
+    "Along a river bank: survey plan --corridor examples/joso/levee.geojson --width 80 "
+    "--obstacles examples/joso/zones.geojson --gsd 2.0 -o out/levee"
 )
 
 
@@ -69,11 +71,27 @@ def parse_wind(text: str) -> tuple[float, float]:
     return speed, from_deg % 360.0
 
 
+def _check_what_to_fly(area: Path | None, corridor: Path | None, width: float | None,
+                       patrol: Path | None) -> None:
+    """One of an area or a corridor (with its width); a patrol flies over an area."""
+    if area is None and corridor is None:
+        raise InputError("area", "give the survey area, or --corridor LINES with --width")
+    if area is not None and corridor is not None:
+        raise InputError("--corridor", "give the survey area or --corridor, not both")
+    if corridor is not None and patrol is not None:
+        raise InputError("--corridor", "a corridor scan and --patrol cannot be combined")
+    if corridor is not None and width is None:
+        raise InputError("--width", "a corridor scan needs the corridor's width, e.g. --width 60")
+    if corridor is None and width is not None:
+        raise InputError("--width", "--width is the width of a --corridor")
+
+
 def plan(
     ctx: typer.Context,
-    area: Annotated[Path, typer.Argument(
-        help="Survey area: polygon(s) in GeoJSON, KML/KMZ, GeoPackage, Shapefile (any CRS).")],
     out: OutDir,
+    area: Annotated[Path | None, typer.Argument(
+        help="Survey area: polygon(s) in GeoJSON, KML/KMZ, GeoPackage, Shapefile (any CRS); "
+        "leave out with --corridor.")] = None,
     obstacles: Annotated[Path | None, typer.Option(
         "--obstacles", help="No-fly zones and obstacles (a vector file as for the area; "
         "optional height_m).")] = None,
@@ -104,6 +122,11 @@ def plan(
         "--wind", metavar="SPEED@FROM_DEG", help="Steady wind to plan for, e.g. 6@270 (6 m/s "
         "from the west): sortie times from each leg's ground speed, sweep lines across the "
         "wind when that flies faster.")] = None,
+    corridor: Annotated[Path | None, typer.Option(
+        "--corridor", help="Corridor scan instead of an area: centre line(s) of a river bank, "
+        "levee or road (any vector file), flown in lines along it; needs --width.")] = None,
+    width: Annotated[float | None, typer.Option(
+        "--width", help="With --corridor: the corridor's width, metres.")] = None,
     dem: Annotated[Path | None, typer.Option(
         "--dem", help="Elevation model (GeoTIFF, any CRS, heights above sea level): follow the "
         "terrain at the altitude above ground, waypoints written above sea level.")] = None,
@@ -116,6 +139,8 @@ def plan(
     Writes per sortie a QGroundControl [bold].plan[/] and a Mission Planner
     [bold].waypoints[/] file, fence and rally files, and plan.kml / plan.geojson / summary.json.
     """
+    from shapely.geometry import Polygon
+
     from missions.plan.drone import DroneProfile, Wind
     from missions.plan.export.bundle import write_plan_files
     from missions.plan.inputs import parse_latlon, read_area, read_pois, read_zones
@@ -126,10 +151,19 @@ def plan(
     with cli_errors(ctx, RENAMED):
         front, side = parse_overlap(overlap)  # the numbers' bounds: missions.plan.limits
         air = Wind(*parse_wind(wind)) if wind else Wind()
+        _check_what_to_fly(area, corridor, width, patrol)
+        lines = ()
+        if corridor is not None:
+            from missions.plan.corridor import read_corridor
+
+            lines = tuple(read_corridor(corridor))
         if dem is not None:
             from mapping.dem import open_dem  # rasterio, only for a plan over terrain
         req = PlanRequest(
-            area=read_area(area),
+            area=read_area(area) if area is not None else Polygon(),
+            corridor=lines,
+            corridor_width_m=width,
+            corridor_source=str(corridor),
             zones=read_zones(obstacles) if obstacles else (),
             pois=read_pois(patrol) if patrol else (),
             home_latlon=parse_latlon(home) if home else None,
@@ -143,7 +177,7 @@ def plan(
             margin_m=margin,
             allow_altitude=allow_altitude,
             refly=refly,
-            area_source=str(area),
+            area_source=str(area if area is not None else corridor),
             zones_source=str(obstacles),
             pois_source=str(patrol),
             dem=open_dem(dem) if dem is not None else None,
