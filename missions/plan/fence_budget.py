@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import shapely
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -94,12 +95,12 @@ class _Form:
         assert self.centre is not None
         return self.centre.buffer(self.radius_m, quad_segs=16)
 
-    @property
-    def cost(self) -> tuple[int, int]:
-        if self.polygon is None:
-            return 13, 1
-        n = len(self.polygon.exterior.coords) - 1
-        return 2 + 8 * n, n
+    cost: tuple[int, int] = field(init=False)
+    """Bytes and items this form takes in the autopilot's fence storage."""
+
+    def __post_init__(self) -> None:
+        n = 0 if self.polygon is None else len(self.polygon.exterior.coords) - 1
+        object.__setattr__(self, "cost", (13, 1) if self.polygon is None else (2 + 8 * n, n))
 
     def zone(self, inclusion: bool, frame: LocalFrame) -> FenceZone:
         if self.polygon is None:
@@ -186,44 +187,69 @@ def fit_fence(inclusion: Sequence[BaseGeometry], exclusion: Sequence[BaseGeometr
                 shapes.append((inc, _forms(p, step_m)))
     level = [0] * len(shapes)
     active = [True] * len(shapes)
-    if keep_clear is not None:
-        shapely.prepare(keep_clear)  # tested with dwithin: buffering a whole route is slow
+    # What the vehicle flies, as short pieces in a tree: buffering a whole route is slow.
+    clear_tree = _segment_tree(keep_clear) if keep_clear is not None else None
+    verdicts: dict[tuple[int, int], bool] = {}
 
-    def ok(i: int, form: _Form) -> bool:
-        inc, _ = shapes[i]
-        return inc or keep_clear is None or not shapely.dwithin(form.geometry, keep_clear,
-                                                                clearance_m)
+    def ok(i: int, level_i: int) -> bool:
+        """May shape ``i`` take its form ``level_i`` (a coarser outline) without coming
+        within the clearance of the route?"""
+        inc, forms = shapes[i]
+        if inc or clear_tree is None:
+            return True
+        if (i, level_i) not in verdicts:
+            near = clear_tree.query(forms[level_i].geometry, predicate="dwithin",
+                                    distance=clearance_m)
+            verdicts[i, level_i] = len(near) == 0
+        return verdicts[i, level_i]
 
-    def total() -> tuple[int, int]:
-        used = [shapes[i][1][level[i]].cost for i in range(len(shapes)) if active[i]]
-        return 5 + sum(b for b, _ in used), sum(n for _, n in used)
-
-    while True:
-        b, n = total()
-        if b <= budget.bytes and n <= budget.items:
-            break
+    b = 5 + sum(forms[0].cost[0] for _, forms in shapes)  # bytes and items used so far
+    n = sum(forms[0].cost[1] for _, forms in shapes)
+    coarsening = True  # once no shape can take a coarser form, none can later either
+    drops = [i for i, (inc, _) in enumerate(shapes) if not inc]  # the last goes first
+    while b > budget.bytes or n > budget.items:
         best, best_gain = -1, 0
-        for i, (_, forms) in enumerate(shapes):
-            if not active[i] or level[i] + 1 >= len(forms):
+        for i, (_, forms) in enumerate(shapes if coarsening else ()):
+            if not active[i] or level[i] + 1 >= len(forms) or not ok(i, level[i] + 1):
                 continue
-            nxt = forms[level[i] + 1]
-            if not ok(i, nxt):
-                continue
-            gain = forms[level[i]].cost[0] - nxt.cost[0]
+            gain = forms[level[i]].cost[0] - forms[level[i] + 1].cost[0]
             if gain > best_gain:
                 best, best_gain = i, gain
         if best >= 0:
+            now, nxt = shapes[best][1][level[best]].cost, shapes[best][1][level[best] + 1].cost
+            b, n = b - now[0] + nxt[0], n - now[1] + nxt[1]
             level[best] += 1
             continue
-        drop = [i for i, (inc, _) in enumerate(shapes) if active[i] and not inc]
-        if not drop:
+        coarsening = False
+        if not drops:
             raise ValueError(f"the fence's inclusion alone needs {b} bytes, {n} items; the "
                              f"vehicle stores {budget.bytes} bytes, {budget.items} items")
-        active[drop[-1]] = False
+        i = drops.pop()
+        active[i] = False
+        cost = shapes[i][1][level[i]].cost
+        b, n = b - cost[0], n - cost[1]
     zones = tuple(shapes[i][1][level[i]].zone(shapes[i][0], frame)
                   for i in range(len(shapes)) if active[i])
     coarsened = sum(1 for i in range(len(shapes)) if active[i] and level[i] > 0)
     return FittedFence(zones, coarsened, active.count(False))
+
+
+def _segment_tree(geom: BaseGeometry) -> shapely.STRtree:
+    """An index of ``geom``'s edges: each line's and each ring's segments, points as they are."""
+    pieces: list[BaseGeometry] = []
+    todo = list(shapely.get_parts(geom))
+    while todo:
+        part = todo.pop()
+        if isinstance(part, Polygon):
+            todo.extend(shapely.get_rings(part))
+        elif isinstance(part, Point) or shapely.get_num_coordinates(part) < 2:
+            pieces.append(part)
+        elif shapely.get_num_geometries(part) > 1:
+            todo.extend(shapely.get_parts(part))
+        else:
+            xy = shapely.get_coordinates(part)
+            pieces.extend(shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1)))
+    return shapely.STRtree(pieces)
 
 
 def zone_shape(zone: FenceZone, frame: LocalFrame) -> Polygon:
