@@ -5,7 +5,9 @@ them), peak memory and path length against a lower bound.
 Seeded cases (every obstacle taller than the flight altitude, so every one is flown round):
   1 km²:  a 1 km × 1 km area turned 20°, 50 obstacles (towers, tall buildings, no-fly pads)
   25 km²: a 5 km × 5 km area, 1,000 building obstacles, home in the middle, a long-range drone
-  100 km²: 10 km × 10 km, 5,000 obstacles, home in the middle, 60 min endurance, 7.5 km range
+  100 km²: 10 km × 10 km, 5,000 obstacles, home in the middle, 60 min endurance, 7.5 km range,
+           3.5 cm/px (131 m; 2 cm would take more than the 50,000 photos a plan may have),
+           obstacles 115-200 m tall
 
 Lower bound = free area / line spacing + the straight legs from home to each sortie's first
 photo and back from its last (the transits no plan with these sorties can avoid). Each case
@@ -30,7 +32,8 @@ CASES = {
     "25km2": dict(size_m=5000.0, obstacles=1000, rotate_deg=0.0, home="centre",
                   endurance_min=40.0, max_range_m=4000.0, seed=2),
     "100km2": dict(size_m=10000.0, obstacles=5000, rotate_deg=0.0, home="centre",
-                   endurance_min=60.0, max_range_m=7500.0, seed=3),
+                   endurance_min=60.0, max_range_m=7500.0, seed=3, gsd_cm=3.5,
+                   heights_m=(115.0, 200.0)),
 }
 
 
@@ -62,7 +65,7 @@ def run_case(name: str) -> dict:
             w, h = rng.uniform(8.0, 30.0, 2)
             g = affinity.rotate(box(x - w / 2, y - h / 2, x + w / 2, y + h / 2),
                                 rng.uniform(0, 90))
-        height = None if kind > 0.9 else float(rng.uniform(60.0, 150.0))
+        height = None if kind > 0.9 else float(rng.uniform(*c.get("heights_m", (60.0, 150.0))))
         zones.append(Zone(frame.geom_to_geo(g), height, f"obstacle {i}"))
     home = None
     if c["home"] == "centre":
@@ -72,7 +75,7 @@ def run_case(name: str) -> dict:
         lon, lat = frame.to_geo(free_c.x, free_c.y)
         home = (float(lat), float(lon))
     req = PlanRequest(
-        area=frame.geom_to_geo(area), zones=zones, camera=CATALOG["mavic3e"], gsd_cm=2.0,
+        area=frame.geom_to_geo(area), zones=zones, camera=CATALOG["mavic3e"], gsd_cm=c.get("gsd_cm", 2.0),
         front_overlap=0.75, side_overlap=0.65, home_latlon=home,
         drone=DroneProfile(endurance_s=c["endurance_min"] * 60.0,
                            max_range_m=c["max_range_m"]),

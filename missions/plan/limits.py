@@ -55,7 +55,7 @@ BOUNDS: dict[str, Bound] = {
 
 MAX_INPUT_VERTICES = 1_000_000
 """Vertices one input file may hold (read at all)."""
-MAX_PLAN_VERTICES = 50_000
+MAX_PLAN_VERTICES = 200_000
 """Vertices of the area and zones after simplifying them to :data:`PLAN_TOLERANCE_M`."""
 PLAN_TOLERANCE_M = 0.5
 """Finer boundary detail than this is not flyable (GNSS alone is good to ~1 m): inputs are
