@@ -75,7 +75,8 @@ def run_case(name: str) -> dict:
         lon, lat = frame.to_geo(free_c.x, free_c.y)
         home = (float(lat), float(lon))
     req = PlanRequest(
-        area=frame.geom_to_geo(area), zones=zones, camera=CATALOG["mavic3e"], gsd_cm=c.get("gsd_cm", 2.0),
+        area=frame.geom_to_geo(area), zones=zones, camera=CATALOG["mavic3e"],
+        gsd_cm=c.get("gsd_cm", 2.0),
         front_overlap=0.75, side_overlap=0.65, home_latlon=home,
         drone=DroneProfile(endurance_s=c["endurance_min"] * 60.0,
                            max_range_m=c["max_range_m"]),

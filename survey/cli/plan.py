@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from missions.plan.model import Plan
+
+if TYPE_CHECKING:
+    from missions.plan.fleet import FleetPlan
 from survey.cli.errors import cli_errors
 from survey.cli.options import Altitude, Gsd, OutDir, Overlap
 from survey.cli.text import escape
@@ -36,7 +39,9 @@ EPILOG = (
     "Over a valley, in a wind: survey plan examples/valley/area.geojson --dem "
     "examples/valley/dem.tif --gsd 2.0 --wind 6@270 -o out/valley\n\n"
     "Along a river bank: survey plan --corridor examples/joso/levee.geojson --width 80 "
-    "--obstacles examples/joso/zones.geojson --gsd 2.0 -o out/levee"
+    "--obstacles examples/joso/zones.geojson --gsd 2.0 -o out/levee\n\n"
+    "Three drones at once: survey plan examples/joso/area.geojson --obstacles "
+    "examples/joso/zones.geojson --gsd 2.0 --drones 3 -o out/fleet"
 )
 
 
@@ -127,6 +132,15 @@ def plan(
         "levee or road (any vector file), flown in lines along it; needs --width.")] = None,
     width: Annotated[float | None, typer.Option(
         "--width", help="With --corridor: the corridor's width, metres.")] = None,
+    drones: Annotated[int | None, typer.Option(
+        "--drones", min=1, help="Fly the survey with N copies of the drone at once: the area is "
+        "cut into N parts of equal flight time, each flown from its own home (its outer edge "
+        "nearest its centre, off the seams); files in OUT/droneK/ and a fleet summary.json.")
+    ] = None,
+    fleet: Annotated[Path | None, typer.Option(
+        "--fleet", help="Fleet file (JSON): per drone name, home LAT,LON, camera, speed_m_s, "
+        "endurance_min (missing: this command's values); parts of equal flight time, files in "
+        "OUT/<name>/.")] = None,
     dem: Annotated[Path | None, typer.Option(
         "--dem", help="Elevation model (GeoTIFF, any CRS, heights above sea level): follow the "
         "terrain at the altitude above ground, waypoints written above sea level.")] = None,
@@ -184,6 +198,19 @@ def plan(
             terrain_tolerance_m=terrain_tolerance,
             dem_source=str(dem),
         )
+        if drones is not None and fleet is not None:
+            raise InputError("--fleet", "give --drones or --fleet, not both")
+        if drones is not None or fleet is not None:
+            from missions.plan.fleet import copies, make_fleet_plan, read_fleet, write_fleet_files
+
+            members = read_fleet(fleet) if fleet else copies(drones or 1)
+            with app.err.status("Planning the fleet…"):
+                team = make_fleet_plan(req, members)
+            with app.err.status("Writing files…"):
+                written = write_fleet_files(team, out)
+            render_fleet_summary(team, app.out)
+            app.out.print(f"Wrote {len(written)} files to [bold]{escape(str(out))}[/]")
+            return
         with app.err.status("Planning…"):
             result = make_plan(req)
         with app.err.status("Writing files…"):
@@ -193,6 +220,30 @@ def plan(
 
 
 plan.__doc__ = (plan.__doc__ or "") + "\n\n" + EPILOG
+
+
+def render_fleet_summary(team: FleetPlan, console: Console) -> None:
+    """The fleet as a table, one row per drone, then its notes and each drone's own plan."""
+    t = Table(title=f"Fleet plan: {len(team.drones)} drones, makespan "
+                    f"{team.makespan_s / 60:.1f} min")
+    for col in ("drone", "part ha", "sorties", "distance km", "time min", "photos", "home"):
+        t.add_column(col, justify="right")
+    for d in team.drones:
+        p = d.plan
+        t.add_row(escape(d.name), f"{d.part.area / 1e4:.2f}", str(len(p.sorties)),
+                  f"{p.distance_m / 1000:.2f}", f"{p.time_s / 60:.1f}", str(p.photo_count),
+                  f"{p.home_lat_deg:.6f}, {p.home_lon_deg:.6f}")
+    t.add_row("total", f"{team.area.area / 1e4:.2f}",
+              str(sum(len(d.plan.sorties) for d in team.drones)),
+              f"{sum(d.plan.distance_m for d in team.drones) / 1000:.2f}",
+              f"{team.total_time_s / 60:.1f}", str(sum(d.plan.photo_count for d in team.drones)),
+              "", style="bold")
+    console.print(t)
+    for note in team.notes:
+        console.print(f"[dim]note[/] {escape(note)}")
+    for d in team.drones:
+        console.rule(escape(d.name))
+        render_summary(d.plan, console)
 
 
 def render_summary(plan: Plan, console: Console) -> None:
