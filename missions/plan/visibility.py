@@ -49,6 +49,7 @@ class Router:
         if fence is not None:
             shapely.prepare(fence)
         self._nodes: dict[int, np.ndarray] = {}
+        self._dirs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._edge_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._cache: dict[tuple[XY, XY], list[XY]] = {}
 
@@ -114,8 +115,12 @@ class Router:
         those inside another obstacle or outside the fence."""
         if i not in self._nodes:
             grown = self.obstacles[i].buffer(_NODE_OFFSET_M, join_style="mitre", mitre_limit=4)
-            pts = np.vstack([np.asarray(r.coords)[:-1] for p in polygons_of(grown)
-                             for r in (p.exterior, *p.interiors)])
+            rings = [np.asarray(r.coords)[:-1] for p in polygons_of(grown)
+                     for r in (p.exterior, *p.interiors)]
+            pts = np.vstack(rings)
+            # vectors to each vertex's neighbours on its ring (for the tangent test)
+            prev = np.vstack([np.roll(r, 1, axis=0) for r in rings]) - pts
+            nxt = np.vstack([np.roll(r, -1, axis=0) for r in rings]) - pts
             geoms = shapely.points(pts)
             ok = np.ones(len(pts), dtype=bool)
             hit = self._tree.query(geoms, predicate="intersects")
@@ -123,6 +128,7 @@ class Router:
             if self.fence is not None:
                 ok &= shapely.contains(self.fence, geoms)
             self._nodes[i] = pts[ok]
+            self._dirs[i] = (prev[ok], nxt[ok])
         return self._nodes[i]
 
     def _edges(self, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +145,9 @@ class Router:
         seg = np.array([LineString([a, b])], dtype=object)
         involved.update(int(i) for i in self._tree.query(seg, predicate="intersects")[1])
         for _ in range(200):
-            found = self._search(a, b, involved)
+            found = self._search(a, b, involved, tangent=True)
+            if found is None:  # the tangent pruning is a heuristic here: check without it
+                found = self._search(a, b, involved, tangent=False)
             if found is None:
                 grow = self._neighbours(involved)
                 if not grow:
@@ -162,11 +170,20 @@ class Router:
         near = shapely.union_all([self.obstacles[i] for i in involved]).buffer(50.0)
         return {int(i) for i in self._tree.query(near, predicate="intersects")} - involved
 
-    def _search(self, a: XY, b: XY, involved: set[int]) -> list[XY] | None:
+    def _search(self, a: XY, b: XY, involved: set[int], *, tangent: bool = True
+                ) -> list[XY] | None:
         """A* over the vertices of the involved obstacles; an edge is checked (against those
-        obstacles) only when its tail is expanded and it could improve the head's cost."""
+        obstacles) only when its tail is expanded and it could improve the head's cost.
+
+        With ``tangent``, only edges tangent to the (grown) obstacle at both ends are tried
+        (a shortest path bends round obstacles, so it only uses those: the reduced visibility
+        graph)."""
+        order = sorted(involved)
         xy = np.vstack([np.asarray([a, b], dtype=float)]
-                       + [self._obstacle_nodes(i) for i in sorted(involved)])
+                       + [self._obstacle_nodes(i) for i in order])
+        zero = np.zeros((2, 2))
+        pdir = np.vstack([zero] + [self._dirs[i][0] for i in order])
+        ndir = np.vstack([zero] + [self._dirs[i][1] for i in order])
         n = len(xy)
         edges = [self._edges(i) for i in sorted(involved)]
         ep = np.vstack([e[0] for e in edges]) if edges else np.empty((0, 2))
@@ -188,8 +205,24 @@ class Router:
                 mid = [(float(xy[k][0]), float(xy[k][1])) for k in out[-2:0:-1]]
                 return [a, *mid, b]
             closed[u] = True
-            d = np.hypot(*(xy - xy[u]).T)
-            cand = np.flatnonzero(~closed & (g[u] + d < g - 1e-9))
+            sv = xy - xy[u]
+            d = np.hypot(*sv.T)
+            want = ~closed & (g[u] + d < g - 1e-9)
+            if tangent and u > 1:  # (edges from or to a or b are not tested: those may lie in
+                # the band between an obstacle and its nodes)
+                sx, sy = sv[:, 0], sv[:, 1]
+                slack = _NODE_OFFSET_M * d
+                # at u: its ring neighbours on one side of the line u-v, or one of them at most
+                # the node offset over it (the band between nodes and obstacle is free to cross)
+                c1 = sx * pdir[u, 1] - sy * pdir[u, 0]
+                c2 = sx * ndir[u, 1] - sy * ndir[u, 0]
+                want &= (c1 * c2 >= 0) | (np.minimum(np.abs(c1), np.abs(c2)) <= slack)
+                # at v: likewise
+                c1 = sx * pdir[:, 1] - sy * pdir[:, 0]
+                c2 = sx * ndir[:, 1] - sy * ndir[:, 0]
+                want &= (c1 * c2 >= 0) | (np.minimum(np.abs(c1), np.abs(c2)) <= slack)
+                want[1] = g[u] + d[1] < g[1] - 1e-9
+            cand = np.flatnonzero(want)
             if not cand.size:
                 continue
             ok = ~_crosses(xy[u], xy[cand], ep, eq)
@@ -201,9 +234,11 @@ class Router:
 
 
 def _crosses(u: np.ndarray, vs: np.ndarray, ep: np.ndarray, eq: np.ndarray) -> np.ndarray:
-    """For segments u→vs[k], True where one properly crosses an edge ep[m]→eq[m].
+    """For segments u→vs[k], True where one crosses or touches an edge ep[m]→eq[m].
 
-    Segment ends lie outside the obstacles, so a segment enters one only by crossing an edge.
+    Segment ends lie outside the obstacles, so a segment enters one only through an edge; a
+    segment through an obstacle's vertex, or along an edge's line, counts as touching (it may
+    pass between two edges into the inside).
     """
     if len(ep) == 0:
         return np.zeros(len(vs), dtype=bool)
@@ -214,4 +249,4 @@ def _crosses(u: np.ndarray, vs: np.ndarray, ep: np.ndarray, eq: np.ndarray) -> n
     s = vs - u  # (k, 2)
     d3 = s[:, None, 0] * (ep[None, :, 1] - u[1]) - s[:, None, 1] * (ep[None, :, 0] - u[0])
     d4 = s[:, None, 0] * (eq[None, :, 1] - u[1]) - s[:, None, 1] * (eq[None, :, 0] - u[0])
-    return ((d1[None, :] * d2 < 0) & (d3 * d4 < 0)).any(axis=1)
+    return ((d1[None, :] * d2 <= 0) & (d3 * d4 <= 0)).any(axis=1)
