@@ -27,7 +27,7 @@ from missions.plan.limits import (
     check_bound,
     check_vertices,
 )
-from missions.plan.model import Mode, Photo, Plan, Sortie
+from missions.plan.model import Mode, Photo, Plan, Sortie, footprints_union
 from missions.plan.patrol import order_tasks
 from missions.plan.sorties import SortieRoute, Task, merge_pieces, pieces, split_sorties
 from missions.plan.visibility import Router
@@ -319,7 +319,7 @@ def _fill_gaps(tasks: list[Task], free: BaseGeometry, camera: Camera, altitude_m
         return tasks, 0
     fp = photos[0].footprint(camera, altitude_m)
     min_area = max(10.0, 0.005 * fp.area)
-    seen = shapely.union_all([p.footprint(camera, altitude_m) for p in photos])
+    seen = footprints_union(photos, camera, altitude_m)
     added: list[XY] = []
     for _ in range(_GAP_ROUNDS):
         gaps = [g for g in polygons_of(free.difference(seen)) if g.area >= min_area]

@@ -582,3 +582,20 @@ def test_survey_area_split_by_a_no_fly_corridor_is_planned():
     assert plan.covered.area >= 0.45 * free.area
     for s in plan.sorties:
         assert flown(plan, s).distance(local) >= MARGIN_M - 0.05
+
+
+def test_footprints_union_equals_the_union_of_every_footprint():
+    from missions.plan.model import footprints_union
+    from missions.plan.planner import _photos
+    from missions.plan.sorties import Task
+
+    cam = CATALOG["mavic3e"]
+    tasks = [Task(((0.0, 0.0), (0.0, 300.0), (40.0, 420.0), (40.0, 700.0))),  # a bent line
+             Task(((60.0, 700.0), (60.0, 0.0))),  # back the other way
+             Task(((200.0, 5.0),), trigger=False),  # a hover photo
+             Task(((300.0, 0.0), (300.0, 3.0)))]  # shorter than the trigger distance
+    for trigger_m in (8.0, 21.0, 90.0):  # the last leaves gaps between footprints
+        photos = [p for t in tasks for p in _photos(t, trigger_m)]
+        exact = shapely.union_all([p.footprint(cam, 80.0) for p in photos])
+        fast = footprints_union(photos, cam, 80.0)
+        assert fast.symmetric_difference(exact).area < 1e-6 * exact.area
