@@ -18,8 +18,9 @@ vehicle must fly (the routes, home and rally points); an inclusion shape only gr
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -179,14 +180,18 @@ def fit_fence(inclusion: Sequence[BaseGeometry], exclusion: Sequence[BaseGeometr
     ValueError
         When not even the inclusion shapes fit.
     """
-    shapes: list[tuple[bool, list[_Form]]] = []
+    polys: list[tuple[bool, Polygon]] = []
     for inc, group in ((True, inclusion), (False, exclusion)):
-        for g in group:
-            p = _polygon(g)
-            if p is not None:
-                shapes.append((inc, _forms(p, step_m)))
-    level = [0] * len(shapes)
-    active = [True] * len(shapes)
+        polys.extend((inc, p) for p in map(_polygon, group) if p is not None)
+    cache: dict[int, list[_Form]] = {}
+
+    def forms_of(i: int) -> list[_Form]:
+        if i not in cache:
+            cache[i] = _forms(polys[i][1], step_m)
+        return cache[i]
+
+    level = [0] * len(polys)
+    active = [True] * len(polys)
     # What the vehicle flies, as short pieces in a tree: buffering a whole route is slow.
     clear_tree = _segment_tree(keep_clear) if keep_clear is not None else None
     verdicts: dict[tuple[int, int], bool] = {}
@@ -194,44 +199,84 @@ def fit_fence(inclusion: Sequence[BaseGeometry], exclusion: Sequence[BaseGeometr
     def ok(i: int, level_i: int) -> bool:
         """May shape ``i`` take its form ``level_i`` (a coarser outline) without coming
         within the clearance of the route?"""
-        inc, forms = shapes[i]
-        if inc or clear_tree is None:
+        if polys[i][0] or clear_tree is None:
             return True
         if (i, level_i) not in verdicts:
-            near = clear_tree.query(forms[level_i].geometry, predicate="dwithin",
+            near = clear_tree.query(forms_of(i)[level_i].geometry, predicate="dwithin",
                                     distance=clearance_m)
             verdicts[i, level_i] = len(near) == 0
         return verdicts[i, level_i]
 
-    b = 5 + sum(forms[0].cost[0] for _, forms in shapes)  # bytes and items used so far
-    n = sum(forms[0].cost[1] for _, forms in shapes)
-    coarsening = True  # once no shape can take a coarser form, none can later either
-    drops = [i for i, (inc, _) in enumerate(shapes) if not inc]  # the last goes first
+    circle = _Form(centre=Point(0, 0), radius_m=1.0).cost  # the cheapest form there is
+    if budget.bytes < 5 + circle[0] * len(polys) or budget.items < circle[1] * len(polys):
+        _coarsen_all_then_drop(polys, forms_of, ok, level, active, budget)
+    else:
+        _coarsen(polys, forms_of, ok, level, active, budget)
+    zones = tuple(forms_of(i)[level[i]].zone(polys[i][0], frame)
+                  for i in range(len(polys)) if active[i])
+    coarsened = sum(1 for i in range(len(polys)) if active[i] and level[i] > 0)
+    return FittedFence(zones, coarsened, active.count(False))
+
+
+_FormsOf = Callable[[int], list[_Form]]
+_Ok = Callable[[int, int], bool]
+
+
+def _coarsen(polys: list[tuple[bool, Polygon]], forms_of: _FormsOf, ok: _Ok, level: list[int],
+             active: list[bool], budget: FenceBudget) -> None:
+    """The greedy fit: coarsen the shape that saves the most bytes, again and again (a heap
+    of each shape's gain from its next coarser form; the first shape wins ties); when none can
+    coarsen, drop exclusions from the last. Sets ``level`` and ``active``."""
+    b = 5 + sum(forms_of(i)[0].cost[0] for i in range(len(polys)))  # bytes and items used
+    n = sum(forms_of(i)[0].cost[1] for i in range(len(polys)))
+    gains = [(-(f[0].cost[0] - f[1].cost[0]), i)
+             for i, f in ((i, forms_of(i)) for i in range(len(polys))) if len(f) > 1]
+    heapq.heapify(gains)
+    drops = [i for i, (inc, _) in enumerate(polys) if not inc]  # the last goes first
     while b > budget.bytes or n > budget.items:
-        best, best_gain = -1, 0
-        for i, (_, forms) in enumerate(shapes if coarsening else ()):
-            if not active[i] or level[i] + 1 >= len(forms) or not ok(i, level[i] + 1):
-                continue
-            gain = forms[level[i]].cost[0] - forms[level[i] + 1].cost[0]
-            if gain > best_gain:
-                best, best_gain = i, gain
-        if best >= 0:
-            now, nxt = shapes[best][1][level[best]].cost, shapes[best][1][level[best] + 1].cost
+        if gains:
+            _, best = heapq.heappop(gains)
+            forms = forms_of(best)
+            if not ok(best, level[best] + 1):
+                continue  # the route stays where it is: this shape can never coarsen
+            now, nxt = forms[level[best]].cost, forms[level[best] + 1].cost
             b, n = b - now[0] + nxt[0], n - now[1] + nxt[1]
             level[best] += 1
+            if level[best] + 1 < len(forms):
+                heapq.heappush(gains, (-(nxt[0] - forms[level[best] + 1].cost[0]), best))
             continue
-        coarsening = False
         if not drops:
             raise ValueError(f"the fence's inclusion alone needs {b} bytes, {n} items; the "
                              f"vehicle stores {budget.bytes} bytes, {budget.items} items")
         i = drops.pop()
         active[i] = False
-        cost = shapes[i][1][level[i]].cost
+        cost = forms_of(i)[level[i]].cost
         b, n = b - cost[0], n - cost[1]
-    zones = tuple(shapes[i][1][level[i]].zone(shapes[i][0], frame)
-                  for i in range(len(shapes)) if active[i])
-    coarsened = sum(1 for i in range(len(shapes)) if active[i] and level[i] > 0)
-    return FittedFence(zones, coarsened, active.count(False))
+
+
+def _coarsen_all_then_drop(polys: list[tuple[bool, Polygon]], forms_of: _FormsOf, ok: _Ok,
+                           level: list[int], active: list[bool], budget: FenceBudget) -> None:
+    """What :func:`_coarsen` ends with when even a circle for every zone does not fit: every
+    shape coarsened as far as it may go, then exclusions dropped from the last until the rest
+    fit (so the longest run of exclusions that fits is kept). The same result, with forms
+    made only for the zones kept (thousands of obstacles, a few dozen kept)."""
+    b, n = 5, 0
+    order = [i for i, (inc, _) in enumerate(polys) if inc] + [
+        i for i, (inc, _) in enumerate(polys) if not inc]
+    for k, i in enumerate(order):
+        forms = forms_of(i)
+        while level[i] + 1 < len(forms) and ok(i, level[i] + 1):
+            level[i] += 1
+        cost = forms[level[i]].cost
+        if b + cost[0] > budget.bytes or n + cost[1] > budget.items:
+            if polys[i][0]:
+                raise ValueError(f"the fence's inclusion alone needs over {b} bytes, {n} "
+                                 f"items; the vehicle stores {budget.bytes} bytes, "
+                                 f"{budget.items} items")
+            for j in order[k:]:
+                active[j] = False
+            return
+        b, n = b + cost[0], n + cost[1]
 
 
 def _segment_tree(geom: BaseGeometry) -> shapely.STRtree:
