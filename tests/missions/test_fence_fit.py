@@ -118,6 +118,22 @@ def test_fitting_coarsens_without_shrinking_or_touching_the_route() -> None:
     assert "left out" in str(small.note())
 
 
+@pytest.mark.parametrize("n", [10, 60, 200])
+def test_fitting_many_zones_keeps_the_same_fence_as_the_greedy_fit(n, monkeypatch) -> None:
+    """With more zones than even circles can fit, the fit is built directly; it must equal
+    what the greedy coarsening (then dropping) gives."""
+    from missions.plan import fence_budget
+
+    zones = _many_zones(n)
+    route = shapely.geometry.LineString([(-40, 45), (60 * n, 45)])
+    inclusion = [box(-60, -60, 60 * n + 20, 100)]
+    fast = fit_fence(inclusion, zones, FRAME, keep_clear=route)
+    monkeypatch.setattr(fence_budget, "_coarsen_all_then_drop", fence_budget._coarsen)
+    greedy = fit_fence(inclusion, zones, FRAME, keep_clear=route)
+    assert fast == greedy
+    assert fits(fast.zones, ARDUPILOT_FENCE) and (fast.dropped > 0) == (n > 10)
+
+
 def test_builtin_vehicle_refuses_what_ardupilot_refuses() -> None:
     def vertex(n: int, i: int) -> WireItem:
         a = 2 * math.pi * i / n
