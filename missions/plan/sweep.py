@@ -11,7 +11,7 @@ from shapely import affinity
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from survey.core.geometry import lines_of
+from survey.core.geometry import lines_of, single_parts
 
 XY = tuple[float, float]
 
@@ -125,27 +125,49 @@ def _clip_extensions(lines: list[tuple[XY, XY]], cores: list[XY], avoid: BaseGeo
     core point."""
     geoms = shapely.linestrings(np.asarray(lines))
     hit = np.zeros(len(geoms), dtype=bool)
+    near: dict[int, list[int]] = {}  # line -> the parts of ``avoid`` it meets
+    parts = np.empty(0, dtype=object)
     if avoid is not None and not avoid.is_empty:
-        hit |= shapely.intersects(geoms, avoid)
+        tree, parts = _parts_index(avoid)
+        line, part = tree.query(geoms, predicate="intersects")
+        hit[line] = True
+        for i, j in zip(line.tolist(), part.tolist(), strict=True):
+            near.setdefault(i, []).append(j)
     if within is not None:
         hit |= ~shapely.covers(within, geoms)
     out = list(lines)
     for i in np.flatnonzero(hit):
         rest = geoms[i]
-        if avoid is not None and not avoid.is_empty:
-            rest = shapely.difference(rest, avoid)
+        if i in near:
+            rest = shapely.difference(rest, shapely.union_all(parts[near[i]]))
         if within is not None:
             rest = shapely.intersection(rest, within)
         core = shapely.points(cores[i])
-        for part in lines_of(rest):
-            if part.distance(core) < 1e-6:
+        for piece in lines_of(rest):
+            if piece.distance(core) < 1e-6:
                 a = lines[i][0]
-                p0, p1 = part.coords[0], part.coords[-1]
+                p0, p1 = piece.coords[0], piece.coords[-1]
                 if math.dist(p0, a) > math.dist(p1, a):
                     p0, p1 = p1, p0
                 out[i] = ((float(p0[0]), float(p0[1])), (float(p1[0]), float(p1[1])))
                 break
     return out
+
+
+_INDEX: dict[int, tuple[BaseGeometry, shapely.STRtree, np.ndarray]] = {}
+
+
+def _parts_index(geom: BaseGeometry) -> tuple[shapely.STRtree, np.ndarray]:
+    """An STRtree of ``geom``'s single parts, kept for the last few geometries asked about
+    (a plan clips thousands of cells' lines against the same keep-out of thousands of
+    zones; a difference with all of it at once costs a pass over every zone)."""
+    held = _INDEX.get(id(geom))
+    if held is None or held[0] is not geom:
+        if len(_INDEX) >= 4:
+            _INDEX.clear()
+        parts = np.array(single_parts(geom), dtype=object)
+        held = _INDEX[id(geom)] = (geom, shapely.STRtree(parts), parts)
+    return held[1], held[2]
 
 
 def candidate_angles(poly: Polygon, *, limit: int = 4) -> list[float]:
