@@ -44,8 +44,7 @@ XY = tuple[float, float]
 
 # A polygonal buffer with quad_segs=2 cuts corners by cos(22.5°); growing the distance by
 # 1/cos(22.5°) makes the polygon contain the true round buffer.
-_QUAD_SEGS = 2
-_BUFFER_GROWTH = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
+_MITRE_LIMIT = 1.1  # margins grown with mitred corners, bevelled beyond 10 % over the margin
 _REFLY_PIECE = 0.05  # longest piece of a sweep line, as a share of a sortie's range
 
 
@@ -192,7 +191,10 @@ def _keepout(zones: Sequence[Zone], frame: LocalFrame, altitude_m: float,
         top = altitude_m - req.vertical_clearance_m
         notes.append(f"{overflown} obstacle(s) lower than {top:.0f} m are overflown with "
                      f"≥ {req.vertical_clearance_m:g} m clearance")
-    grown = [g.buffer(req.margin_m * _BUFFER_GROWTH, quad_segs=_QUAD_SEGS) for _, g in blocking]
+    # Mitred joins contain the round margin, with a vertex per corner (one or two, bevelled)
+    # where rounding would add arcs: fewer vertices for the router to go round.
+    grown = [g.buffer(req.margin_m, join_style="mitre", mitre_limit=_MITRE_LIMIT)
+             for _, g in blocking]
     keepout = shapely.union_all(grown) if grown else Polygon()
     return blocking, keepout, notes
 
