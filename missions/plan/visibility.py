@@ -46,8 +46,10 @@ class Router:
         )
         self._tree = shapely.STRtree(self._test)
         self.fence = fence
+        self._fence_slack = None if fence is None else fence.buffer(1e-6)
         if fence is not None:
             shapely.prepare(fence)
+            shapely.prepare(self._fence_slack)
         self._nodes: dict[int, np.ndarray] = {}
         self._dirs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._edge_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -90,8 +92,8 @@ class Router:
             return self._cache[key]
         if self.is_clear(a, b):
             result = [a, b]
-        elif self.fence is not None and not all(
-                self.fence.buffer(1e-6).covers(shapely.points(p)) for p in (a, b)):
+        elif self._fence_slack is not None and not all(
+                self._fence_slack.covers(shapely.points(p)) for p in (a, b)):
             raise PlanningError(f"no path from {a} to {b}: a point lies outside the operation "
                                 "region")
         else:
@@ -185,10 +187,20 @@ class Router:
         pdir = np.vstack([zero] + [self._dirs[i][0] for i in order])
         ndir = np.vstack([zero] + [self._dirs[i][1] for i in order])
         n = len(xy)
-        edges = [self._edges(i) for i in sorted(involved)]
+        edges = [self._edges(i) for i in order]
         ep = np.vstack([e[0] for e in edges]) if edges else np.empty((0, 2))
         eq = np.vstack([e[1] for e in edges]) if edges else np.empty((0, 2))
         h = np.hypot(*(xy - xy[1]).T)
+        dense = n <= _DENSE_NODES  # small graphs: every distance and tangent test at once
+        if dense:
+            sx = xy[None, :, 0] - xy[:, None, 0]  # [u, v]: from u to v
+            sy = xy[None, :, 1] - xy[:, None, 1]
+            dist = np.hypot(sx, sy)
+            if tangent:
+                fine = (_tangent(sx, sy, dist, pdir[:, None], ndir[:, None])
+                        & _tangent(sx, sy, dist, pdir[None, :], ndir[None, :]))
+                fine[:2] = True  # edges from a or b, and to b, are not tested: those may lie
+                fine[:, 1] = True  # in the band between an obstacle and its nodes
         g = np.full(n, np.inf)
         g[0] = 0.0
         parent = np.full(n, -1)
@@ -205,23 +217,20 @@ class Router:
                 mid = [(float(xy[k][0]), float(xy[k][1])) for k in out[-2:0:-1]]
                 return [a, *mid, b]
             closed[u] = True
-            sv = xy - xy[u]
-            d = np.hypot(*sv.T)
-            want = ~closed & (g[u] + d < g - 1e-9)
-            if tangent and u > 1:  # (edges from or to a or b are not tested: those may lie in
-                # the band between an obstacle and its nodes)
-                sx, sy = sv[:, 0], sv[:, 1]
-                slack = _NODE_OFFSET_M * d
-                # at u: its ring neighbours on one side of the line u-v, or one of them at most
-                # the node offset over it (the band between nodes and obstacle is free to cross)
-                c1 = sx * pdir[u, 1] - sy * pdir[u, 0]
-                c2 = sx * ndir[u, 1] - sy * ndir[u, 0]
-                want &= (c1 * c2 >= 0) | (np.minimum(np.abs(c1), np.abs(c2)) <= slack)
-                # at v: likewise
-                c1 = sx * pdir[:, 1] - sy * pdir[:, 0]
-                c2 = sx * ndir[:, 1] - sy * ndir[:, 0]
-                want &= (c1 * c2 >= 0) | (np.minimum(np.abs(c1), np.abs(c2)) <= slack)
-                want[1] = g[u] + d[1] < g[1] - 1e-9
+            if dense:
+                d = dist[u]
+                want = ~closed & (g[u] + d < g - 1e-9)
+                if tangent:
+                    want &= fine[u]
+            else:
+                sv = xy - xy[u]
+                d = np.hypot(*sv.T)
+                want = ~closed & (g[u] + d < g - 1e-9)
+                if tangent and u > 1:
+                    sx_, sy_ = sv[:, 0], sv[:, 1]
+                    want &= (_tangent(sx_, sy_, d, pdir[u], ndir[u])
+                             & _tangent(sx_, sy_, d, pdir, ndir))
+                    want[1] = g[u] + d[1] < g[1] - 1e-9
             cand = np.flatnonzero(want)
             if not cand.size:
                 continue
@@ -231,6 +240,20 @@ class Router:
                 parent[v] = u
                 heapq.heappush(heap, (float(g[v] + h[v]), int(v)))
         return None
+
+
+_DENSE_NODES = 160
+
+
+def _tangent(sx: np.ndarray, sy: np.ndarray, d: np.ndarray, prev: np.ndarray,
+             nxt: np.ndarray) -> np.ndarray:
+    """For lines along (sx, sy) through a node whose ring neighbours lie at ``prev`` and
+    ``nxt`` from it: True where both neighbours are on one side of the line, or one of them
+    at most the node offset over it (the band between nodes and obstacle is free to cross).
+    A node with no neighbours (a or b: zero vectors) passes."""
+    c1 = sx * prev[..., 1] - sy * prev[..., 0]
+    c2 = sx * nxt[..., 1] - sy * nxt[..., 0]
+    return (c1 * c2 >= 0) | (np.minimum(np.abs(c1), np.abs(c2)) <= _NODE_OFFSET_M * d)
 
 
 def _crosses(u: np.ndarray, vs: np.ndarray, ep: np.ndarray, eq: np.ndarray) -> np.ndarray:
