@@ -125,14 +125,14 @@ def decompose(free: BaseGeometry, angle_deg: float) -> list[Polygon]:
 
     # Adjacency across each cut: top interval of a piece in slab k vs bottom of slab k+1.
     bottom, top = _cut_intervals(pieces, ys)
-    i, j = _pairs_across_cuts(np.array([k for k, _ in pieces]))
-    t0, t1 = top[i, 0], top[i, 1]
-    b0, b1 = bottom[j, 0], bottom[j, 1]
+    lo, hi = _pairs_across_cuts(np.array([k for k, _ in pieces]))
+    t0, t1 = top[lo, 0], top[lo, 1]
+    b0, b1 = bottom[hi, 0], bottom[hi, 1]
     with np.errstate(invalid="ignore"):
         meet = np.minimum(t1, b1) - np.maximum(t0, b0) > 1e-6  # False where NaN
-    i, j = i[meet], j[meet]
-    ups = np.bincount(i, minlength=len(pieces))  # pieces above each piece
-    downs = np.bincount(j, minlength=len(pieces))  # pieces below
+    lo, hi = lo[meet], hi[meet]
+    ups = np.bincount(lo, minlength=len(pieces))  # pieces above each piece
+    downs = np.bincount(hi, minlength=len(pieces))  # pieces below
 
     parent = list(range(len(pieces)))
 
@@ -142,8 +142,8 @@ def decompose(free: BaseGeometry, angle_deg: float) -> list[Polygon]:
             i = parent[i]
         return i
 
-    for a, b in zip(i[(ups[i] == 1) & (downs[j] == 1)].tolist(),
-                    j[(ups[i] == 1) & (downs[j] == 1)].tolist(), strict=True):
+    one_to_one = (ups[lo] == 1) & (downs[hi] == 1)
+    for a, b in zip(lo[one_to_one].tolist(), hi[one_to_one].tolist(), strict=True):
         parent[find(b)] = find(a)
 
     groups: dict[int, list[Polygon]] = {}

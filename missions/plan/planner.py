@@ -641,9 +641,22 @@ def _corridor_tasks(req: PlanRequest, lines: list[BaseGeometry], free: BaseGeome
 def _reachable_parts(free: BaseGeometry, home: XY,
                      router: Router) -> tuple[BaseGeometry, BaseGeometry]:
     """Split free space into the parts a path from home reaches and those it cannot (cut off
-    by no-fly zones that reach past the operation region)."""
+    by no-fly zones that reach past the operation region).
+
+    A part outside home's piece of the region left by the zones has no path to it: it is cut
+    off without a search (which, failing, would grow over every zone on the map); the router
+    decides the rest."""
+    parts = polygons_of(free)
+    space: list[Polygon] = []
+    if len(parts) > 1 and router.fence is not None:
+        pieces = polygons_of(router.fence.difference(router.keepout))
+        hp = Point(home)
+        space = [min(pieces, key=hp.distance)] if pieces else []
     ok, cut = [], []
-    for p in polygons_of(free):
+    for p in parts:
+        if space and not space[0].intersects(p):
+            cut.append(p)
+            continue
         try:
             router.path(home, _xy(p.representative_point()))
             ok.append(p)

@@ -136,7 +136,7 @@ def _clip_extensions(lines: list[tuple[XY, XY]], cores: list[XY], avoid: BaseGeo
     if within is not None:
         hit |= ~shapely.covers(within, geoms)
     out = list(lines)
-    for i in np.flatnonzero(hit):
+    for i in np.flatnonzero(hit).tolist():
         rest = geoms[i]
         if i in near:
             rest = shapely.difference(rest, shapely.union_all(parts[near[i]]))

@@ -359,6 +359,28 @@ def test_far_area_is_reported_unreachable_not_dropped_silently():
     assert plan.covered.intersection(near_end).area == pytest.approx(near_end.area, rel=0.01)
 
 
+@pytest.mark.parametrize("gap_m", [0.0, 60.0])
+def test_a_pocket_walled_in_by_no_fly_zones_is_cut_off(gap_m):
+    """A square ring of no-fly zone round the middle of the area: the pocket inside is
+    reported cut off, no photo taken there; with a gate in the ring, it is flown."""
+    ring = box(-150, -150, 150, 150).difference(box(-80, -80, 80, 80))
+    if gap_m:
+        ring = ring.difference(box(-gap_m / 2, 60, gap_m / 2, 200))  # a gate in the north wall
+    plan = make_plan(PlanRequest(
+        area=geo(box(-400, -400, 400, 400)), camera=CATALOG["mavic3e"], altitude_m=40.0,
+        zones=[Zone(geo(ring), None, "ring")], home_latlon=GEN.to_geo(-390.0, -390.0)[::-1]))
+    pocket = plan.frame.geom_to_local(geo(box(-60, -60, 60, 60)))
+    photos = shapely.points([(p.x_m, p.y_m) for s in plan.sorties for p in s.photos])
+    inside = int(shapely.contains(pocket, photos).sum())
+    if gap_m:
+        assert inside > 0 and plan.unreachable.intersection(pocket).area < 1.0
+        assert not any("cannot be reached" in n for n in plan.notes)
+    else:
+        assert inside == 0
+        assert plan.unreachable.intersection(pocket).area == pytest.approx(pocket.area)
+        assert any("cannot be reached round the no-fly zones" in n for n in plan.notes)
+
+
 # --- obstacles and fences ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(("height_m", "overflown"), [
