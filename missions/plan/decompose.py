@@ -107,6 +107,8 @@ def decompose(free: BaseGeometry, angle_deg: float) -> list[Polygon]:
     """Boustrophedon cells of ``free`` for sweep lines at ``angle_deg`` (CCW from the x axis).
 
     The cells partition ``free`` (up to rounding) and each is monotone across the sweep lines.
+    They are cut by :func:`_local_cuts`; where that comes out wrong (degenerate rounding), by
+    slicing the whole space into slabs (:func:`_slab_cells`).
 
     >>> square_with_hole = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)],
     ...                            [[(4, 4), (6, 4), (6, 6), (4, 6)]])
@@ -117,6 +119,80 @@ def decompose(free: BaseGeometry, angle_deg: float) -> list[Polygon]:
     if free.is_empty:
         return []
     rot = affinity.rotate(free, -angle_deg, origin=(0, 0))
+    cells = _local_cuts(rot)
+    if cells is None:
+        cells = _slab_cells(rot)
+    a = np.radians(angle_deg)
+    turn = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # xy @ turn: rotate by a
+    return list(shapely.transform(np.array(cells, dtype=object), lambda xy: xy @ turn))
+
+
+def _local_cuts(rot: BaseGeometry) -> list[Polygon] | None:
+    """Cells of ``rot`` (sweep lines along x) cut at each vertex where the boundary turns in
+    y, along the sweep line through it, from the nearest boundary on its left to the nearest on
+    its right, where the space on that side is free: the textbook boustrophedon cells, with
+    the cuts found through an index of the boundary's edges and the cells by polygonizing the
+    noded boundary and cuts. ``None`` if the cells' area does not add up."""
+    rings = [np.asarray(r.coords) for p in polygons_of(rot) for r in (p.exterior, *p.interiors)]
+    rings = [r for r in rings if len(r) >= 4]
+    if not rings:
+        return []
+    ep = np.vstack([r[:-1] for r in rings])
+    eq = np.vstack([r[1:] for r in rings])
+    crit = []
+    for r in rings:
+        y = r[:-1, 1]
+        crit.append(r[:-1][(np.roll(y, 1) - y) * (np.roll(y, -1) - y) >= 0])
+    c = np.unique(np.vstack(crit), axis=0)
+    minx, _, maxx, _ = rot.bounds
+    tree = shapely.STRtree(shapely.linestrings(np.stack([ep, eq], axis=1)))
+    rays = shapely.linestrings(np.stack([np.column_stack([np.full(len(c), minx - 1), c[:, 1]]),
+                                         np.column_stack([np.full(len(c), maxx + 1), c[:, 1]])],
+                                        axis=1))
+    k, e = tree.query(rays, predicate="intersects")
+    p, q, yc = ep[e], eq[e], c[k, 1]
+    flat = p[:, 1] == q[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.where(flat, p[:, 0], p[:, 0] + (yc - p[:, 1]) * (q[:, 0] - p[:, 0])
+                     / (q[:, 1] - p[:, 1]))
+    k = np.concatenate([k, k[flat]])  # a flat edge on the ray meets it at both ends
+    x = np.concatenate([x, q[flat, 0]])
+    tol = 1e-9 * max(1.0, abs(minx), abs(maxx))
+    left = np.full(len(c), -np.inf)
+    right = np.full(len(c), np.inf)
+    on_left = x < c[k, 0] - tol
+    np.maximum.at(left, k[on_left], x[on_left])
+    on_right = x > c[k, 0] + tol
+    np.minimum.at(right, k[on_right], x[on_right])
+    shapely.prepare(rot)
+    cuts = []
+    grow = 1e-6 * max(1.0, abs(minx), abs(maxx))  # past the boundary, so that noding meets it
+    for end, sign in ((left, -1.0), (right, 1.0)):
+        ok = np.isfinite(end)
+        ok[ok] = shapely.contains_xy(rot, (end[ok] + c[ok, 0]) / 2, c[ok, 1])
+        far = np.column_stack([end[ok] + sign * grow, c[ok, 1]])
+        cuts.append(shapely.linestrings(np.stack([c[ok], far], axis=1)))
+    boundary = np.array([shapely.linestrings(r) for r in rings], dtype=object)
+    lines = shapely.union_all(np.concatenate([boundary, *cuts]))
+    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))))
+    if not len(faces):
+        return None
+    inside = shapely.contains(rot, shapely.point_on_surface(faces))
+    cells = [f for f in faces[inside] if f.area > 0]
+    total = rot.area
+    if abs(sum(f.area for f in cells) - total) > 1e-9 * max(total, 1.0):
+        return None
+    b = shapely.bounds(np.array(cells, dtype=object))
+    # bottom to top, then left to right (to the centimetre: cells on one cut share a bottom,
+    # and the order should not hang on the last bits of a reprojection)
+    order = np.lexsort((np.round(b[:, 0], 2), np.round(b[:, 1], 2)))
+    return [cells[i] for i in order]
+
+
+def _slab_cells(rot: BaseGeometry) -> list[Polygon]:
+    """Cells of ``rot`` (sweep lines along x) by cutting it into slabs at every y where a
+    boundary vertex is a local extremum in y and merging the pieces of neighbouring slabs that
+    meet one-to-one."""
     ys = critical_ys(rot)
     minx, miny, maxx, maxy = rot.bounds
     ys = np.unique(np.concatenate([[miny, maxy], ys]))
@@ -152,9 +228,7 @@ def decompose(free: BaseGeometry, angle_deg: float) -> list[Polygon]:
     cells: list[Polygon] = []
     for members in groups.values():
         cells.extend(polygons_of(_merge(members)) if len(members) > 1 else members)
-    a = np.radians(angle_deg)
-    turn = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # xy @ turn: rotate by a
-    return list(shapely.transform(np.array(cells, dtype=object), lambda xy: xy @ turn))
+    return cells
 
 
 def _merge(members: list[Polygon]) -> BaseGeometry:

@@ -67,7 +67,10 @@ def test_geopackage_area_and_zones_in_jgd2011_plan_like_the_geojson(
     assert s["area_m2"] == pytest.approx(ref["area_m2"], rel=1e-6)
     assert s["fence_zones"] == ref["fence_zones"] == 3  # inclusion, landing zone, tower
     assert s["totals"]["sorties"] == ref["totals"]["sorties"]
-    assert s["totals"]["photos"] == pytest.approx(ref["totals"]["photos"], rel=0.01)
+    # A sortie is filled to within a second of its battery budget: the millimetres a
+    # reprojection moves can send a line to the next sortie, which re-flies one piece more.
+    assert s["totals"]["photos"] == pytest.approx(ref["totals"]["photos"], rel=0.02)
+    assert s["totals"]["distance_m"] == pytest.approx(ref["totals"]["distance_m"], rel=0.005)
     assert (s["home"]["lat_deg"], s["home"]["lon_deg"]) == pytest.approx(
         (ref["home"]["lat_deg"], ref["home"]["lon_deg"]), abs=1e-6)
 

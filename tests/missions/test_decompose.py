@@ -73,3 +73,32 @@ def test_random_free_space(free, angle):
     if free.is_empty:
         return
     assert_partition_and_monotone(free, angle)
+
+
+@pytest.mark.parametrize("angle", [0.0, 90.0, 45.0])
+@pytest.mark.parametrize("seed", range(4))
+def test_buildings_square_to_the_sweep_lines(angle, seed):
+    """Axis-aligned buildings, swept along their sides: flat tops and bottoms on the cuts.
+    The local cuts must handle them (no fallback to slabs), and so must the slabs."""
+    from missions.plan import decompose as dec
+
+    rng = np.random.default_rng(seed)
+    boxes = [shapely.box(x, y, x + w, y + h) for (x, y), (w, h) in
+             zip(rng.uniform(-200, 180, (12, 2)), rng.uniform(5, 40, (12, 2)), strict=True)]
+    boxes.append(shapely.box(-100, 50, -60, 80))  # two with tops on one line
+    boxes.append(shapely.box(20, 60, 50, 80))
+    free = shapely.box(-250, -250, 250, 250).difference(shapely.union_all(boxes))
+    rot = affinity.rotate(free, -angle, origin=(0, 0))
+    assert dec._local_cuts(rot) is not None
+    assert_partition_and_monotone(free, angle)
+
+
+def test_the_slab_fallback_also_partitions(monkeypatch):
+    from missions.plan import decompose as dec
+
+    geo = read_area(JOSO)
+    free = LocalFrame.around(geo).geom_to_local(geo)
+    cells_local = dec.decompose(free, 30.0)
+    monkeypatch.setattr(dec, "_local_cuts", lambda rot: None)
+    assert_partition_and_monotone(free, 30.0)
+    assert len(dec.decompose(free, 30.0)) == len(cells_local)
