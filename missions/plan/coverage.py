@@ -227,10 +227,11 @@ def _sample_points(poly, step_m: float) -> np.ndarray:
 
 
 def _fill_gaps(cells: list, grid: list[CellSweep], angle_deg: float, spacing_m: float,
-               half_width_m: float, router: Router) -> dict[int, CellSweep]:
+               half_width_m: float, router: Router, reach_m: float = 0.0) -> dict[int, CellSweep]:
     """Own lines for the cells that no grid line crosses (slivers between two grid lines) and
-    that the photos of their neighbours' lines would not cover."""
-    lines = [ln for g in grid for ln in g.lines]
+    that the photos of their neighbours' lines would not cover: each line's photos see
+    ``half_width_m`` to either side and ``reach_m`` past either end."""
+    lines = [_lengthened(ln, reach_m) for g in grid for ln in g.lines]
     geoms = [LineString(ln) for ln in lines]
     tree = shapely.STRtree(geoms) if geoms else None
     out: dict[int, CellSweep] = {}
@@ -267,14 +268,27 @@ def _fill_gaps(cells: list, grid: list[CellSweep], angle_deg: float, spacing_m: 
     return out
 
 
+def _lengthened(line: tuple[XY, XY], by_m: float) -> tuple[XY, XY]:
+    """A line lengthened by ``by_m`` at each end."""
+    (ax, ay), (bx, by) = line
+    n = math.hypot(bx - ax, by - ay)
+    if by_m <= 0 or n == 0:
+        return line
+    ux, uy = (bx - ax) / n * by_m, (by - ay) / n * by_m
+    return (ax - ux, ay - uy), (bx + ux, by + uy)
+
+
 def route_for_angle(free: BaseGeometry, angle_deg: float, *, spacing_m: float, home: XY,
                     router: Router, drone: DroneProfile,
-                    footprint_m: float | None = None) -> CoverageRoute:
+                    footprint_m: float | None = None,
+                    footprint_along_m: float = 0.0) -> CoverageRoute:
     """The coverage route of ``free`` for global sweep angle ``angle_deg``: the faster of the
     cell-by-cell order (cells swept at their best angles) and the row-by-row order.
 
     ``footprint_m`` is the photo footprint across the track (default: two line spacings); it
-    decides whether a sliver cell that no grid line crosses needs lines of its own.
+    decides whether a sliver cell that no grid line crosses needs lines of its own, with
+    ``footprint_along_m`` (along it: the first and last photos of a line see half of it past
+    its ends).
     """
     cells = decompose(free, angle_deg)
     origin_y = affinity.rotate(free, -angle_deg, origin=(0, 0)).bounds[1]
@@ -282,7 +296,8 @@ def route_for_angle(free: BaseGeometry, angle_deg: float, *, spacing_m: float, h
                        within=router.fence)
             for c in cells]
     half_width = 0.98 * (footprint_m if footprint_m is not None else 2 * spacing_m) / 2
-    extra = _fill_gaps(cells, grid, angle_deg, spacing_m, half_width, router)
+    extra = _fill_gaps(cells, grid, angle_deg, spacing_m, half_width, router,
+                       0.98 * footprint_along_m / 2)
     sweeps = [extra[i] if i in extra else _best_sweep(c, grid[i], spacing_m, drone, router)
               for i, c in enumerate(cells)]
     grid = [extra.get(i, g) for i, g in enumerate(grid)]
@@ -299,7 +314,8 @@ def route_for_angle(free: BaseGeometry, angle_deg: float, *, spacing_m: float, h
 
 def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Router,
                    drone: DroneProfile, angles: list[float] | None = None,
-                   footprint_m: float | None = None) -> CoverageRoute:
+                   footprint_m: float | None = None,
+                   footprint_along_m: float = 0.0) -> CoverageRoute:
     """The fastest coverage route of ``free`` among candidate global sweep angles.
 
     Parameters
@@ -313,8 +329,8 @@ def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Ro
     angles
         Global sweep angles to try (degrees CCW from east); default: the free space's
         minimum-width direction and its longest hull edges.
-    footprint_m
-        Photo footprint across the track (see :func:`route_for_angle`).
+    footprint_m, footprint_along_m
+        Photo footprint across and along the track (see :func:`route_for_angle`).
     """
     polys = polygons_of(free)
     if not polys:
@@ -328,7 +344,7 @@ def coverage_route(free: BaseGeometry, *, spacing_m: float, home: XY, router: Ro
     best_t = math.inf
     for ang in angles:
         r = route_for_angle(free, ang, spacing_m=spacing_m, home=home, router=router, drone=drone,
-                            footprint_m=footprint_m)
+                            footprint_m=footprint_m, footprint_along_m=footprint_along_m)
         t = estimate_time_s(r.lines, home, router, drone)
         if t < best_t:
             best, best_t = r, t

@@ -598,7 +598,8 @@ def _survey_tasks(req: PlanRequest, free: BaseGeometry, home: XY, router: Router
     """The sweep lines over the reachable free area, cut into pieces a sortie can take,
     with hover photos where the lines' photos leave a gap."""
     route = coverage_route(free, spacing_m=spacing_m, home=home, router=router,
-                           drone=req.drone, footprint_m=across_m)
+                           drone=req.drone, footprint_m=across_m,
+                           footprint_along_m=req.camera.footprint_m(altitude_m)[1])
     piece_m = max(4 * trigger_m, _REFLY_PIECE * req.drone.budget_s * req.drone.cruise_speed_m_s)
     tasks = [t for a, b in route.lines for t in pieces(a, b, piece_m)]
     tasks, gaps = _fill_gaps(tasks, free, req.camera, altitude_m, trigger_m)
