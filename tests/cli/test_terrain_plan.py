@@ -98,6 +98,28 @@ def test_height_above_ground_holds_between_waypoints(valley_plan: Path) -> None:
     assert worst > 0.5  # the valley is not flat: the check has something to check
 
 
+def test_a_fleet_over_the_dem_holds_the_height_above_ground(tmp_path: Path) -> None:
+    """Two drones over the valley: each drone's missions are in altitudes above sea level and
+    hold the height above ground between waypoints, like a single drone's."""
+    out = tmp_path / "fleet"
+    code, stdout, stderr = run("plan", VALLEY / "area.geojson", "--obstacles",
+                               VALLEY / "zones.geojson", "--dem", VALLEY / "dem.tif",
+                               "--altitude", AGL_M, "--drones", 2, "-o", out)
+    assert code == 0, stderr + stdout
+    fleet = json.loads((out / "summary.json").read_text(encoding="utf-8"))["fleet"]
+    assert len(fleet["drones"]) == 2
+    for d in fleet["drones"]:
+        folder = out / d["folder"]
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        assert summary["altitudes"] == "above sea level"
+        for path in sorted(folder.glob("sortie_*.plan")):
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            assert doc["mission"]["globalPlanAltitudeMode"] == 2
+            pts = nav_points(read_qgc_plan(path).items)
+            agl = pts[:, 2] - ground(pts[:, 0], pts[:, 1])
+            assert np.abs(agl - AGL_M).max() <= TOL_M + 0.05
+
+
 def test_the_dem_must_cover_the_area(tmp_path: Path) -> None:
     far = LocalFrame(37.39, 136.95)  # 4 km east of the DEM
     area = tmp_path / "far.geojson"
