@@ -19,25 +19,31 @@ from survey.core.geometry import polygons_of
 _TOL = 1e-6  # metres: y values closer than this are the same cut
 
 
+def _turning(ring: np.ndarray) -> np.ndarray:
+    """The vertices of a ring (closed coordinates, (n + 1, 2)) that are local extrema in y,
+    flat runs included."""
+    y = ring[:-1, 1]
+    return ring[:-1][(np.roll(y, 1) - y) * (np.roll(y, -1) - y) >= 0]
+
+
 def critical_ys(geom: BaseGeometry) -> np.ndarray:
     """Sorted unique y values of ring vertices that are local extrema in y (flat runs included).
 
     >>> critical_ys(Polygon([(0, 0), (4, 0), (4, 3), (2, 1), (0, 3)])).tolist()
     [0.0, 1.0, 3.0]
     """
-    ys: list[np.ndarray] = []
-    for poly in polygons_of(geom):
-        for ring in (poly.exterior, *poly.interiors):
-            y = np.asarray(ring.coords)[:-1, 1]
-            if len(y) < 3:
-                continue
-            prev, nxt = np.roll(y, 1), np.roll(y, -1)
-            ys.append(y[(prev - y) * (nxt - y) >= 0])
+    ys = [_turning(r)[:, 1] for r in _rings(geom)]
     if not ys:
         return np.empty(0)
     out = np.unique(np.concatenate(ys))
     keep = np.concatenate([[True], np.diff(out) > _TOL])
     return out[keep]
+
+
+def _rings(geom: BaseGeometry) -> list[np.ndarray]:
+    """The coordinates of every ring of ``geom``'s polygons with three vertices or more."""
+    rings = [np.asarray(r.coords) for p in polygons_of(geom) for r in (p.exterior, *p.interiors)]
+    return [r for r in rings if len(r) >= 4]
 
 
 def _slice(geom: BaseGeometry, ys: np.ndarray, lo: int, hi: int, x0: float, x1: float,
@@ -133,17 +139,12 @@ def _local_cuts(rot: BaseGeometry) -> list[Polygon] | None:
     its right, where the space on that side is free: the textbook boustrophedon cells, with
     the cuts found through an index of the boundary's edges and the cells by polygonizing the
     noded boundary and cuts. ``None`` if the cells' area does not add up."""
-    rings = [np.asarray(r.coords) for p in polygons_of(rot) for r in (p.exterior, *p.interiors)]
-    rings = [r for r in rings if len(r) >= 4]
+    rings = _rings(rot)
     if not rings:
         return []
     ep = np.vstack([r[:-1] for r in rings])
     eq = np.vstack([r[1:] for r in rings])
-    crit = []
-    for r in rings:
-        y = r[:-1, 1]
-        crit.append(r[:-1][(np.roll(y, 1) - y) * (np.roll(y, -1) - y) >= 0])
-    c = np.unique(np.vstack(crit), axis=0)
+    c = np.unique(np.vstack([_turning(r) for r in rings]), axis=0)
     minx, _, maxx, _ = rot.bounds
     tree = shapely.STRtree(shapely.linestrings(np.stack([ep, eq], axis=1)))
     rays = shapely.linestrings(np.stack([np.column_stack([np.full(len(c), minx - 1), c[:, 1]]),

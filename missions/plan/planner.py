@@ -42,8 +42,6 @@ if TYPE_CHECKING:  # rasterio is imported only for a plan with a DEM
 
 XY = tuple[float, float]
 
-# A polygonal buffer with quad_segs=2 cuts corners by cos(22.5°); growing the distance by
-# 1/cos(22.5°) makes the polygon contain the true round buffer.
 _MITRE_LIMIT = 1.1  # margins grown with mitred corners, bevelled beyond 10 % over the margin
 _REFLY_PIECE = 0.05  # longest piece of a sweep line, as a share of a sortie's range
 

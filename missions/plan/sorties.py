@@ -129,18 +129,9 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
                 pass
         return router.path(a, b)
 
-    known: list[list[XY]] = []  # exact routes home found so far, the latest last
-
-    def way_home(p: XY) -> list[XY]:
-        route = router.path(p, home)
-        if len(route) > 2:
-            known.append(route)
-            del known[:-_KNOWN_ROUTES]
-        return route
-
     def try_add(path: list[XY], holds: int) -> bool | None:
-        """True: fits with a way home; None: fits with a generous estimate of the way home
-        (both checked exactly when the sortie closes); False: does not fit."""
+        """True: fits with the exact way home; None: fits with a generous estimate of the way
+        home (checked exactly when the sortie closes); False: does not fit."""
         dx, dy = home[0] - path[-1][0], home[1] - path[-1][1]
         direct = math.hypot(dx, dy)
         base = path_time_s(path, drone, altitude_m, holds=holds, hold_s=hold_s, extra=extra)
@@ -150,10 +141,7 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
         generous = straight * (1.15 + 50.0 / max(direct, 1.0)) + 4 * drone.turn_s
         if base + generous <= budget:
             return None
-        near = _via_known(path[-1], known, router)  # a way home, if not the shortest
-        if near is not None and fits(path + near[1:], holds):
-            return True
-        return fits(path + way_home(path[-1])[1:], holds)
+        return fits(path + router.path(path[-1], home)[1:], holds)
 
     while todo:
         started_with_refly = carry is not None
@@ -169,7 +157,7 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
             states.append((trial, h))
         while len(states) > 1:  # the exact way home for the last state, backing off if needed
             path, holds = states[-1]
-            if fits(path + way_home(path[-1])[1:], holds):
+            if fits(path + router.path(path[-1], home)[1:], holds):
                 break
             states.pop()
         done = list(queue[:len(states) - 1])
@@ -198,29 +186,6 @@ def split_sorties(tasks: list[Task], *, home: XY, router: Router, drone: DronePr
         todo = todo[consumed:]
         carry = done[-1] if (refly and todo and done and done[-1].trigger) else None
     return SortieSplit(tuple(sorties), tuple(dropped))
-
-
-_KNOWN_ROUTES = 4
-
-
-def _via_known(p: XY, known: list[list[XY]], router: Router, tries: int = 4) -> list[XY] | None:
-    """The shortest of the ways home that go straight from ``p`` to a bend of a route home
-    already found and on along it, trying the ``tries`` shortest of each route (a valid way
-    home in a few index lookups, where a search would take thousands of edge tests)."""
-    best: list[XY] | None = None
-    best_m = math.inf
-    for route in known:
-        pts = np.asarray(route[1:], dtype=float)
-        legs = np.hypot(*np.diff(pts, axis=0).T)
-        rest = np.concatenate([np.cumsum(legs[::-1])[::-1], [0.0]])  # from each bend home
-        total = np.hypot(*(pts - p).T) + rest
-        for j in np.argsort(total)[:tries].tolist():
-            if total[j] >= best_m:
-                break
-            if router.is_clear(p, route[1 + j]):
-                best, best_m = [p, *route[1 + j:]], float(total[j])
-                break
-    return best
 
 
 def _longest_fitting_part(task: Task, home: XY, router: Router, drone: DroneProfile,

@@ -97,11 +97,10 @@ def _wedge_scene(seed: int) -> tuple[Polygon, list[Polygon]]:
     """A star-shaped area and tall rectangular buildings (local metres), drawn as the
     planner's property test draws them; seeds 1, 5, 7 and 15 leave corners between the
     area's edge and a building's margin that no sweep line reaches."""
+    from tests.missions.test_planner_properties import star
+
     rng = np.random.default_rng(seed)
-    r, n = float(rng.uniform(150, 450)), int(rng.integers(3, 12))
-    ang = np.sort(rng.uniform(0, 2 * np.pi, n))
-    rad = r * rng.uniform(0.45, 1.0, n)
-    area = Polygon(np.column_stack([rad * np.cos(ang), rad * np.sin(ang)]))
+    area = star(rng, 0.0, 0.0, float(rng.uniform(150, 450)), int(rng.integers(3, 12)))
     zones = []
     for _ in range(int(rng.integers(1, 8))):
         c = rng.uniform(-0.6, 0.6, 2) * np.sqrt(area.area)
